@@ -1,0 +1,31 @@
+"""A thread-safe, size-bounded, in-memory file storage for Django.
+
+The core (``inmemorystorage.store``) imports no Django; the Django adapter,
+:class:`InMemoryStorage`, is imported on first use, so that importing the core
+alone never pulls Django in.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import PathDoesNotExist, StorageFull
+from .store import StoreStats
+
+if TYPE_CHECKING:
+    from .storage import InMemoryStorage
+
+__all__ = ["InMemoryStorage", "PathDoesNotExist", "StorageFull", "StoreStats"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "InMemoryStorage":
+        from .storage import InMemoryStorage  # noqa: PLC0415  # lazy: the core must not import Django
+
+        return InMemoryStorage
+    if name == "__version__":
+        from importlib.metadata import version  # noqa: PLC0415  # only when asked for
+
+        return version("dj-inmemorystorage")
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

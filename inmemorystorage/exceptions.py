@@ -1,0 +1,47 @@
+"""The errors this package raises: each subclasses the builtin that callers already catch."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+__all__ = ["InvalidPath", "NotADirectory", "PathDoesNotExist", "StorageFull", "UnsafePath"]
+
+
+class PathDoesNotExist(FileNotFoundError):
+    """No file or directory is stored under the name (dj-inmemorystorage 2.1.0's name for it)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(errno.ENOENT, os.strerror(errno.ENOENT), name)
+
+
+class NotADirectory(NotADirectoryError, FileExistsError):
+    """A path goes through a stored file as if it were a directory.
+
+    It is a ``NotADirectoryError``, as the operating system says, and also a
+    ``FileExistsError``, which is what Django's own ``InMemoryStorage`` raises.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(errno.ENOTDIR, f"{name!r} exists and is a file, not a directory", name)
+
+
+class StorageFull(OSError):
+    """The byte budget cannot hold the content; nothing was stored (errno ``ENOSPC``)."""
+
+    def __init__(self, name: str, size: int, max_bytes: int, detail: str) -> None:
+        msg = f"cannot store {name!r} ({size:,} bytes): {detail} (max_bytes={max_bytes:,})"
+        super().__init__(errno.ENOSPC, msg, name)
+        self.size = size
+        self.max_bytes = max_bytes
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class InvalidPath(ValueError):
+    """A name the store cannot hold: empty, with a NUL byte, or not a string."""
+
+
+class UnsafePath(InvalidPath):
+    """A name that is absolute or climbs out of the store with ``..``."""

@@ -1,0 +1,289 @@
+"""The file objects that ``InMemoryStorage.open()`` returns: reader snapshots and atomic writers.
+
+A reader is a private position over the immutable ``bytes`` it was opened on:
+a later write, delete or eviction of the name never changes what it reads.
+A writer buffers privately and publishes everything at once when closed; a
+``with`` block left by an exception publishes nothing. Modes mean what they
+mean for Python's :func:`open`.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import warnings
+from typing import IO, TYPE_CHECKING, Any
+
+import attrs
+from django.core.files.base import File
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import TracebackType
+
+    from .store import Store
+
+    _File = File[Any]
+else:
+    _File = File
+
+__all__ = ["Mode", "SnapshotFile", "WriterFile", "parse_mode"]
+
+_MODE_CHARS = frozenset("rwxabt+")
+
+
+@attrs.frozen
+class Mode:
+    """What a mode string asks for, as Python's :func:`open` reads it."""
+
+    text: str
+    binary: bool
+    reading: bool
+    writing: bool
+    #: ``"r"``: the file must exist; ``"w"``: start empty; ``"x"``: must not exist; ``"a"``: append.
+    kind: str
+
+
+@functools.lru_cache(maxsize=64)
+def parse_mode(mode: str) -> Mode:
+    """Validate *mode* exactly as Python's :func:`open` does.
+
+    Raises:
+        ValueError: *mode* is not a valid mode string (``"rq"``, ``"rw"``, ``"bt"``...).
+        TypeError: *mode* is not a string.
+    """
+    if not isinstance(mode, str):
+        msg = f"mode must be a str, not {type(mode).__name__}"
+        raise TypeError(msg)
+    kinds = [c for c in mode if c in "rwxa"]
+    if (
+        not mode
+        or set(mode) - _MODE_CHARS
+        or len(set(mode)) != len(mode)
+        or len(kinds) != 1
+        or ("b" in mode and "t" in mode)
+    ):
+        msg = f"invalid mode: {mode!r} (use one of r, w, x, a, optionally with b or t and +)"
+        raise ValueError(msg)
+    kind = kinds[0]
+    plus = "+" in mode
+    return Mode(
+        text=mode,
+        binary="b" in mode,
+        reading=kind == "r" or plus,
+        writing=kind != "r" or plus,
+        kind=kind,
+    )
+
+
+class _Snapshot(io.BytesIO):
+    """A read-only position over immutable bytes (shared, not copied)."""
+
+    def writable(self) -> bool:
+        return False
+
+    def write(self, data: Any) -> int:
+        raise io.UnsupportedOperation("not writable")
+
+    def writelines(self, lines: Any) -> None:
+        raise io.UnsupportedOperation("not writable")
+
+    def truncate(self, size: int | None = None) -> int:
+        raise io.UnsupportedOperation("not writable")
+
+
+def _text(binary: IO[bytes], newline: str | None) -> io.TextIOWrapper:
+    return io.TextIOWrapper(binary, encoding="utf-8", newline=newline, write_through=True)
+
+
+class SnapshotFile(_File):
+    """A file opened for reading: its own position over the content as it was at ``open()``."""
+
+    def __init__(
+        self, content: bytes, name: str, mode: str, store: Store, newline: str | None = None
+    ) -> None:
+        super().__init__(_make_reader(content, parse_mode(mode), newline), name)
+        self.mode = mode
+        self.size = len(content)
+        self._store = store
+        self._newline = newline
+
+    def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> SnapshotFile:
+        """Rewind, or if closed, reopen on the name's current content."""
+        if not self.closed and mode in (None, self.mode):
+            self.seek(0)
+            return self
+        mode = mode or self.mode
+        content = self._store.read(str(self.name))
+        self.file = _make_reader(content, parse_mode(mode), self._newline)
+        self.mode = mode
+        self.size = len(content)
+        return self
+
+
+def _make_reader(content: bytes, mode: Mode, newline: str | None) -> IO[Any]:
+    reader = _Snapshot(content)
+    return reader if mode.binary else _text(reader, newline)
+
+
+class _WriteBuffer(io.BytesIO):
+    """A private buffer that honours the mode's readability, append rule and byte limit."""
+
+    def __init__(self, initial: bytes, *, readable: bool, append: bool, limit: Any) -> None:
+        super().__init__(initial)
+        self._readable = readable
+        self._append = append
+        self._limit = limit  # called with the size a write would reach; raises to refuse it
+        self._size = len(initial)
+        if append:
+            self.seek(0, io.SEEK_END)
+
+    def readable(self) -> bool:
+        return self._readable
+
+    def _check_readable(self) -> None:
+        if not self._readable:
+            raise io.UnsupportedOperation("not readable")
+
+    def read(self, size: int | None = -1) -> bytes:
+        self._check_readable()
+        return super().read(size)
+
+    def read1(self, size: int | None = -1) -> bytes:
+        self._check_readable()
+        return super().read1(size)
+
+    def readinto(self, buffer: Any) -> int:
+        self._check_readable()
+        return super().readinto(buffer)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        self._check_readable()
+        return super().readline(size)
+
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        self._check_readable()
+        return super().readlines(hint)
+
+    def __next__(self) -> bytes:
+        self._check_readable()
+        return super().__next__()
+
+    def write(self, data: Any) -> int:
+        if self._append:
+            self.seek(0, io.SEEK_END)
+        with memoryview(data) as view:
+            reach = self.tell() + view.nbytes
+        if reach > self._size:
+            self._limit(reach)
+            self._size = reach
+        return super().write(data)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def truncate(self, size: int | None = None) -> int:
+        new_size = super().truncate(size)
+        self._size = min(self._size, new_size)
+        return new_size
+
+    @property
+    def size(self) -> int:
+        """The bytes written so far."""
+        return self._size
+
+
+class WriterFile(_File):
+    """A file opened for writing: private until ``close()``, then published all at once.
+
+    Leaving a ``with`` block by an exception discards it. A writer that is
+    garbage-collected unclosed is discarded too, with a ``ResourceWarning``:
+    publishing from a finalizer could run in any thread at any moment,
+    including inside the store's own critical sections.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        mode: str,
+        store: Store,
+        initial: bytes,
+        publish: Callable[..., object],
+        newline: str | None = None,
+    ) -> None:
+        parsed = parse_mode(mode)
+        self._store = store
+        self._publish = publish
+        self._exclusive = parsed.kind == "x"
+        self._buffer = _WriteBuffer(
+            initial,
+            readable=parsed.reading,
+            append=parsed.kind == "a",
+            limit=functools.partial(self._refuse_if_too_large, name),
+        )
+        stream: IO[Any] = self._buffer if parsed.binary else _text(self._buffer, newline)
+        if not parsed.binary and parsed.kind == "a":
+            stream.seek(0, io.SEEK_END)
+        super().__init__(stream, name)
+        self._stream = stream
+        self.mode = mode
+        self._discarded = False
+
+    def _refuse_if_too_large(self, name: str, size: int) -> None:
+        try:
+            self._store.check_size(name, size)
+        except OSError:
+            self.discard()
+            raise
+
+    @property
+    def size(self) -> int:
+        """The number of bytes written so far."""
+        return self._buffer.size
+
+    def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> WriterFile:
+        """Rewind an open writer; a closed one cannot be reopened (open the name again)."""
+        if self.closed:
+            msg = f"the writer for {self.name!r} is closed; open the name again"
+            raise ValueError(msg)
+        self.seek(0)
+        return self
+
+    def close(self) -> None:
+        """Publish the content under the name (unless discarded), then close."""
+        if self._stream.closed:
+            return
+        try:
+            self._stream.flush()
+            if not self._discarded:
+                self._publish(self.name, self._buffer.getvalue(), exclusive=self._exclusive)
+        finally:
+            self._discarded = True
+            self._stream.close()
+
+    def discard(self) -> None:
+        """Close without publishing anything."""
+        self._discarded = True
+        self._stream.close()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
+
+    def __del__(self) -> None:
+        stream = self.__dict__.get("_stream")
+        if stream is not None and not stream.closed:
+            warnings.warn(
+                f"unclosed in-memory writer for {self.name!r} discarded; close it or use 'with'",
+                ResourceWarning,
+                stacklevel=2,
+            )
+            stream.close()

@@ -1,0 +1,536 @@
+"""The thread-safe core: a tree of immutable contents, a read-write lock and a byte budget.
+
+Nothing here imports Django, so the store can be tested and benchmarked alone;
+``storage.py`` adapts it to Django's Storage API.
+
+Two locks guard everything, always taken in this order:
+
+* ``_lock``, a :class:`~inmemorystorage.locking.ReadWriteLock`, guards the
+  tree's shape (which node is at which path) and the file and directory
+  counts. Readers hold it while they walk the tree: O(path depth).
+* ``_tally``, a plain lock, guards what a read changes: access times, the
+  budget's recency order (a lookup in an LRU is a write), the budget's
+  charges and the counters. Writers take it inside the write lock.
+
+A read never takes ``_tally`` on its way: it appends ``(node, time)`` to
+``_reads``, a :class:`collections.deque` (whose ``append`` and ``popleft`` are
+thread-safe by their documented contract), and whoever next takes ``_tally``
+applies the pending reads in order. So the LRU order is exact whenever it is
+consulted, and readers never queue behind one another to reorder it.
+
+Content is immutable ``bytes`` and a publication always installs a new
+:class:`~inmemorystorage.tree.FileNode`, so what a reader got stays what it
+got, whatever happens to the path afterwards. No user code, signal or
+logging runs with either lock held: a write returns the evictions it caused,
+for its caller to report once both are released.
+"""
+
+from __future__ import annotations
+
+import collections
+import errno
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import attrs
+
+from .budget import Budget, OnFull, dir_charge, file_charge
+from .exceptions import InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
+from .locking import ReadWriteLock
+from .tree import (
+    DirNode,
+    FileNode,
+    Node,
+    ancestors,
+    find,
+    is_a_directory,
+    iter_dirs,
+    iter_files,
+    join,
+    lookup,
+    split_path,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["Eviction", "FileInfo", "Store", "StoreStats", "Written"]
+
+#: Pending reads beyond which a reader applies them itself (if nobody else is).
+_READS_BEFORE_DRAIN = 1024
+
+
+@attrs.frozen
+class StoreStats:
+    """A consistent snapshot of what a store holds and how it has been used."""
+
+    files: int
+    dirs: int
+    bytes_used: int
+    max_bytes: int | None
+    hits: int
+    misses: int
+    evictions: int
+    refusals: int
+
+
+@attrs.frozen
+class FileInfo:
+    """What a store knows about one path, at one moment."""
+
+    name: str
+    is_dir: bool
+    size: int
+    created: float
+    modified: float
+    accessed: float
+    #: Changes with every publication under this name; 0 for directories.
+    version: int
+
+
+@attrs.frozen
+class Eviction:
+    """One file that made way for another."""
+
+    name: str
+    size: int
+
+
+@attrs.frozen
+class Written:
+    """What a write did: the canonical name it published and the files it evicted."""
+
+    name: str
+    evictions: tuple[Eviction, ...]
+
+
+@attrs.define(slots=True, eq=False)
+class _Counters:
+    hits: int = 0
+    misses: int = 0
+    evictions: int = 0
+    refusals: int = 0
+
+
+class Store:
+    """Files in memory, safe to share between threads, optionally bounded in bytes.
+
+    Paths are ``/``-separated names relative to the store's root (``""``);
+    directories exist implicitly, as the parents of stored files.
+
+    Args:
+        max_bytes: The most bytes the store may be charged (content plus a
+            per-node overhead), or ``None`` for no bound.
+        on_full: ``"evict"`` to make room by dropping least recently used
+            files, ``"error"`` to refuse with :class:`StorageFull` instead.
+        clock: Seconds since the epoch; injectable for tests.
+    """
+
+    def __init__(
+        self,
+        max_bytes: int | None = None,
+        on_full: OnFull = "evict",
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._clock = clock
+        self._lock = ReadWriteLock()
+        self._tally = threading.Lock()
+        self._reads: collections.deque[tuple[FileNode, float]] = (
+            collections.deque()
+        )  # thread-safe by itself
+        now = clock()
+        self._root = DirNode(now, now, now)  # guarded by self._lock
+        self._files = 0  # guarded by self._lock
+        self._dirs = 0  # guarded by self._lock
+        self._version = 0  # guarded by self._lock (write)
+        self._budget = Budget(max_bytes, on_full)  # guarded by self._tally
+        self._counters = _Counters()  # guarded by self._tally
+
+    @property
+    def max_bytes(self) -> int | None:
+        """The bound on bytes held, or ``None``."""
+        return self._budget.max_bytes
+
+    @property
+    def on_full(self) -> OnFull:
+        """What a write that does not fit does: ``"evict"`` or ``"error"``."""
+        return self._budget.on_full
+
+    # Reading.
+
+    def read(self, path: str) -> bytes:
+        """Return the content of the file at *path*, counting it as a use.
+
+        Takes the read lock for the walk only. The returned ``bytes`` is the
+        content as published by one complete write; later writes never change it.
+
+        Raises:
+            PathDoesNotExist: nothing is stored at *path*.
+            IsADirectoryError: *path* is a directory.
+            NotADirectory: a parent of *path* is a file.
+        """
+        return self._open_file(path).content
+
+    def read_with_info(self, path: str) -> tuple[bytes, FileInfo]:
+        """Return the content of the file at *path* and its metadata, from one moment.
+
+        Like :meth:`read`; the info describes exactly the returned content.
+        """
+        node = self._open_file(path)
+        return node.content, self._info(node.path, node)
+
+    def _open_file(self, path: str) -> FileNode:
+        parts = split_path(path)
+        lock = self._lock
+        lock.acquire_read()
+        try:
+            node = lookup(self._root, parts)
+            if type(node) is not FileNode:
+                raise is_a_directory(path)
+            self._reads.append((node, self._clock()))
+        except PathDoesNotExist:
+            with self._tally:
+                self._counters.misses += 1
+            raise
+        finally:
+            lock.release_read()
+        if len(self._reads) >= _READS_BEFORE_DRAIN and self._tally.acquire(blocking=False):
+            try:
+                self._apply_reads()
+            finally:
+                self._tally.release()
+        return node
+
+    def _apply_reads(self) -> None:
+        # Called with self._tally held.
+        reads = self._reads
+        touch = self._budget.touch if self._budget.max_bytes is not None else None
+        for _ in range(len(reads)):
+            node, when = reads.popleft()
+            node.accessed = when
+            if touch is not None:
+                touch(node.path)
+            self._counters.hits += 1
+
+    def stat(self, path: str) -> FileInfo:
+        """Describe the file or directory at *path* without counting a use.
+
+        Takes the read lock, then the tally lock to apply pending reads, so the
+        access time is that of the latest completed read.
+
+        Raises:
+            PathDoesNotExist: nothing is stored at *path*.
+            NotADirectory: a parent of *path* is a file.
+        """
+        parts = split_path(path)
+        with self._lock.read:
+            node = lookup(self._root, parts)
+            with self._tally:
+                self._apply_reads()
+                return self._info(join(parts), node)
+
+    def _info(self, name: str, node: Node) -> FileInfo:
+        if isinstance(node, DirNode):
+            return FileInfo(
+                name=name,
+                is_dir=True,
+                size=0,
+                created=node.created,
+                modified=node.modified,
+                accessed=node.accessed,
+                version=0,
+            )
+        return FileInfo(
+            name=name,
+            is_dir=False,
+            size=len(node.content),
+            created=node.created,
+            modified=node.modified,
+            accessed=node.accessed,
+            version=node.version,
+        )
+
+    def exists(self, path: str) -> bool:
+        """Whether a file or directory is at *path* (a file on the way means no).
+
+        Takes the read lock; does not count as a use.
+        """
+        parts = split_path(path)
+        with self._lock.read:
+            return find(self._root, parts) is not None
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        """The names of the directories and of the files directly in *path*.
+
+        Takes the read lock while copying the names (O(entries)); the lists
+        are a snapshot. Does not count as a use.
+
+        Raises:
+            PathDoesNotExist: nothing is stored at *path*.
+            NotADirectory: *path* or one of its parents is a file.
+        """
+        parts = split_path(path)
+        with self._lock.read:
+            node = lookup(self._root, parts)
+            if isinstance(node, FileNode):
+                raise NotADirectory(join(parts))
+            children = list(node.children.items())
+        dirs = [name for name, child in children if isinstance(child, DirNode)]
+        files = [name for name, child in children if isinstance(child, FileNode)]
+        return dirs, files
+
+    def stats(self) -> StoreStats:
+        """A consistent snapshot of the counts, the bytes used and the counters.
+
+        Takes the read lock and the tally lock, so the figures describe one
+        moment between complete writes: ``bytes_used <= max_bytes`` holds.
+        """
+        with self._lock.read, self._tally:
+            self._apply_reads()
+            counters = self._counters
+            return StoreStats(
+                files=self._files,
+                dirs=self._dirs,
+                bytes_used=self._budget.used,
+                max_bytes=self._budget.max_bytes,
+                hits=counters.hits,
+                misses=counters.misses,
+                evictions=counters.evictions,
+                refusals=counters.refusals,
+            )
+
+    # Writing.
+
+    def check_size(self, path: str, size: int) -> None:
+        """Refuse early a file that could never fit, before its content is gathered.
+
+        Takes no store lock (the bound never changes); a refusal takes the
+        tally lock to count itself.
+
+        Raises:
+            StorageFull: a file of *size* bytes at *path* exceeds ``max_bytes``.
+        """
+        if self._budget.too_large(file_charge(path, size)):
+            with self._tally:
+                raise self._refusal(path, size, "larger than the whole budget")
+
+    def check_writable(self, path: str, *, exclusive: bool = False) -> None:
+        """Raise now what writing *path* would raise for the tree's present shape.
+
+        Takes the read lock. Used when a writer opens, so that ``open(dir, "w")``
+        fails at once, as with Python's :func:`open`.
+
+        Raises:
+            FileExistsError: *exclusive* and something already is at *path*.
+            IsADirectoryError: *path* is a directory (or the root).
+            NotADirectory: a parent of *path* is a file.
+        """
+        parts = split_path(path)
+        if not parts:
+            raise is_a_directory(path)
+        with self._lock.read:
+            ancestors(self._root, parts)
+            node = find(self._root, parts)
+        if isinstance(node, DirNode):
+            raise is_a_directory(path)
+        if node is not None and exclusive:
+            raise FileExistsError(errno.EEXIST, f"{join(parts)!r} already exists", path)
+
+    def write(self, path: str, content: bytes, *, exclusive: bool = False) -> Written:
+        """Publish *content* as the file at *path*, creating its parent directories.
+
+        Takes the write lock for O(path depth) plus any evictions. Readers see
+        the old content or the new, never a mix; readers that already hold
+        the old content keep it. Returns the canonical name and the files
+        evicted to make room, for the caller to report (no lock is held then).
+
+        Raises:
+            FileExistsError: *exclusive* and something already is at *path*.
+            IsADirectoryError: *path* is a directory (or the root).
+            NotADirectory: a parent of *path* is a file.
+            StorageFull: the content cannot fit; nothing changed.
+        """
+        parts = split_path(path)
+        if not parts:
+            raise is_a_directory(path)
+        name = join(parts)
+        size = len(content)
+        charge = file_charge(name, size)
+        self.check_size(name, size)
+        now = self._clock()
+        with self._lock.write:
+            evictions = self._publish(parts, name, content, charge, now, exclusive=exclusive)
+        return Written(name, tuple(evictions))
+
+    def _publish(
+        self,
+        parts: tuple[str, ...],
+        name: str,
+        content: bytes,
+        charge: int,
+        now: float,
+        *,
+        exclusive: bool,
+    ) -> list[Eviction]:
+        # Called with the write lock held: the tree and the counts are ours.
+        existing, missing = ancestors(self._root, parts)
+        parent = existing[-1] if not missing else None
+        old = parent.children.get(parts[-1]) if parent is not None else None
+        if isinstance(old, DirNode):
+            raise is_a_directory(name)
+        if old is not None and exclusive:
+            raise FileExistsError(errno.EEXIST, f"{name!r} already exists", name)
+        new_dirs = parts[len(existing) - 1 : -1]
+        extra = charge + sum(dir_charge(d) for d in new_dirs)
+        if old is not None:
+            extra -= file_charge(name, len(old.content))
+        self._version += 1
+        created = old.created if old is not None else now
+        new = FileNode(name, content, created, now, now, self._version)
+        evictions: list[Eviction] = []
+        budget = self._budget
+        with self._tally:
+            self._apply_reads()
+            if budget.overflow(extra) > 0:
+                self._check_room(parts, len(content), extra, existing, old)
+            if old is not None:
+                budget.remove_file(name)
+            if budget.overflow(extra) > 0:
+                evictions = self._make_room(extra, protected=existing)
+            for dir_name in new_dirs:
+                budget.add_dir(dir_name)
+            budget.add_file(new)
+        node: DirNode = existing[-1]
+        for dir_name in new_dirs:
+            child = DirNode(now, now, now)
+            node.children[dir_name] = child
+            node.modified = node.accessed = now
+            self._dirs += 1
+            node = child
+        if old is None:
+            node.modified = node.accessed = now
+            self._files += 1
+        node.children[parts[-1]] = new
+        return evictions
+
+    def _check_room(
+        self,
+        parts: tuple[str, ...],
+        size: int,
+        extra: int,
+        existing: list[DirNode],
+        old: FileNode | None,
+    ) -> None:
+        # Refuse, changing nothing, unless evicting can make room for *extra*
+        # more bytes. Called with the write lock and self._tally held.
+        budget = self._budget
+        name = join(parts)
+        if budget.on_full == "error":
+            detail = f"the budget is full ({budget.used:,} bytes used) and on_full='error'"
+            raise self._refusal(name, size, detail)
+        # Evictions never prune the file's existing ancestors; all else can go.
+        kept = sum(dir_charge(parts[i]) for i in range(len(existing) - 1))
+        replaced = file_charge(name, len(old.content)) if old is not None else 0
+        if budget.overflow(kept + extra + replaced - budget.used) > 0:
+            raise self._refusal(name, size, "it does not fit beside its parent directories")
+
+    def _make_room(self, extra: int, *, protected: list[DirNode]) -> list[Eviction]:
+        # Evict least recently used files until *extra* bytes fit; _check_room
+        # has proven that it can. Called with the write lock and self._tally
+        # held: evictions change the tree and the budget together.
+        budget = self._budget
+        evictions: list[Eviction] = []
+        keep = {id(d) for d in protected}
+        while budget.overflow(extra) > 0:
+            try:
+                victim = budget.least_recent()
+            except KeyError:
+                self._prune_empty_dirs(self._root, keep)
+                break
+            self._detach(victim, keep)
+            evictions.append(Eviction(victim.path, len(victim.content)))
+        self._counters.evictions += len(evictions)
+        return evictions
+
+    def _detach(self, victim: FileNode, keep: set[int]) -> None:
+        # Remove an evicted file from the tree and prune the directories it leaves empty.
+        parts = split_path(victim.path)
+        chain: list[DirNode] = [self._root]
+        for part in parts[:-1]:
+            chain.append(chain[-1].children[part])  # type: ignore[arg-type]  # a file's parents are directories
+        del chain[-1].children[parts[-1]]
+        self._files -= 1
+        now = self._clock()
+        chain[-1].modified = chain[-1].accessed = now
+        for depth in range(len(chain) - 1, 0, -1):
+            directory = chain[depth]
+            if directory.children or id(directory) in keep:
+                break
+            del chain[depth - 1].children[parts[depth - 1]]
+            self._budget.remove_dir(parts[depth - 1])
+            self._dirs -= 1
+
+    def _prune_empty_dirs(self, directory: DirNode, keep: set[int]) -> None:
+        for name, child in list(directory.children.items()):
+            if isinstance(child, DirNode):
+                self._prune_empty_dirs(child, keep)
+                if not child.children and id(child) not in keep:
+                    del directory.children[name]
+                    self._budget.remove_dir(name)
+                    self._dirs -= 1
+
+    def _refusal(self, name: str, size: int, detail: str) -> StorageFull:
+        # Count a refusal and build its error. Called with self._tally held.
+        self._counters.refusals += 1
+        return StorageFull(name, size, self._budget.max_bytes or 0, detail)
+
+    def delete(self, path: str) -> None:
+        """Remove the file, or the directory with everything below it, at *path*.
+
+        Quiet when nothing is there. Takes the write lock for O(path depth),
+        plus O(entries) for a directory. Readers that hold content keep it.
+
+        Raises:
+            InvalidPath: *path* is the root (use :meth:`clear`).
+        """
+        parts = split_path(path)
+        if not parts:
+            msg = "the root cannot be deleted; use clear() to empty the store"
+            raise InvalidPath(msg)
+        now = self._clock()
+        with self._lock.write:
+            parent = find(self._root, parts[:-1])
+            if not isinstance(parent, DirNode):
+                return
+            node = parent.children.pop(parts[-1], None)
+            if node is None:
+                return
+            parent.modified = parent.accessed = now
+            if isinstance(node, FileNode):
+                files, dirs = [node], []
+            else:
+                files = list(iter_files(node))
+                dirs = [name for name, _ in iter_dirs(node)] + [parts[-1]]
+            self._files -= len(files)
+            self._dirs -= len(dirs)
+            with self._tally:
+                self._apply_reads()
+                for file in files:
+                    self._budget.remove_file(file.path)
+                for name in dirs:
+                    self._budget.remove_dir(name)
+
+    def clear(self) -> None:
+        """Remove every file and directory and reset the counters, as if new.
+
+        Takes the write lock. Readers that hold content keep it.
+        """
+        now = self._clock()
+        with self._lock.write, self._tally:
+            self._reads.clear()
+            self._root = DirNode(now, now, now)
+            self._files = self._dirs = 0
+            self._budget.clear()
+            self._counters = _Counters()

@@ -1,0 +1,151 @@
+"""Stress tests that check invariants under many threads, and prove they catch a broken lock.
+
+Each scenario returns the violations it saw. The plain tests require none; the
+``*_detects_a_broken_lock`` tests replace the store's read-write lock with a
+no-op and require the same scenario to see a violation, so the scenarios can
+never silently lose their teeth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+
+import pytest
+from django.core.files.base import ContentFile
+
+from inmemorystorage import InMemoryStorage
+
+from .stress import broken_lock, check_consistency, run_threads, versioned
+
+pytestmark = [pytest.mark.stress, pytest.mark.usefixtures("fast_switching")]
+
+FILE_SIZE = 64 * 1024
+MUTATION_ATTEMPTS = 40
+
+
+def readers_and_overwriters(storage: InMemoryStorage, reads: int = 300) -> list[str]:
+    """8 readers and 2 overwriters on one 64 KiB file; a checker watches the invariants."""
+    name = "hot.bin"
+    known: set[str] = set()
+    known_lock = threading.Lock()
+    first = versioned(name, 0, FILE_SIZE)
+    known.add(hashlib.sha256(first).hexdigest())
+    storage.save(name, ContentFile(first))
+    violations: list[str] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        for _ in range(reads):
+            with storage.open(name, "rb") as file:
+                data = file.read()
+            digest = hashlib.sha256(data).hexdigest()
+            with known_lock:
+                if digest not in known:
+                    violations.append(f"a reader saw unknown bytes {data[:24]!r}")
+
+    def overwriter(writer_id: int) -> None:
+        for version in range(1, 60):
+            content = versioned(name, writer_id * 1000 + version, FILE_SIZE)
+            with known_lock:
+                known.add(hashlib.sha256(content).hexdigest())
+            with storage.open(name, "wb") as file:
+                file.write(content)
+
+    def checker() -> None:
+        while not done.is_set():
+            violations.extend(check_consistency(storage._store))
+
+    watcher = threading.Thread(target=checker, daemon=True)
+    watcher.start()
+    try:
+        errors = run_threads(
+            [reader] * 8 + [lambda i=i: overwriter(i) for i in (1, 2)]  # type: ignore[misc]
+        )
+    finally:
+        done.set()
+        watcher.join(30)
+    return errors + violations + check_consistency(storage._store)
+
+
+def distinct_saves(storage: InMemoryStorage) -> list[str]:
+    """8 threads save 50 distinct names each, racing to create each new directory; none is lost."""
+    start = threading.Barrier(8, timeout=30)
+
+    def saver(thread_id: int) -> None:
+        start.wait()
+        for i in range(50):
+            name = f"dir{i}/t{thread_id}.bin"
+            saved = storage.save(name, ContentFile(versioned(name, 0, 256)))
+            if saved != name:
+                raise AssertionError(f"{name!r} was saved as {saved!r}")
+
+    errors = run_threads([lambda t=t: saver(t) for t in range(8)])  # type: ignore[misc]
+    for thread_id in range(8):
+        for i in range(50):
+            name = f"dir{i}/t{thread_id}.bin"
+            if not storage.exists(name):
+                errors.append(f"{name!r} was lost")
+            elif storage.open(name).read() != versioned(name, 0, 256):
+                errors.append(f"{name!r} holds the wrong bytes")
+    if storage.stats().files != 400:
+        errors.append(f"stats() counts {storage.stats().files} files, not 400")
+    return errors + check_consistency(storage._store)
+
+
+class FewAlternativesStorage(InMemoryStorage):
+    """Picks alternatives from a small pool, so that concurrent saves often want the same one."""
+
+    def get_alternative_name(self, file_root: str, file_ext: str) -> str:
+        return f"{file_root}_{random.randrange(1000)}{file_ext}"  # noqa: S311  # not for security
+
+
+def same_name_saves(storage: InMemoryStorage) -> list[str]:
+    """8 threads save the same name 50 times each: 400 distinct names, none overwritten."""
+    names: list[str] = []
+    names_lock = threading.Lock()
+    start = threading.Barrier(8, timeout=30)
+
+    def saver(thread_id: int) -> None:
+        start.wait()
+        for i in range(50):
+            content = f"{thread_id}-{i}".encode()
+            saved = storage.save("same.txt", ContentFile(content))
+            with names_lock:
+                names.append(saved)
+
+    errors = run_threads([lambda t=t: saver(t) for t in range(8)])  # type: ignore[misc]
+    contents = {storage.open(name).read() for name in set(names) if storage.exists(name)}
+    if len(contents) != 400:
+        errors.append(f"only {len(contents)} of 400 saved contents survive")
+    if len(set(names)) != 400:
+        errors.append(f"400 saves got only {len(set(names))} distinct names")
+    if storage.stats().files != 400:
+        errors.append(f"stats() counts {storage.stats().files} files, not 400")
+    return errors + check_consistency(storage._store)
+
+
+SCENARIOS = [
+    pytest.param(readers_and_overwriters, InMemoryStorage, id="readers_and_overwriters"),
+    pytest.param(distinct_saves, InMemoryStorage, id="distinct_saves"),
+    pytest.param(same_name_saves, InMemoryStorage, id="same_name_saves"),
+    pytest.param(same_name_saves, FewAlternativesStorage, id="same_name_saves_few_alternatives"),
+]
+
+
+@pytest.mark.parametrize(("scenario", "storage_class"), SCENARIOS)
+def test_scenario_keeps_every_invariant(scenario, storage_class):
+    """Under many threads, every read is a whole known version and nothing is lost."""
+    assert [] == scenario(storage_class())
+
+
+@pytest.mark.parametrize(("scenario", "storage_class"), SCENARIOS)
+def test_scenario_detects_a_broken_lock(scenario, storage_class):
+    """With the read-write lock made a no-op, the same scenario reports violations."""
+    for _ in range(MUTATION_ATTEMPTS):
+        storage = storage_class()
+        with broken_lock(storage._store):
+            if scenario(storage):
+                return
+    pytest.fail(f"{scenario.__name__} never noticed a no-op lock in {MUTATION_ATTEMPTS} runs")

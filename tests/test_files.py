@@ -1,0 +1,251 @@
+"""The file objects open() returns: snapshots for readers, atomic publication for writers."""
+
+from __future__ import annotations
+
+import gc
+import io
+
+import pytest
+from django.core.files.base import ContentFile
+
+from inmemorystorage.files import parse_mode
+
+
+@pytest.fixture
+def saved(storage):
+    storage.save("f.txt", ContentFile(b"line one\nline two\n"))
+    return storage
+
+
+def test_readers_have_their_own_position(saved):
+    """Two readers of one name never move each other's position."""
+    first = saved.open("f.txt")
+    second = saved.open("f.txt")
+    assert first.read(4) == b"line"
+    assert second.read(4) == b"line"
+    assert first.read(4) == b" one"
+    first.close()
+    second.close()
+
+
+def test_a_reader_keeps_its_snapshot_across_overwrite_and_delete(saved):
+    """A reader opened before an overwrite and a delete still reads the old content."""
+    reader = saved.open("f.txt")
+    with saved.open("f.txt", "wb") as writer:
+        writer.write(b"replaced")
+    saved.delete("f.txt")
+    assert reader.read() == b"line one\nline two\n"
+    reader.close()
+
+
+def test_a_reader_cannot_write(saved):
+    """Writing to a file opened for reading raises io.UnsupportedOperation, as open() does."""
+    with saved.open("f.txt", "rb") as reader, pytest.raises(io.UnsupportedOperation):
+        reader.write(b"x")
+    with saved.open("f.txt", "r") as reader, pytest.raises(io.UnsupportedOperation):
+        reader.write("x")
+
+
+def test_text_mode_decodes_utf8_with_universal_newlines(storage):
+    """Mode 'r' decodes UTF-8 and turns \\r\\n into \\n, as open() does by default."""
+    storage.save("t.txt", ContentFile("é\r\nz".encode()))
+    with storage.open("t.txt", "r") as reader:
+        assert reader.read() == "é\nz"
+
+
+def test_reader_size_and_chunks(saved):
+    """A reader knows its size and can be read in chunks."""
+    with saved.open("f.txt") as reader:
+        assert reader.size == 18
+        assert b"".join(reader.chunks(chunk_size=5)) == b"line one\nline two\n"
+
+
+def test_reopening_a_closed_reader_reads_current_content(saved):
+    """File.open() on a closed reader takes a fresh snapshot of the name."""
+    reader = saved.open("f.txt")
+    reader.close()
+    with saved.open("f.txt", "wb") as writer:
+        writer.write(b"new")
+    assert reader.open().read() == b"new"
+    reader.close()
+
+
+def test_writer_publishes_on_close_only(storage):
+    """Written content is invisible until close(), then visible all at once."""
+    writer = storage.open("w.bin", "wb")
+    writer.write(b"part one, ")
+    assert not storage.exists("w.bin")
+    writer.write(b"part two")
+    writer.close()
+    assert storage.open("w.bin").read() == b"part one, part two"
+
+
+def test_a_with_block_that_raises_publishes_nothing(storage):
+    """An exception inside the with block discards the writer."""
+    with pytest.raises(RuntimeError), storage.open("w.bin", "wb") as writer:
+        writer.write(b"half")
+        raise RuntimeError
+    assert not storage.exists("w.bin")
+
+
+def test_a_base_exception_in_a_writer_publishes_nothing(storage):
+    """Even KeyboardInterrupt-like exceptions discard the writer."""
+
+    class Stop(BaseException):
+        pass
+
+    with pytest.raises(Stop), storage.open("w.bin", "wb") as writer:
+        writer.write(b"half")
+        raise Stop
+    assert not storage.exists("w.bin")
+
+
+def test_an_unclosed_writer_is_discarded_with_a_resource_warning(storage):
+    """A forgotten writer warns and publishes nothing."""
+    writer = storage.open("w.bin", "wb")
+    writer.write(b"lost")
+    with pytest.warns(ResourceWarning, match="unclosed in-memory writer"):
+        del writer
+        gc.collect()
+    assert not storage.exists("w.bin")
+
+
+def test_mode_w_truncates(saved):
+    """'w' starts from empty."""
+    with saved.open("f.txt", "w") as writer:
+        writer.write("short")
+    assert saved.open("f.txt").read() == b"short"
+
+
+def test_mode_w_cannot_read(storage):
+    """A write-only file refuses reads, as open() does."""
+    with storage.open("w", "wb") as writer, pytest.raises(io.UnsupportedOperation):
+        writer.read()
+    with storage.open("w", "w") as writer, pytest.raises(io.UnsupportedOperation):
+        writer.read()
+
+
+def test_mode_a_appends(saved):
+    """'ab' keeps the content and writes at the end, even after a seek."""
+    with saved.open("f.txt", "ab") as writer:
+        writer.seek(0)
+        writer.write(b"three\n")
+    assert saved.open("f.txt").read() == b"line one\nline two\nthree\n"
+
+
+def test_mode_a_text_creates_a_missing_file(storage):
+    """'a' on a missing name starts empty."""
+    with storage.open("new.txt", "a") as writer:
+        writer.write("first")
+    assert storage.open("new.txt").read() == b"first"
+
+
+def test_mode_r_plus_edits_in_place(saved):
+    """'r+b' reads and overwrites from the start."""
+    with saved.open("f.txt", "r+b") as file:
+        assert file.read(4) == b"line"
+        file.seek(0)
+        file.write(b"LINE")
+    assert saved.open("f.txt").read() == b"LINE one\nline two\n"
+
+
+def test_mode_r_plus_needs_an_existing_file(storage):
+    """'r+' on a missing name raises FileNotFoundError."""
+    with pytest.raises(FileNotFoundError):
+        storage.open("missing", "r+")
+
+
+def test_mode_w_plus_reads_back_what_it_wrote(storage):
+    """'w+b' can read what it has written so far."""
+    with storage.open("f", "w+b") as file:
+        file.write(b"abc")
+        file.seek(0)
+        assert file.read() == b"abc"
+
+
+def test_mode_x_refuses_an_existing_name(saved):
+    """'xb' on an existing name raises FileExistsError at open."""
+    with pytest.raises(FileExistsError):
+        saved.open("f.txt", "xb")
+
+
+def test_mode_x_creates(storage):
+    """'x' creates a new file."""
+    with storage.open("new.txt", "x") as writer:
+        writer.write("made")
+    assert storage.open("new.txt").read() == b"made"
+
+
+def test_mode_x_loses_a_race_at_close(storage):
+    """If another writer publishes first, an 'x' writer fails at close and publishes nothing."""
+    writer = storage.open("race", "xb")
+    writer.write(b"late")
+    with storage.open("race", "wb") as other:
+        other.write(b"early")
+    with pytest.raises(FileExistsError):
+        writer.close()
+    assert storage.open("race").read() == b"early"
+
+
+def test_opening_a_directory_for_writing(storage):
+    """A directory cannot be opened as a file, for reading or writing."""
+    storage.save("d/f", ContentFile(b"x"))
+    for mode in ("rb", "wb", "ab", "xb"):
+        with pytest.raises(IsADirectoryError):
+            storage.open("d", mode)
+
+
+def test_writer_size_grows(storage):
+    """A writer's size is what it holds so far."""
+    with storage.open("f", "wb") as writer:
+        writer.write(b"abc")
+        assert writer.size == 3
+        writer.write(b"de")
+        assert writer.size == 5
+
+
+def test_writer_cannot_be_reopened_after_close(storage):
+    """A closed writer stays closed; open the name again instead."""
+    writer = storage.open("f", "wb")
+    writer.close()
+    with pytest.raises(ValueError, match="open the name again"):
+        writer.open()
+
+
+@pytest.mark.parametrize("mode", ["rq", "rw", "", "rbt", "rr", "U", "r+w", "wa", "b", "+"])
+def test_invalid_modes_raise_value_error(saved, mode):
+    """Modes that Python's open() rejects are rejected, and nothing changes."""
+    before = saved.stats()
+    with pytest.raises(ValueError, match="invalid mode"):
+        saved.open("f.txt", mode)
+    with pytest.raises(ValueError):  # Python's own message differs by version
+        open("/dev/null", mode)  # noqa: SIM115  # the reference behaviour
+    assert before.files == saved.stats().files
+    assert saved.open("f.txt").read() == b"line one\nline two\n"
+
+
+@pytest.mark.parametrize(
+    ("mode", "reading", "writing"),
+    [
+        ("r", True, False),
+        ("rb", True, False),
+        ("rt", True, False),
+        ("r+", True, True),
+        ("w", False, True),
+        ("w+b", True, True),
+        ("a", False, True),
+        ("ab+", True, True),
+        ("x", False, True),
+        ("xb", False, True),
+    ],
+)
+def test_valid_modes(mode, reading, writing):
+    """Each valid mode says whether it reads and whether it writes."""
+    parsed = parse_mode(mode)
+    assert (reading, writing) == (parsed.reading, parsed.writing)
+
+
+def test_mode_must_be_a_string():
+    """A non-string mode is a TypeError."""
+    with pytest.raises(TypeError):
+        parse_mode(1)

@@ -1,0 +1,119 @@
+"""The read-write lock: many readers, one writer, writers first."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from inmemorystorage.locking import ReadWriteLock
+
+TIMEOUT = 10
+
+
+def test_readers_share_the_lock():
+    """Two threads can hold the read side at once."""
+    lock = ReadWriteLock()
+    both_inside = threading.Barrier(2, timeout=TIMEOUT)
+
+    def reader():
+        with lock.read:
+            both_inside.wait()
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert not any(thread.is_alive() for thread in threads)
+
+
+def test_a_writer_waits_for_readers_to_leave():
+    """The write side is only granted once every reader has released."""
+    lock = ReadWriteLock()
+    events: list[str] = []
+    lock.acquire_read()
+    writer = threading.Thread(target=lambda: (lock.acquire_write(), events.append("write")))
+    writer.start()
+    time.sleep(0.05)
+    assert events == []
+    events.append("read released")
+    lock.release_read()
+    writer.join(TIMEOUT)
+    assert events == ["read released", "write"]
+    lock.release_write()
+
+
+def test_a_queued_writer_bars_new_readers():
+    """Writer preference: once a writer waits, a new reader queues behind it."""
+    lock = ReadWriteLock()
+    order: list[str] = []
+    lock.acquire_read()
+
+    def writer():
+        with lock.write:
+            order.append("writer")
+
+    def late_reader():
+        with lock.read:
+            order.append("late reader")
+
+    writer_thread = threading.Thread(target=writer)
+    writer_thread.start()
+    deadline = time.monotonic() + TIMEOUT
+    while not lock._writers_waiting and time.monotonic() < deadline:
+        time.sleep(0.001)
+    reader_thread = threading.Thread(target=late_reader)
+    reader_thread.start()
+    time.sleep(0.05)
+    assert order == []
+    lock.release_read()
+    writer_thread.join(TIMEOUT)
+    reader_thread.join(TIMEOUT)
+    assert order == ["writer", "late reader"]
+
+
+def test_writers_exclude_each_other():
+    """Increments under the write side are never lost."""
+    lock = ReadWriteLock()
+    counter = [0]
+
+    def bump():
+        for _ in range(2000):
+            with lock.write:
+                value = counter[0]
+                time.sleep(0)
+                counter[0] = value + 1
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert counter[0] == 8000
+
+
+def test_an_interrupted_writer_leaves_the_lock_usable():
+    """A writer interrupted while queued gives its place up and wakes the readers."""
+    lock = ReadWriteLock()
+    lock.acquire_read()
+    lock._writers_waiting += 1  # as if a writer were queued...
+
+    class Interrupted(BaseException):
+        pass
+
+    def wait(*args):
+        raise Interrupted
+
+    lock._no_readers.wait = wait  # ...and interrupted while waiting
+    lock._writers_waiting -= 1
+    with pytest.raises(Interrupted):
+        lock.acquire_write()
+    assert lock._writers_waiting == 0
+    lock.release_read()
+    del lock._no_readers.wait
+    with lock.write:
+        pass
+    with lock.read:
+        pass

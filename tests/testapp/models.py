@@ -1,0 +1,16 @@
+"""A model with file fields, saved into whatever storage the test installs."""
+
+from django.core.files.storage import storages
+from django.db import models
+
+
+def _default_storage():
+    return storages["default"]
+
+
+class Document(models.Model):
+    title = models.CharField(max_length=100)
+    attachment = models.FileField(upload_to="documents/%Y/", storage=_default_storage)
+
+    class Meta:
+        app_label = "testapp"

@@ -1,0 +1,3 @@
+"""URLs for the test suite."""
+
+urlpatterns: list[object] = []
