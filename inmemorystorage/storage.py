@@ -23,7 +23,7 @@ from django.utils.functional import cached_property
 from .exceptions import UnsafePath
 from .files import SnapshotFile, WriterFile, parse_mode
 from .signals import file_evicted
-from .store import Eviction, Store, StoreStats
+from .store import Eviction, FileInfo, Store, StoreStats
 from .tree import is_a_directory
 
 if TYPE_CHECKING:
@@ -203,6 +203,19 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
     def clear(self) -> None:
         """Remove every file and directory (of the whole namespace, if shared)."""
         self._store.clear()
+
+    def snapshot(self, name: str) -> tuple[bytes, FileInfo]:
+        """The content of *name* and its metadata, taken in one step; counts as a read.
+
+        For callers that need both to agree, such as a view that sends
+        ``Content-Length`` and ``ETag`` with the body.
+
+        Raises:
+            PathDoesNotExist: nothing is stored under *name*.
+            IsADirectoryError: *name* is a directory.
+        """
+        with _django_names:
+            return self._store.read_with_info(name)
 
     # Opening and saving.
 

@@ -215,3 +215,10 @@ def test_stats_and_clear(storage):
     assert stats.bytes_used > 5
     storage.clear()
     assert storage.stats().files == 0
+
+
+def test_snapshot_gives_content_and_info_together(storage):
+    """snapshot() returns the bytes and the metadata of one version."""
+    storage.save("f", ContentFile(b"abc"))
+    content, info = storage.snapshot("f")
+    assert (b"abc", 3, "f", False) == (content, info.size, info.name, info.is_dir)
