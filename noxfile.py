@@ -42,8 +42,7 @@ def _group(name: str) -> list[str]:
 )
 def tests(session: nox.Session, django: str) -> None:
     """Run the test suite with coverage, then Django's own InMemoryStorage tests against ours."""
-    session.install(f"django~={django}.0", *_group("tests"))
-    session.install("-e", ".", "--no-deps")
+    session.install(f"django~={django}.0", "-e", ".", *_group("tests"))
     env = {"PYTHONDEVMODE": "1", "COVERAGE_FILE": f".coverage.{session.name}"}
     session.run(
         "coverage",
