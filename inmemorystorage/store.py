@@ -50,6 +50,7 @@ from .tree import (
     join,
     lookup,
     split_path,
+    walk_error,
 )
 
 if TYPE_CHECKING:
@@ -171,31 +172,39 @@ class Store:
             IsADirectoryError: *path* is a directory.
             NotADirectory: a parent of *path* is a file.
         """
-        return self._open_file(path).content
+        return self.read_node(path).content
 
     def read_with_info(self, path: str) -> tuple[bytes, FileInfo]:
         """Return the content of the file at *path* and its metadata, from one moment.
 
         Like :meth:`read`; the info describes exactly the returned content.
         """
-        node = self._open_file(path)
+        node = self.read_node(path)
         return node.content, self._info(node.path, node)
 
-    def _open_file(self, path: str) -> FileNode:
+    def read_node(self, path: str) -> FileNode:
+        """Return the file node at *path*, counting it as a use (the hot path of every read).
+
+        The node's ``content`` never changes; treat the node as read-only.
+        Takes this thread's reader lock for one walk. Raises as :meth:`read`.
+        """
         parts = split_path(path)
-        lock = self._lock
-        lock.acquire_read()
+        token = self._lock.acquire_read()
         try:
-            node = lookup(self._root, parts)
+            node: Node = self._root
+            for part in parts:
+                node = node.children[part]  # type: ignore[union-attr]  # a file has no children: AttributeError
             if type(node) is not FileNode:
                 raise is_a_directory(path)
             self._reads.append((node, self._clock()))
-        except PathDoesNotExist:
-            with self._tally:
-                self._counters.misses += 1
-            raise
+        except (KeyError, AttributeError):
+            error = walk_error(self._root, parts)
+            if isinstance(error, PathDoesNotExist):
+                with self._tally:
+                    self._counters.misses += 1
+            raise error from None
         finally:
-            lock.release_read()
+            token.release()
         if len(self._reads) >= _READS_BEFORE_DRAIN and self._tally.acquire(blocking=False):
             try:
                 self._apply_reads()
@@ -204,15 +213,23 @@ class Store:
         return node
 
     def _apply_reads(self) -> None:
-        # Called with self._tally held.
+        # Called with self._tally held. Only each node's latest read matters,
+        # so a batch of reads of one hot file costs one LRU touch.
         reads = self._reads
-        touch = self._budget.touch if self._budget.max_bytes is not None else None
-        for _ in range(len(reads)):
+        count = len(reads)
+        if not count:
+            return
+        latest: dict[FileNode, float] = {}
+        for _ in range(count):
             node, when = reads.popleft()
+            latest.pop(node, None)  # re-inserted last: the dict ends in order of latest reads
+            latest[node] = when
+        self._counters.hits += count
+        touch = self._budget.touch if self._budget.max_bytes is not None else None
+        for node, when in latest.items():
             node.accessed = when
             if touch is not None:
                 touch(node.path)
-            self._counters.hits += 1
 
     def stat(self, path: str) -> FileInfo:
         """Describe the file or directory at *path* without counting a use.
