@@ -400,9 +400,8 @@ class Store:
         if old is not None and exclusive:
             raise FileExistsError(errno.EEXIST, f"{name!r} already exists", name)
         new_dirs = parts[len(existing) - 1 : -1]
-        extra = charge + sum(dir_charge(d) for d in new_dirs)
-        if old is not None:
-            extra -= file_charge(name, len(old.content))
+        needed = charge + sum(dir_charge(d) for d in new_dirs)
+        freed = file_charge(name, len(old.content)) if old is not None else 0
         self._version += 1
         created = old.created if old is not None else now
         new = FileNode(name, content, created, now, now, self._version)
@@ -410,12 +409,12 @@ class Store:
         budget = self._budget
         with self._tally:
             self._apply_reads()
-            if budget.overflow(extra) > 0:
-                self._check_room(parts, len(content), extra, existing, old)
+            if budget.overflow(needed - freed) > 0:
+                self._check_room(parts, len(content), needed, existing)
             if old is not None:
                 budget.remove_file(name)
-            if budget.overflow(extra) > 0:
-                evictions = self._make_room(extra, protected=existing)
+            if budget.overflow(needed) > 0:
+                evictions = self._make_room(needed, protected=existing)
             for dir_name in new_dirs:
                 budget.add_dir(dir_name)
             budget.add_file(new)
@@ -433,15 +432,12 @@ class Store:
         return evictions
 
     def _check_room(
-        self,
-        parts: tuple[str, ...],
-        size: int,
-        extra: int,
-        existing: list[DirNode],
-        old: FileNode | None,
+        self, parts: tuple[str, ...], size: int, needed: int, existing: list[DirNode]
     ) -> None:
-        # Refuse, changing nothing, unless evicting can make room for *extra*
-        # more bytes. Called with the write lock and self._tally held.
+        # Refuse, changing nothing, unless evicting can make room for the
+        # *needed* bytes of the new file and its new directories (the file it
+        # replaces, if any, is freed either way). Called with the write lock
+        # and self._tally held.
         budget = self._budget
         name = join(parts)
         if budget.on_full == "error":
@@ -449,18 +445,17 @@ class Store:
             raise self._refusal(name, size, detail)
         # Evictions never prune the file's existing ancestors; all else can go.
         kept = sum(dir_charge(parts[i]) for i in range(len(existing) - 1))
-        replaced = file_charge(name, len(old.content)) if old is not None else 0
-        if budget.overflow(kept + extra + replaced - budget.used) > 0:
+        if budget.too_large(kept + needed):
             raise self._refusal(name, size, "it does not fit beside its parent directories")
 
-    def _make_room(self, extra: int, *, protected: list[DirNode]) -> list[Eviction]:
-        # Evict least recently used files until *extra* bytes fit; _check_room
-        # has proven that it can. Called with the write lock and self._tally
+    def _make_room(self, needed: int, *, protected: list[DirNode]) -> list[Eviction]:
+        # Evict least recently used files until *needed* bytes fit; _check_room
+        # has proven that they can. Called with the write lock and self._tally
         # held: evictions change the tree and the budget together.
         budget = self._budget
         evictions: list[Eviction] = []
         keep = {id(d) for d in protected}
-        while budget.overflow(extra) > 0:
+        while budget.overflow(needed) > 0:
             try:
                 victim = budget.least_recent()
             except KeyError:

@@ -59,7 +59,7 @@ class DirNode:
 Node = FileNode | DirNode
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=1024)
 def split_path(path: str) -> tuple[str, ...]:
     """Split a storage name into its segments; ``()`` is the root.
 

@@ -41,14 +41,21 @@ class _NoOpSide:
 
 
 @contextmanager
-def broken_lock(store: Store) -> Iterator[None]:
-    """Replace the store's read-write lock with a no-op for the duration."""
-    real = store._lock
+def broken_lock(store: Store, *, tally: bool = False) -> Iterator[None]:
+    """Replace the store's read-write lock (and with *tally*, its tally lock) with no-ops."""
+    real_lock, real_tally = store._lock, store._tally
     store._lock = NoOpLock()  # type: ignore[assignment]
+    if tally:
+        store._tally = _NoOpMutex()  # type: ignore[assignment]
     try:
         yield
     finally:
-        store._lock = real
+        store._lock, store._tally = real_lock, real_tally
+
+
+class _NoOpMutex(_NoOpSide):
+    def acquire(self, blocking: bool = True) -> bool:
+        return True
 
 
 def run_threads(targets: list[Callable[[], None]], timeout: float = DEADLOCK_TIMEOUT) -> list[str]:
