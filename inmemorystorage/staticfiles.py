@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.contrib.staticfiles.utils import check_settings
+from django.core.signals import setting_changed
 from django.utils.deconstruct import deconstructible
 from django.utils.functional import cached_property
 
@@ -15,7 +16,11 @@ from .storage import InMemoryStorage
 if TYPE_CHECKING:
     from .budget import OnFull
 
-__all__ = ["STATICFILES_NAMESPACE", "InMemoryManifestStaticFilesStorage", "InMemoryStaticFilesStorage"]
+__all__ = [
+    "STATICFILES_NAMESPACE",
+    "InMemoryManifestStaticFilesStorage",
+    "InMemoryStaticFilesStorage",
+]
 
 STATICFILES_NAMESPACE = "staticfiles"
 
@@ -60,22 +65,24 @@ class InMemoryStaticFilesStorage(InMemoryStorage):
             max_bytes=max_bytes,
             on_full=on_full,
         )
+        setting_changed.connect(self._clear_static_properties)
 
     @cached_property
     def base_location(self) -> str:
+        """``location`` as given, or ``STATIC_ROOT`` (``""`` when unset)."""
         return str(self._value_or_setting(self._location, settings.STATIC_ROOT) or "")
 
     @cached_property
     def base_url(self) -> str:
+        """``base_url`` as given, or ``STATIC_URL``, checked as ``StaticFilesStorage`` checks it."""
         if self._base_url is not None and not self._base_url.endswith("/"):
             self._base_url += "/"
         url = self._value_or_setting(self._base_url, settings.STATIC_URL)
         check_settings(url)
         return str(url)
 
-    def _clear_cached_properties(self, setting: str, **kwargs: Any) -> None:
-        """Forget setting-backed values when the static settings change too."""
-        super()._clear_cached_properties(setting, **kwargs)
+    def _clear_static_properties(self, setting: str, **_: Any) -> None:
+        """Forget the values that STATIC_ROOT and STATIC_URL back when they change."""
         if setting == "STATIC_ROOT":
             self.__dict__.pop("base_location", None)
             self.__dict__.pop("location", None)
@@ -84,7 +91,9 @@ class InMemoryStaticFilesStorage(InMemoryStorage):
 
 
 @deconstructible(path="inmemorystorage.InMemoryManifestStaticFilesStorage")
-class InMemoryManifestStaticFilesStorage(ManifestFilesMixin, InMemoryStaticFilesStorage):
+class InMemoryManifestStaticFilesStorage(  # type: ignore[misc]  # url(name: str) in the mixin's stub, as for Django's own class
+    ManifestFilesMixin, InMemoryStaticFilesStorage
+):
     """Django's ``ManifestStaticFilesStorage`` in memory: hashed names, manifest included.
 
     After ``collectstatic``, ``{% static "app.css" %}`` renders the hashed

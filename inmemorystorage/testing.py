@@ -9,7 +9,7 @@ a decorator or a ``with`` block fits; the pytest plugin
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import DEFAULT_STORAGE_ALIAS, settings
 from django.core.files.storage import storages
@@ -57,6 +57,9 @@ class InMemoryStorageOverride(TestContextDecorator):
         # One entry per active use of this object, innermost last.
         self._active: list[tuple[override_settings, InMemoryStorage]] = []
 
+    def __enter__(self) -> InMemoryStorage:  # type: ignore[override]  # the stub types isolate_apps's
+        return self.enable()
+
     def enable(self) -> InMemoryStorage:
         """Override ``STORAGES["default"]`` and return the new, emptied storage.
 
@@ -66,13 +69,13 @@ class InMemoryStorageOverride(TestContextDecorator):
         """
         options = dict(self.options)
         options.setdefault("namespace", _namespace(len(_depth), options))
-        configured = dict(settings.STORAGES)
+        configured: dict[str, dict[str, Any]] = dict(settings.STORAGES)
         configured[DEFAULT_STORAGE_ALIAS] = {"BACKEND": BACKEND, "OPTIONS": options}
         override = override_settings(STORAGES=configured)
         with ExitStack() as undo:
             override.enable()
             undo.callback(override.disable)
-            storage: InMemoryStorage = storages[DEFAULT_STORAGE_ALIAS]
+            storage = cast("InMemoryStorage", storages[DEFAULT_STORAGE_ALIAS])
             # A test starts with no files, even in a store used before.
             storage.clear()
             undo.pop_all()

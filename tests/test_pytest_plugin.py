@@ -112,7 +112,6 @@ def test_it_works_with_pytest_django(pytester, tmp_path):
             INSTALLED_APPS = []
             STORAGES = {{
                 "default": {{"BACKEND": "django.core.files.storage.FileSystemStorage"}},
-                "staticfiles": {{"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}},
             }}
             MEDIA_ROOT = {str(media)!r}
             """
