@@ -32,7 +32,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def marker_options(node: pytest.Item) -> dict[str, Any]:
+def _marker_options(node: pytest.Item) -> dict[str, Any]:
     """The storage options of the ``inmemory_storage`` markers on *node*; the closest win.
 
     Raises:
@@ -61,7 +61,7 @@ def inmemory_storage(request: pytest.FixtureRequest) -> Iterator[InMemoryStorage
     # Imported here: the plugin loads in every pytest run, Django only when used.
     from .testing import use_inmemory_storage  # noqa: PLC0415
 
-    with use_inmemory_storage(**marker_options(request.node)) as storage:
+    with use_inmemory_storage(**_marker_options(request.node)) as storage:
         yield storage
 
 

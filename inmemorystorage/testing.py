@@ -131,6 +131,11 @@ def use_inmemory_storage(
     class's own ``setUp`` runs), so files saved in ``setUpClass`` or
     ``setUpTestData`` go to the storage configured before it.
 
+    Without a ``namespace`` option the storage gets one of its own, so that
+    when Django rebuilds ``storages["default"]`` during the test (an inner
+    ``override_settings`` of ``STORAGES``, ``STATIC_URL`` or ``STATIC_ROOT``
+    does), the new instance still holds the test's files.
+
     Args:
         attr_name: On a ``TestCase`` class, the attribute of the test that
             receives the storage (for example ``"storage"``).

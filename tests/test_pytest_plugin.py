@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -23,6 +26,24 @@ def test_second(inmemory_storage):
     assert not default_storage.exists("report.txt")
     assert "report.txt" == default_storage.save("report.txt", ContentFile(b"second"))
 """
+
+
+def test_loading_the_plugin_imports_no_django():
+    """pytest loads the plugin in every run; Django is imported only when a test uses it."""
+    code = (
+        "import sys, inmemorystorage.pytest_plugin;"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'django');"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": ""},
+        timeout=60,
+    )
+    assert (0, "[]") == (result.returncode, result.stdout.strip())
 
 
 def test_the_fixture_is_the_default_storage(inmemory_storage):
