@@ -20,6 +20,7 @@ import functools
 import mimetypes
 import os
 import re
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 import attrs
@@ -176,13 +177,19 @@ def _precondition(
     """The 304 or 412 that the request's conditional headers call for, or None to go on.
 
     Steps 1 to 4 of RFC 9110 section 13.2.2, by Django; a 304 keeps only the
-    headers section 15.4.5 allows (``ETag``, ``Last-Modified``, ``Cache-Control``).
+    headers section 15.4.5 allows (``ETag``, ``Last-Modified``, ``Cache-Control``),
+    and the whole file's ``Content-Length``, which section 8.6 allows: without
+    it, middleware or the server would add a wrong ``Content-Length: 0``.
     """
     last_modified = None if modified is None else int(modified)
     answer = get_conditional_response(
         request, etag=etag, last_modified=last_modified, response=whole
     )
-    return None if answer is whole else answer
+    if answer is whole or answer is None:  # None: never, as a response is given
+        return None
+    if answer.status_code == HTTPStatus.NOT_MODIFIED:
+        answer.headers["Content-Length"] = whole.headers["Content-Length"]
+    return answer
 
 
 def _modified_timestamp(storage: Storage, path: str) -> float | None:
