@@ -17,7 +17,7 @@ from django.core.files.storage import FileSystemStorage, storages
 from django.core.signals import request_finished
 from django.db import close_old_connections
 from django.http import Http404
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.utils.http import http_date
 
 from inmemorystorage import InMemoryStorage
@@ -216,6 +216,14 @@ def test_other_methods_are_not_allowed(client, media, method):
     """Only GET and HEAD are served; the others get 405 with Allow."""
     media.save("digits.txt", ContentFile(DIGITS))
     response = getattr(client, method)("/media/digits.txt")
+    assert (405, "GET, HEAD") == (response.status_code, response["Allow"])
+
+
+def test_other_methods_are_not_allowed_under_csrf_protection(media, settings):
+    """With CsrfViewMiddleware a POST still gets 405 (the view only reads), not a CSRF 403."""
+    settings.MIDDLEWARE = ["django.middleware.csrf.CsrfViewMiddleware"]
+    media.save("digits.txt", ContentFile(DIGITS))
+    response = Client(enforce_csrf_checks=True).post("/media/digits.txt")
     assert (405, "GET, HEAD") == (response.status_code, response["Allow"])
 
 
