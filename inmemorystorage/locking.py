@@ -59,9 +59,10 @@ class _Registry:
 
     def snapshot(self) -> list[threading.Lock]:
         with self._mutex:
-            pairs = [(ref, ref()) for ref in self._refs]
-            self._refs = [ref for ref, lock in pairs if lock is not None]
-            return [lock for _, lock in pairs if lock is not None]
+            locks = [lock for ref in self._refs if (lock := ref()) is not None]
+            if len(locks) != len(self._refs):
+                self._refs = [ref for ref in self._refs if ref() is not None]
+            return locks
 
 
 class _Holding:

@@ -48,7 +48,9 @@ def readers_and_overwriters(storage: InMemoryStorage, reads: int = 300) -> list[
 
     def overwriter(writer_id: int) -> None:
         for version in range(1, 60):
-            content = versioned(name, writer_id * 1000 + version, FILE_SIZE)
+            number = writer_id * 1000 + version
+            # About 64 KiB, the size varying so that lost charge updates show.
+            content = versioned(name, number, FILE_SIZE + number % 251)
             with known_lock:
                 known.add(hashlib.sha256(content).hexdigest())
             with storage.open(name, "wb") as file:
