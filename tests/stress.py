@@ -89,6 +89,13 @@ def run_threads(targets: list[Callable[[], None]], timeout: float = DEADLOCK_TIM
 
 def check_consistency(store: Store) -> list[str]:
     """Compare the tree, the counts, the budget and the bound, under the store's locks."""
+    try:
+        return _compare(store)
+    except RuntimeError as exc:  # "dictionary changed size during iteration"
+        return [f"the tree changed while the read lock was held: {exc}"]
+
+
+def _compare(store: Store) -> list[str]:
     problems: list[str] = []
     with store._lock.read, store._tally:
         files = dirs = charged = 0
