@@ -130,3 +130,14 @@ def typecheck(session: nox.Session) -> None:
     """Mypy, strict, on the package."""
     session.install(*_group("typecheck"), "django~=5.2.0", "-e", ".")
     session.run("mypy", env={"PYTHONPATH": os.fspath(ROOT)})
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """The benchmark suite: ours beside every peer, wrong reads counted (``-- --quick``: < 1 min).
+
+    Results go to ``benchmarks/results/``; dj-inmemorystorage 2.1.0 is installed
+    apart, under ``benchmarks/.peers/``, since it has our import name.
+    """
+    session.install("django~=5.2.0", "-e", ".", *_group("bench"))
+    session.run("python", "-m", "benchmarks", *session.posargs)

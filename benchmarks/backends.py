@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 PEERS_DIR = Path(__file__).resolve().parent / ".peers"
 PEER_210 = PEERS_DIR / "dj-inmemorystorage-2.1.0"
@@ -24,7 +26,7 @@ BOUNDED_MAX_BYTES = 4 * 1024 * 1024
 
 
 def scratch_root() -> tuple[Path, str]:
-    """Where FileSystemStorage keeps its files: /dev/shm (RAM) where it exists, else the temp dir."""
+    """Where FileSystemStorage writes: /dev/shm (RAM) where it exists, else the temp dir."""
     shm = Path("/dev/shm")
     if shm.is_dir() and os.access(shm, os.W_OK):
         return shm, "tmpfs (/dev/shm)"
@@ -107,7 +109,9 @@ BACKENDS: dict[str, Backend] = {
         Backend("ours", "inmemorystorage (ours)", _ours),
         Backend("ours-bounded", "ours, max_bytes=4 MiB", _ours_bounded),
         Backend("django", "Django InMemoryStorage", _django, "open-wb", thread_safe=False),
-        Backend("dj210", "dj-inmemorystorage 2.1.0", _peer_210, "open-wb", PEER_210, False),
+        Backend(
+            "dj210", "dj-inmemorystorage 2.1.0", _peer_210, "open-wb", PEER_210, thread_safe=False
+        ),
         Backend("fs", "FileSystemStorage", _filesystem, thread_safe=False),
         Backend("floor", "floor (dict, no lock)", _floor, thread_safe=False),
         Backend("locked-floor", "floor + one Lock", _locked_floor),

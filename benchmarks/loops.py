@@ -28,8 +28,10 @@ class Run:
     errors: int
 
 
-def run_threads(make_loop: Callable[[int], Loop], threads: int, duration: float, max_ops: int) -> Run:
-    """Run ``make_loop(thread_index)`` from *threads* threads for *duration* s or *max_ops* ops each."""
+def run_threads(
+    make_loop: Callable[[int], Loop], threads: int, duration: float, max_ops: int
+) -> Run:
+    """Run ``make_loop(index)`` from *threads* threads for *duration* s or *max_ops* ops each."""
     loops = [make_loop(index) for index in range(threads)]
     counts = [[0, 0, 0] for _ in range(threads)]
     failures: list[BaseException] = []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backends import BACKENDS
 from .scenarios import SCENARIO_LABELS
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 HTTP_LABELS = {
     "ours": "inmemorystorage.views.serve (ours)",
@@ -43,16 +45,16 @@ def _http_index(doc: dict[str, Any]) -> dict[tuple[str, str, int], dict[str, Any
 def _ratio(row: dict[str, Any] | None, ref: dict[str, Any] | None, tag: str) -> str:
     if not row or not ref or not row.get("median") or not ref.get("median"):
         return ""
-    return f"{row['median'] / ref['median']:.2f}× {tag}"
+    return f"{row['median'] / ref['median']:.2f}x {tag}"
 
 
 def _cell(row: dict[str, Any] | None, refs: list[tuple[dict[str, Any] | None, str]]) -> list[str]:
     """The lines of one cell: median, min-max spread, ratios against the references."""
     if row is None:
-        return ["–"]
+        return ["-"]
     if "error" in row:
         return ["error: " + row["error"][:60]]
-    lines = [f"{rate(row['median'])}/s", f"({rate(row['min'])}–{rate(row['max'])})"]
+    lines = [f"{rate(row['median'])}/s", f"({rate(row['min'])}-{rate(row['max'])})"]
     ratios = [_ratio(row, ref, tag) for ref, tag in refs if ref is not row]
     return [*lines, " ".join(r for r in ratios if r)]
 
@@ -96,7 +98,7 @@ def http_tables(doc: dict[str, Any]) -> list[tuple[str, list[str], list[list[lis
         return []
     index = _http_index(doc)
     clients = doc["config"]["clients"]
-    backends = [b for b in doc["config"]["http_backends"]]
+    backends = list(doc["config"]["http_backends"])
     tables = []
     for method, title in HTTP_METHODS.items():
         headers = ["server", *[f"{n} client{'s' if n > 1 else ''}" for n in clients]]
@@ -130,7 +132,9 @@ def memory_table(doc: dict[str, Any]) -> tuple[str, list[str], list[list[list[st
     rows = []
     for row in doc.get("memory", []):
         if "error" in row:
-            rows.append([[_label(row["backend"])], ["error: " + row["error"][:60]], [""], [""], [""]])
+            rows.append(
+                [[_label(row["backend"])], ["error: " + row["error"][:60]], [""], [""], [""]]
+            )
             continue
         reader = row["reader"]
         disk = row.get("disk_bytes_per_file")
@@ -139,8 +143,11 @@ def memory_table(doc: dict[str, Any]) -> tuple[str, list[str], list[list[list[st
                 [_label(row["backend"])],
                 [f"{row['bytes_per_file']:,.0f}"],
                 [f"{row['overhead_per_file']:,.0f}"],
-                [f"{disk:,.0f}" if disk else "–"],
-                [f"{reader['extra_per_reader']:,.0f}" + (f" ({reader['wrong']} wrong)" if reader["wrong"] else "")],
+                [f"{disk:,.0f}" if disk else "-"],
+                [
+                    f"{reader['extra_per_reader']:,.0f}"
+                    + (f" ({reader['wrong']} wrong)" if reader["wrong"] else "")
+                ],
             ]
         )
     files = next((r["files"] for r in doc.get("memory", []) if "files" in r), 0)
@@ -151,7 +158,8 @@ def goals_table(doc: dict[str, Any]) -> tuple[str, list[str], list[list[list[str
     """The goals beside the measured values, marked met or not."""
     marks = {True: "met", False: "NOT MET", None: "not measured"}
     rows = [
-        [[g["goal"]], [g["target"]], [g["measured"]], [marks[g["met"]]]] for g in doc.get("goals", [])
+        [[g["goal"]], [g["target"]], [g["measured"]], [marks[g["met"]]]]
+        for g in doc.get("goals", [])
     ]
     return ("goals", ["goal", "target", "measured", "met?"], rows)
 
@@ -194,19 +202,25 @@ def terminal(doc: dict[str, Any], console: Any) -> None:
 def markdown(doc: dict[str, Any]) -> str:
     """Every table in Markdown (cells' lines joined by <br>), with the machine's description."""
     out = [
-        f"Command: `{doc.get('command', 'nox -s bench')}`, {doc['started']}, "
-        f"{doc['seconds']:.0f} s.",
+        (
+            f"Command: `{doc.get('command', 'nox -s bench')}`, {doc['started']}, "
+            f"{doc['seconds']:.0f} s."
+        ),
         "",
         f"Machine: {machine_line(doc)}.",
         "",
-        "Throughput is the median of the repetitions, (min–max) below it; ratios against "
-        "Django's InMemoryStorage and the unlocked floor come from the same run.",
+        (
+            "Throughput is the median of the repetitions, (min-max) below it; ratios against "
+            "Django's InMemoryStorage and the unlocked floor come from the same run."
+        ),
     ]
     for title, headers, rows in _all_tables(doc):
         out += ["", f"**{title}**", "", "| " + " | ".join(headers) + " |"]
         out.append("|" + "---|" * len(headers))
         for row in rows:
-            out.append("| " + " | ".join("<br>".join(l for l in cell if l) for cell in row) + " |")
+            out.append(
+                "| " + " | ".join("<br>".join(line for line in cell if line) for cell in row) + " |"
+            )
     for backend, why in doc.get("skipped", {}).items():
         out += ["", f"Skipped {backend}: {why}"]
     return "\n".join(out) + "\n"
@@ -214,9 +228,9 @@ def markdown(doc: dict[str, Any]) -> str:
 
 def plot(doc: dict[str, Any], path: Path) -> None:
     """Throughput against threads (or clients) per backend, one panel per scenario, log scale."""
-    import matplotlib
+    import matplotlib as mpl
 
-    matplotlib.use("Agg")
+    mpl.use("Agg")
     import matplotlib.pyplot as plt
 
     api = _api_index(doc)
@@ -243,7 +257,10 @@ def plot(doc: dict[str, Any], path: Path) -> None:
                 continue
             x = [n for n, _ in points]
             y = [r["median"] for _, r in points]
-            spread = [[r["median"] - r["min"] for _, r in points], [r["max"] - r["median"] for _, r in points]]
+            spread = [
+                [r["median"] - r["min"] for _, r in points],
+                [r["max"] - r["median"] for _, r in points],
+            ]
             ax.errorbar(x, y, yerr=spread, marker="o", capsize=2, label=_label(backend))
         ax.set_title(title, fontsize=9)
         ax.set_xscale("log", base=2)
@@ -255,7 +272,9 @@ def plot(doc: dict[str, Any], path: Path) -> None:
         ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
-    fig.suptitle(f"inmemorystorage bench ({doc['config']['mode']}): {machine_line(doc)}", fontsize=8)
+    fig.suptitle(
+        f"inmemorystorage bench ({doc['config']['mode']}): {machine_line(doc)}", fontsize=8
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

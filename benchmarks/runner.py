@@ -49,8 +49,8 @@ def make_config(args: argparse.Namespace) -> Config:
     """The full, quick or tiny plan, with the command line's overrides."""
     if args.tiny:
         config = Config(
-            "tiny", [1, 4], 1, 0.03, 20_000, ["floor", "ours", "broken"], list(SCENARIOS),
-            [1, 4], [], 0.2, 1,
+            "tiny", [4], 1, 0.05, 20_000, ["floor", "ours", "broken"],
+            ["read_4k", "save_4k", "mixed"], [2], ["http-floor"], 0.2, 1,
             {"read_large": 64 * 1024, "dir_files": 50, "memory_files": 200, "http_file": 4096},
         )  # fmt: skip
     elif args.quick:
@@ -157,7 +157,9 @@ def _record(doc: dict[str, Any], job: Job, figures: dict[str, Any]) -> None:
         doc["memory"].append({**base, **figures})
     else:
         for row in figures.get("rows", []):
-            doc["http"].append({**base, **row, **summarize(row["reps"])} if row.get("reps") else {**base, **row})
+            doc["http"].append(
+                {**base, **row, **summarize(row["reps"])} if row.get("reps") else {**base, **row}
+            )
         if "error" in figures:
             doc["http"].append({**base, "method": "-", "clients": 0, "error": figures["error"]})
 

@@ -13,16 +13,19 @@ from __future__ import annotations
 import itertools
 import random
 import threading
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.files.base import ContentFile
 
-from .backends import Backend
 from .content import HEADER_BYTES, header, make_content, version_of
 from .loops import Loop, run_threads
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from .backends import Backend
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -99,14 +102,16 @@ def _overwriter(backend: Backend, storage: Any) -> Callable[[str, bytes], None]:
 
 
 def save_4k(env: Env) -> list[Rep]:
-    """``save()`` of new 4 KiB files into one directory; afterwards every saved name is read back."""
+    """``save()`` of new 4 KiB files into one directory; every saved name is read back after."""
     size = env.sizes.get("save", 4 * KIB)
     reps = []
     for rep in range(env.repeats):
         storage = env.new_storage(sub=f"save{rep}")
         saved: list[list[tuple[str, bytes]]] = [[] for _ in range(env.threads)]
 
-        def make_loop(index: int, rep: int = rep) -> Loop:
+        def make_loop(
+            index: int, rep: int = rep, storage: Any = storage, saved: Any = saved
+        ) -> Loop:
             body = make_content("x", 0, size)
             counter = itertools.count()
             record = saved[index].append
@@ -133,7 +138,9 @@ def save_4k(env: Env) -> list[Rep]:
     return reps
 
 
-def _check_saved(storage: Any, saved: list[list[tuple[str, bytes]]], ops: int, seconds: float) -> Rep:
+def _check_saved(
+    storage: Any, saved: list[list[tuple[str, bytes]]], ops: int, seconds: float
+) -> Rep:
     """Read back every saved file: a name handed out twice, or wrong or missing content, is lost."""
     evictions = _evictions(storage)
     counts: dict[str, int] = {}
@@ -280,7 +287,9 @@ def mixed(env: Env) -> list[Rep]:
             for name in names
         )
         reads = run.ops - run.ops // 10
-        reps.append(Rep(run.ops, run.seconds, run.wrong + run.errors, run.errors, lost, checked=reads))
+        reps.append(
+            Rep(run.ops, run.seconds, run.wrong + run.errors, run.errors, lost, checked=reads)
+        )
     return reps
 
 

@@ -57,7 +57,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         )
         began = time.perf_counter()
         if job["scenario"] == "memory":
-            figures: dict[str, Any] = {**memory.per_file(env), **{"reader": memory.reader_cost(env)}}
+            figures: dict[str, Any] = {**memory.per_file(env), "reader": memory.reader_cost(env)}
         else:
             reps = scenarios.SCENARIOS[job["scenario"]](env)
             figures = {"reps": [rep.as_dict() for rep in reps]}
