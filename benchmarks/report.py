@@ -54,6 +54,8 @@ def _cell(row: dict[str, Any] | None, refs: list[tuple[dict[str, Any] | None, st
         return ["-"]
     if "error" in row:
         return ["error: " + row["error"][:60]]
+    if "median" not in row:
+        return ["skipped"]
     lines = [f"{rate(row['median'])}/s", f"({rate(row['min'])}-{rate(row['max'])})"]
     ratios = [_ratio(row, ref, tag) for ref, tag in refs if ref is not row]
     return [*lines, " ".join(r for r in ratios if r)]
