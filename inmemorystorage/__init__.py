@@ -13,9 +13,19 @@ from .exceptions import PathDoesNotExist, StorageFull
 from .store import StoreStats
 
 if TYPE_CHECKING:
+    from .staticfiles import InMemoryManifestStaticFilesStorage, InMemoryStaticFilesStorage
     from .storage import InMemoryStorage
 
-__all__ = ["InMemoryStorage", "PathDoesNotExist", "StorageFull", "StoreStats"]
+__all__ = [
+    "InMemoryManifestStaticFilesStorage",
+    "InMemoryStaticFilesStorage",
+    "InMemoryStorage",
+    "PathDoesNotExist",
+    "StorageFull",
+    "StoreStats",
+]
+
+_STATICFILES_NAMES = frozenset({"InMemoryManifestStaticFilesStorage", "InMemoryStaticFilesStorage"})
 
 
 def __getattr__(name: str) -> Any:
@@ -23,6 +33,10 @@ def __getattr__(name: str) -> Any:
         from .storage import InMemoryStorage  # noqa: PLC0415  # lazy: the core must not import Django
 
         return InMemoryStorage
+    if name in _STATICFILES_NAMES:
+        from . import staticfiles  # noqa: PLC0415  # lazy: the core must not import Django
+
+        return getattr(staticfiles, name)
     if name == "__version__":
         from importlib.metadata import version  # noqa: PLC0415  # only when asked for
 

@@ -97,16 +97,39 @@ def _text(binary: IO[bytes], newline: str | None) -> io.TextIOWrapper:
 
 
 class SnapshotFile(_File):
-    """A file opened for reading: its own position over the content as it was at ``open()``."""
+    """A file opened for reading: its own position over the content as it was at ``open()``.
+
+    The position is an :class:`io.BytesIO` over the stored ``bytes``, which
+    shares them without a copy. Writing through this object raises
+    :class:`io.UnsupportedOperation`, as with Python's :func:`open`; and even
+    writing to the underlying ``.file`` directly only changes this reader's
+    private copy (a ``BytesIO`` copies on first write), never the store.
+    """
 
     def __init__(
-        self, content: bytes, name: str, mode: str, store: Store, newline: str | None = None
+        self, content: bytes, name: str, store: Store, mode: str = "rb", newline: str | None = None
     ) -> None:
-        super().__init__(_make_reader(content, parse_mode(mode), newline), name)
+        # File.__init__ only sets these three; set them directly on this hot path.
+        self.file = io.BytesIO(content) if mode == "rb" else _make_reader(content, mode, newline)
+        self.name = name
         self.mode = mode
-        self.size = len(content)
         self._store = store
-        self._newline = newline
+        if newline is not None:
+            self._newline = newline
+
+    _newline: str | None = None
+
+    def write(self, data: Any) -> int:
+        raise io.UnsupportedOperation("not writable")
+
+    def writelines(self, lines: Any) -> None:
+        raise io.UnsupportedOperation("not writable")
+
+    def truncate(self, size: int | None = None) -> int:
+        raise io.UnsupportedOperation("not writable")
+
+    def writable(self) -> bool:
+        return False
 
     def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> SnapshotFile:
         """Rewind, or if closed, reopen on the name's current content."""
@@ -115,15 +138,19 @@ class SnapshotFile(_File):
             return self
         mode = mode or self.mode
         content = self._store.read(str(self.name))
-        self.file = _make_reader(content, parse_mode(mode), self._newline)
+        self.file = _make_reader(content, mode, self._newline)
         self.mode = mode
-        self.size = len(content)
+        self.__dict__.pop("size", None)
         return self
 
 
-def _make_reader(content: bytes, mode: Mode, newline: str | None) -> IO[Any]:
+def _make_reader(content: bytes, mode: str, newline: str | None) -> IO[Any]:
+    parsed = parse_mode(mode)
+    if parsed.writing:
+        msg = f"a reader cannot be opened with the writing mode {mode!r}"
+        raise ValueError(msg)
     reader = _Snapshot(content)
-    return reader if mode.binary else _text(reader, newline)
+    return reader if parsed.binary else _text(reader, newline)
 
 
 class _WriteBuffer(io.BytesIO):

@@ -1,30 +1,70 @@
-"""A writer-preferring read-write lock whose read side costs two plain lock round trips.
+"""A writer-preferring read-write lock whose read side is one uncontended lock round trip.
 
 The store's critical sections are a handful of dictionary lookups, so the lock
-itself is the hot path: a reader that finds no writer active or waiting takes
-one short ``threading.Lock`` section to register and one to leave, and never
-touches a condition variable. Readers only block, and only wait on a
-condition, while a writer holds the lock or is queued for it.
+is the hot path. A shared reader counter costs two contended mutex sections
+per read (register, leave); instead each reading thread gets a plain
+``threading.Lock`` of its own (a "big-reader" lock): a reader takes only its
+own lock, which nobody else touches unless a writer comes. A writer takes the
+writers' gate, then every registered reader lock, so when it holds them all no
+reader is inside and none can enter.
 
-Correctness rests on ``threading.Lock`` and ``threading.Condition`` alone (every
-field below is read and written with ``_mutex`` held), never on the GIL, so it
-holds on free-threaded CPython too.
+Writer preference: readers never take the gate on their way in, so they
+cannot keep a writer from it. A writer that holds the gate raises
+``_writer_active``; a reader that sees it steps aside and waits at the gate.
+So a writer waits only for the previous writer and for the readers already
+inside their (short) sections, never for a stream of new readers.
 
-.. warning:: The lock is **not re-entrant**. A thread that holds it (for
-   reading or writing) and asks for it again deadlocks as soon as a writer is
-   queued, so the store never calls out to user code while holding it.
+Correctness rests on ``threading.Lock`` alone, never on the GIL: the flag is
+only a hint read without a lock (a reader that misses it still cannot enter
+while the writer holds that reader's lock), and registration happens under
+the gate, so a writer never misses a reader that could enter while it
+writes. It holds on free-threaded CPython too.
+
+.. warning:: The lock is **not re-entrant**, on either side: a thread that
+   holds it and asks for it again deadlocks once a writer is involved. The
+   store never calls out to user code while holding it.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from types import TracebackType
 
 __all__ = ["ReadWriteLock"]
+
+
+class _Registry:
+    """The reader locks of live threads, so that a writer can take them all.
+
+    It holds them weakly: a thread's lock lives in that thread's local
+    storage and is forgotten when the thread ends.
+    """
+
+    __slots__ = ("_locks", "_mutex", "_next_key")
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._locks: dict[int, weakref.ref[threading.Lock]] = {}  # guarded by self._mutex
+        self._next_key = 0  # guarded by self._mutex
+
+    def add(self, lock: threading.Lock) -> None:
+        with self._mutex:
+            key = self._next_key
+            self._next_key += 1
+            self._locks[key] = weakref.ref(lock, lambda _: self.forget(key))
+
+    def forget(self, key: int) -> None:
+        with self._mutex:
+            self._locks.pop(key, None)
+
+    def snapshot(self) -> list[threading.Lock]:
+        with self._mutex:
+            locks = [ref() for ref in self._locks.values()]
+        return [lock for lock in locks if lock is not None]
 
 
 class _Holding:
@@ -32,12 +72,12 @@ class _Holding:
 
     __slots__ = ("_acquire", "_release")
 
-    def __init__(self, acquire: Callable[[], None], release: Callable[[], None]) -> None:
+    def __init__(self, acquire: object, release: object) -> None:
         self._acquire = acquire
         self._release = release
 
     def __enter__(self) -> None:
-        self._acquire()
+        self._acquire()  # type: ignore[operator]  # bound methods of the lock
 
     def __exit__(
         self,
@@ -45,80 +85,87 @@ class _Holding:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._release()
+        self._release()  # type: ignore[operator]  # bound methods of the lock
 
 
 class ReadWriteLock:
-    """Many readers or one writer; a queued writer bars new readers (writer-preferring).
+    """Many readers or one writer; a writer bars new readers (writer-preferring).
 
-    Use ``with lock.read:`` and ``with lock.write:``, or the explicit
-    ``acquire_*``/``release_*`` pairs.
+    Use ``with lock.read:`` and ``with lock.write:``. The hot path may use
+    ``token = lock.acquire_read()`` … ``token.release()``.
     """
 
     __slots__ = (
-        "_mutex",
-        "_no_readers",
-        "_no_writer",
-        "_readers",
+        "_gate",
+        "_held",
+        "_local",
+        "_registry",
         "_writer_active",
-        "_writers_waiting",
         "read",
         "write",
     )
 
     def __init__(self) -> None:
-        self._mutex = threading.Lock()
-        # Writers wait here for the readers (and an active writer) to leave.
-        self._no_readers = threading.Condition(self._mutex)
-        # Readers wait here while a writer is active or queued.
-        self._no_writer = threading.Condition(self._mutex)
-        self._readers = 0  # guarded by self._mutex
-        self._writer_active = False  # guarded by self._mutex
-        self._writers_waiting = 0  # guarded by self._mutex
+        self._gate = threading.Lock()  # one writer at a time; readers wait here for writers
+        self._local = threading.local()  # this thread's reader lock, as .lock
+        self._registry = _Registry()
+        self._writer_active = False  # written under self._gate; read by readers as a hint
+        self._held: list[threading.Lock] = []  # guarded by self._gate (the writer's own)
         self.read = _Holding(self.acquire_read, self.release_read)
         self.write = _Holding(self.acquire_write, self.release_write)
 
-    def acquire_read(self) -> None:
-        """Enter as a reader, waiting while a writer is active or queued."""
-        with self._mutex:
-            while self._writer_active or self._writers_waiting:
-                self._no_writer.wait()
-            self._readers += 1
+    def acquire_read(self) -> threading.Lock:
+        """Enter as a reader; returns the token to release (its ``release()`` leaves).
+
+        Waits while a writer holds the lock.
+        """
+        try:
+            lock: threading.Lock = self._local.lock
+        except AttributeError:
+            lock = self._register_reader()
+        lock.acquire()
+        while self._writer_active:
+            # A writer holds the gate: let it finish, then try again.
+            lock.release()
+            with self._gate:
+                pass
+            lock.acquire()
+        return lock
 
     def release_read(self) -> None:
-        """Leave as a reader, waking one queued writer if this was the last reader."""
-        with self._mutex:
-            self._readers -= 1
-            if not self._readers and self._writers_waiting:
-                self._no_readers.notify()
+        """Leave as a reader (the same as releasing the token ``acquire_read`` gave)."""
+        self._local.lock.release()
+
+    def _register_reader(self) -> threading.Lock:
+        lock = threading.Lock()
+        # Under the gate, so no writer is between taking its snapshot and releasing.
+        with self._gate:
+            self._registry.add(lock)
+        self._local.lock = lock
+        return lock
 
     def acquire_write(self) -> None:
-        """Enter as the only holder, waiting for readers and any writer to leave."""
-        with self._mutex:
-            self._writers_waiting += 1
-            try:
-                while self._writer_active or self._readers:
-                    self._no_readers.wait()
-            except BaseException:
-                # Interrupted while queued (KeyboardInterrupt): leave the queue
-                # and pass on any wake-up this writer may have swallowed.
-                self._writers_waiting -= 1
-                self._wake_next()
-                raise
-            self._writers_waiting -= 1
-            self._writer_active = True
+        """Enter as the only holder: wait for the writer before, then for the readers inside."""
+        self._gate.acquire()
+        self._writer_active = True
+        taken: list[threading.Lock] = []
+        try:
+            for lock in self._registry.snapshot():
+                lock.acquire()
+                taken.append(lock)
+        except BaseException:
+            # Interrupted (KeyboardInterrupt) before holding every reader lock: withdraw.
+            for lock in taken:
+                lock.release()
+            self._writer_active = False
+            self._gate.release()
+            raise
+        self._held = taken
 
     def release_write(self) -> None:
-        """Leave as the writer: hand over to the next queued writer, else to all readers."""
-        with self._mutex:
-            self._writer_active = False
-            self._wake_next()
-
-    def _wake_next(self) -> None:
-        # Called with self._mutex held.
-        if self._writer_active or self._readers:
-            return
-        if self._writers_waiting:
-            self._no_readers.notify()
-        else:
-            self._no_writer.notify_all()
+        """Leave as the writer: readers and the next writer may enter."""
+        held, self._held = self._held, []
+        for lock in held:
+            lock.release()
+        self._writer_active = False
+        self._gate.release()

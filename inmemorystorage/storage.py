@@ -231,16 +231,30 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             raise TypeError(msg)
         return str(super().save(name, content, max_length=max_length))
 
+    def open(self, name: str, mode: str = "rb") -> SnapshotFile | WriterFile:
+        """Open *name*: a snapshot for reading, or a private writer published at ``close()``.
+
+        Raises:
+            PathDoesNotExist: reading a name where nothing is stored.
+            IsADirectoryError: *name* is a directory.
+            ValueError: *mode* is not a valid mode for Python's :func:`open`.
+            SuspiciousFileOperation: *name* escapes the storage.
+        """
+        # Overrides Storage.open only to spare the hottest path one call.
+        if mode == "rb":
+            store = self._store
+            try:
+                return SnapshotFile(store.read_node(name).content, name, store)
+            except UnsafePath as exc:
+                raise SuspiciousFileOperation(str(exc)) from exc
+        return self._open(name, mode)
+
     def _open(self, name: str, mode: str = "rb") -> SnapshotFile | WriterFile:
         parsed = parse_mode(mode)
         store = self._store
-        if not parsed.writing:
-            try:
-                content = store.read(name)
-            except UnsafePath as exc:
-                raise SuspiciousFileOperation(str(exc)) from exc
-            return SnapshotFile(content, name, mode, store)
         with _django_names:
+            if not parsed.writing:
+                return SnapshotFile(store.read(name), name, store, mode)
             if parsed.kind == "r" or (parsed.kind == "a" and store.exists(name)):
                 initial = store.read(name)
             else:

@@ -50,6 +50,7 @@ from .tree import (
     join,
     lookup,
     split_path,
+    walk_error,
 )
 
 if TYPE_CHECKING:
@@ -171,31 +172,39 @@ class Store:
             IsADirectoryError: *path* is a directory.
             NotADirectory: a parent of *path* is a file.
         """
-        return self._open_file(path).content
+        return self.read_node(path).content
 
     def read_with_info(self, path: str) -> tuple[bytes, FileInfo]:
         """Return the content of the file at *path* and its metadata, from one moment.
 
         Like :meth:`read`; the info describes exactly the returned content.
         """
-        node = self._open_file(path)
+        node = self.read_node(path)
         return node.content, self._info(node.path, node)
 
-    def _open_file(self, path: str) -> FileNode:
+    def read_node(self, path: str) -> FileNode:
+        """Return the file node at *path*, counting it as a use (the hot path of every read).
+
+        The node's ``content`` never changes; treat the node as read-only.
+        Takes this thread's reader lock for one walk. Raises as :meth:`read`.
+        """
         parts = split_path(path)
-        lock = self._lock
-        lock.acquire_read()
+        token = self._lock.acquire_read()
         try:
-            node = lookup(self._root, parts)
+            node: Node = self._root
+            for part in parts:
+                node = node.children[part]  # type: ignore[union-attr]  # a file has no children: AttributeError
             if type(node) is not FileNode:
                 raise is_a_directory(path)
             self._reads.append((node, self._clock()))
-        except PathDoesNotExist:
-            with self._tally:
-                self._counters.misses += 1
-            raise
+        except (KeyError, AttributeError):
+            error = walk_error(self._root, parts)
+            if isinstance(error, PathDoesNotExist):
+                with self._tally:
+                    self._counters.misses += 1
+            raise error from None
         finally:
-            lock.release_read()
+            token.release()
         if len(self._reads) >= _READS_BEFORE_DRAIN and self._tally.acquire(blocking=False):
             try:
                 self._apply_reads()
@@ -204,15 +213,23 @@ class Store:
         return node
 
     def _apply_reads(self) -> None:
-        # Called with self._tally held.
+        # Called with self._tally held. Only each node's latest read matters,
+        # so a batch of reads of one hot file costs one LRU touch.
         reads = self._reads
-        touch = self._budget.touch if self._budget.max_bytes is not None else None
-        for _ in range(len(reads)):
+        count = len(reads)
+        if not count:
+            return
+        latest: dict[FileNode, float] = {}
+        for _ in range(count):
             node, when = reads.popleft()
+            latest.pop(node, None)  # re-inserted last: the dict ends in order of latest reads
+            latest[node] = when
+        self._counters.hits += count
+        touch = self._budget.touch if self._budget.max_bytes is not None else None
+        for node, when in latest.items():
             node.accessed = when
             if touch is not None:
                 touch(node.path)
-            self._counters.hits += 1
 
     def stat(self, path: str) -> FileInfo:
         """Describe the file or directory at *path* without counting a use.
@@ -383,9 +400,8 @@ class Store:
         if old is not None and exclusive:
             raise FileExistsError(errno.EEXIST, f"{name!r} already exists", name)
         new_dirs = parts[len(existing) - 1 : -1]
-        extra = charge + sum(dir_charge(d) for d in new_dirs)
-        if old is not None:
-            extra -= file_charge(name, len(old.content))
+        needed = charge + sum(dir_charge(d) for d in new_dirs)
+        freed = file_charge(name, len(old.content)) if old is not None else 0
         self._version += 1
         created = old.created if old is not None else now
         new = FileNode(name, content, created, now, now, self._version)
@@ -393,12 +409,12 @@ class Store:
         budget = self._budget
         with self._tally:
             self._apply_reads()
-            if budget.overflow(extra) > 0:
-                self._check_room(parts, len(content), extra, existing, old)
+            if budget.overflow(needed - freed) > 0:
+                self._check_room(parts, len(content), needed, existing)
             if old is not None:
                 budget.remove_file(name)
-            if budget.overflow(extra) > 0:
-                evictions = self._make_room(extra, protected=existing)
+            if budget.overflow(needed) > 0:
+                evictions = self._make_room(needed, protected=existing)
             for dir_name in new_dirs:
                 budget.add_dir(dir_name)
             budget.add_file(new)
@@ -416,15 +432,12 @@ class Store:
         return evictions
 
     def _check_room(
-        self,
-        parts: tuple[str, ...],
-        size: int,
-        extra: int,
-        existing: list[DirNode],
-        old: FileNode | None,
+        self, parts: tuple[str, ...], size: int, needed: int, existing: list[DirNode]
     ) -> None:
-        # Refuse, changing nothing, unless evicting can make room for *extra*
-        # more bytes. Called with the write lock and self._tally held.
+        # Refuse, changing nothing, unless evicting can make room for the
+        # *needed* bytes of the new file and its new directories (the file it
+        # replaces, if any, is freed either way). Called with the write lock
+        # and self._tally held.
         budget = self._budget
         name = join(parts)
         if budget.on_full == "error":
@@ -432,18 +445,17 @@ class Store:
             raise self._refusal(name, size, detail)
         # Evictions never prune the file's existing ancestors; all else can go.
         kept = sum(dir_charge(parts[i]) for i in range(len(existing) - 1))
-        replaced = file_charge(name, len(old.content)) if old is not None else 0
-        if budget.overflow(kept + extra + replaced - budget.used) > 0:
+        if budget.too_large(kept + needed):
             raise self._refusal(name, size, "it does not fit beside its parent directories")
 
-    def _make_room(self, extra: int, *, protected: list[DirNode]) -> list[Eviction]:
-        # Evict least recently used files until *extra* bytes fit; _check_room
-        # has proven that it can. Called with the write lock and self._tally
+    def _make_room(self, needed: int, *, protected: list[DirNode]) -> list[Eviction]:
+        # Evict least recently used files until *needed* bytes fit; _check_room
+        # has proven that they can. Called with the write lock and self._tally
         # held: evictions change the tree and the budget together.
         budget = self._budget
         evictions: list[Eviction] = []
         keep = {id(d) for d in protected}
-        while budget.overflow(extra) > 0:
+        while budget.overflow(needed) > 0:
             try:
                 victim = budget.least_recent()
             except KeyError:

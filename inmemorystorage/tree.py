@@ -26,6 +26,7 @@ __all__ = [
     "join",
     "lookup",
     "split_path",
+    "walk_error",
 ]
 
 #: The longest name one path segment may have, in UTF-8 bytes (POSIX ``NAME_MAX``).
@@ -58,7 +59,7 @@ class DirNode:
 Node = FileNode | DirNode
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=1024)
 def split_path(path: str) -> tuple[str, ...]:
     """Split a storage name into its segments; ``()`` is the root.
 
@@ -122,6 +123,15 @@ def lookup(root: DirNode, parts: tuple[str, ...]) -> Node:
         except KeyError:
             raise PathDoesNotExist(join(parts)) from None
     return node
+
+
+def walk_error(root: DirNode, parts: tuple[str, ...]) -> OSError:
+    """The error for a walk to *parts* that failed: a file on the way, or nothing there."""
+    try:
+        lookup(root, parts)
+    except OSError as error:
+        return error
+    return PathDoesNotExist(join(parts))
 
 
 def find(root: DirNode, parts: tuple[str, ...]) -> Node | None:

@@ -10,6 +10,8 @@ import pytest
 from inmemorystorage import InMemoryStorage
 from inmemorystorage.store import Store
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture
 def store() -> Store:

@@ -26,7 +26,9 @@ class NoOpLock:
     def __init__(self) -> None:
         self.read = self.write = _NoOpSide()
 
-    def acquire_read(self) -> None: ...
+    def acquire_read(self) -> _NoOpSide:
+        return self.read
+
     def release_read(self) -> None: ...
     def acquire_write(self) -> None: ...
     def release_write(self) -> None: ...
@@ -35,17 +37,25 @@ class NoOpLock:
 class _NoOpSide:
     def __enter__(self) -> None: ...
     def __exit__(self, *exc: object) -> None: ...
+    def release(self) -> None: ...
 
 
 @contextmanager
-def broken_lock(store: Store) -> Iterator[None]:
-    """Replace the store's read-write lock with a no-op for the duration."""
-    real = store._lock
+def broken_lock(store: Store, *, tally: bool = False) -> Iterator[None]:
+    """Replace the store's read-write lock (and with *tally*, its tally lock) with no-ops."""
+    real_lock, real_tally = store._lock, store._tally
     store._lock = NoOpLock()  # type: ignore[assignment]
+    if tally:
+        store._tally = _NoOpMutex()  # type: ignore[assignment]
     try:
         yield
     finally:
-        store._lock = real
+        store._lock, store._tally = real_lock, real_tally
+
+
+class _NoOpMutex(_NoOpSide):
+    def acquire(self, blocking: bool = True) -> bool:
+        return True
 
 
 def run_threads(targets: list[Callable[[], None]], timeout: float = DEADLOCK_TIMEOUT) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 
@@ -34,7 +35,9 @@ def test_a_writer_waits_for_readers_to_leave():
     lock = ReadWriteLock()
     events: list[str] = []
     lock.acquire_read()
-    writer = threading.Thread(target=lambda: (lock.acquire_write(), events.append("write")))
+    writer = threading.Thread(
+        target=lambda: (lock.acquire_write(), events.append("write")), daemon=True
+    )
     writer.start()
     time.sleep(0.05)
     assert events == []
@@ -59,12 +62,12 @@ def test_a_queued_writer_bars_new_readers():
         with lock.read:
             order.append("late reader")
 
-    writer_thread = threading.Thread(target=writer)
+    writer_thread = threading.Thread(target=writer, daemon=True)
     writer_thread.start()
     deadline = time.monotonic() + TIMEOUT
-    while not lock._writers_waiting and time.monotonic() < deadline:
+    while not lock._writer_active and time.monotonic() < deadline:
         time.sleep(0.001)
-    reader_thread = threading.Thread(target=late_reader)
+    reader_thread = threading.Thread(target=late_reader, daemon=True)
     reader_thread.start()
     time.sleep(0.05)
     assert order == []
@@ -95,25 +98,53 @@ def test_writers_exclude_each_other():
 
 
 def test_an_interrupted_writer_leaves_the_lock_usable():
-    """A writer interrupted while queued gives its place up and wakes the readers."""
+    """A writer interrupted while waiting for readers gives up everything it took."""
     lock = ReadWriteLock()
-    lock.acquire_read()
-    lock._writers_waiting += 1  # as if a writer were queued...
 
     class Interrupted(BaseException):
         pass
 
-    def wait(*args):
-        raise Interrupted
+    class InterruptingLock:
+        def acquire(self):
+            raise Interrupted
 
-    lock._no_readers.wait = wait  # ...and interrupted while waiting
-    lock._writers_waiting -= 1
+    with lock.read:  # registers this thread's reader lock, taken first by a writer
+        pass
+    interrupting = InterruptingLock()
+    lock._registry.add(interrupting)  # type: ignore[arg-type]
     with pytest.raises(Interrupted):
         lock.acquire_write()
-    assert lock._writers_waiting == 0
-    lock.release_read()
-    del lock._no_readers.wait
+    assert (False, False) == (lock._writer_active, lock._gate.locked())
+    assert not lock._local.lock.locked()
+    del interrupting
+    gc.collect()
     with lock.write:
         pass
     with lock.read:
         pass
+
+
+def test_a_reader_thread_that_ends_is_forgotten():
+    """Reader locks of finished threads leave the registry, so writers do not pile them up."""
+    lock = ReadWriteLock()
+
+    def read_once():
+        with lock.read:
+            pass
+
+    for _ in range(20):
+        thread = threading.Thread(target=read_once)
+        thread.start()
+        thread.join(TIMEOUT)
+    gc.collect()
+    assert len(lock._registry.snapshot()) == 0
+
+
+def test_a_writer_holds_every_reader_lock():
+    """While a writer is inside, every registered reader lock is taken."""
+    lock = ReadWriteLock()
+    with lock.read:
+        pass
+    with lock.write:
+        assert all(reader.locked() for reader in lock._registry.snapshot())
+    assert not any(reader.locked() for reader in lock._registry.snapshot())

@@ -1,0 +1,85 @@
+"""The byte budget bounds real memory: traced allocations stay near max_bytes, whatever the shape.
+
+These tests also document how the per-node overheads in ``budget.py`` were
+measured: they charge at least what tracemalloc sees a file and a directory
+cost, so a million empty files cannot exhaust the process.
+"""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+from collections.abc import Callable
+
+import pytest
+
+from inmemorystorage.budget import DIR_OVERHEAD, FILE_OVERHEAD
+from inmemorystorage.store import Store
+from inmemorystorage.tree import split_path
+
+MAX_BYTES = 4 * 1024 * 1024
+ALLOWED = 1.10 * MAX_BYTES + 2 * 1024 * 1024
+
+
+def traced_after(fill: Callable[[Store], None], store: Store) -> int:
+    """Bytes still traced after *fill* ran against *store* and garbage was collected."""
+    split_path.cache_clear()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fill(store)
+        split_path.cache_clear()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+
+
+def big_files(store: Store) -> None:
+    for i in range(40):
+        store.write(f"big/{i}.bin", bytes([i % 256]) * (256 * 1024))
+
+
+def tiny_files_in_one_directory(store: Store) -> None:
+    for i in range(60_000):
+        store.write(f"flat/file{i}.txt", b"x")
+
+
+def tiny_files_in_deep_paths(store: Store) -> None:
+    for i in range(30_000):
+        store.write(f"d{i}/e{i}/f", b"x")
+
+
+@pytest.mark.parametrize(
+    "fill",
+    [big_files, tiny_files_in_one_directory, tiny_files_in_deep_paths],
+    ids=lambda fill: fill.__name__,
+)
+def test_memory_stays_within_the_budget(fill):
+    """Traced memory stays under 1.10 x max_bytes + 2 MiB, and bytes_used under max_bytes."""
+    store = Store(max_bytes=MAX_BYTES)
+    traced = traced_after(fill, store)
+    stats = store.stats()
+    assert stats.bytes_used <= MAX_BYTES
+    assert stats.evictions > 0
+    assert traced <= ALLOWED, f"{traced:,} bytes traced, {ALLOWED:,.0f} allowed"
+
+
+def test_a_file_is_charged_at_least_what_it_costs():
+    """FILE_OVERHEAD covers a small file's node, its path and its entries, as traced."""
+    store = Store()
+    count = 20_000
+    traced = traced_after(
+        lambda s: [s.write(f"dir/file{i:06d}", b"x") for i in range(count)], store
+    )
+    per_file = traced / count
+    assert per_file <= FILE_OVERHEAD + len("dir/file000000"), per_file
+
+
+def test_a_directory_is_charged_at_least_what_it_costs():
+    """DIR_OVERHEAD covers a directory's node, its children dict and its entry, as traced."""
+    store = Store()
+    count = 10_000
+    traced = traced_after(lambda s: [s.write(f"d{i:05d}/f", b"x") for i in range(count)], store)
+    per_dir = traced / count - FILE_OVERHEAD - len("d00000/f")
+    assert per_dir <= DIR_OVERHEAD, per_dir
