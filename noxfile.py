@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -130,6 +131,115 @@ def typecheck(session: nox.Session) -> None:
     """Mypy, strict, on the package."""
     session.install(*_group("typecheck"), "django~=5.2.0", "-e", ".")
     session.run("mypy", env={"PYTHONPATH": os.fspath(ROOT)})
+
+
+# The demo project (issue 8): run it, and drive it in a real browser.
+
+DEMO_MANAGE = ROOT / "examples" / "demo" / "manage.py"
+BROWSER_TESTS = ROOT / "tests" / "browser"
+BROWSER_ARTIFACTS = ROOT / ".nox" / "artifacts" / "browser"
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Run the demo on http://127.0.0.1:8000/ under runserver (threaded, with autoreload).
+
+    Arguments after ``--`` go to runserver, e.g. ``nox -s demo -- 127.0.0.1:8080``.
+    """
+    session.install("-e", ".")
+    session.run("python", str(DEMO_MANAGE), "check")
+    address = session.posargs or ["127.0.0.1:8000"]
+    session.run("python", str(DEMO_MANAGE), "runserver", *address)
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """The demo in headless Chromium: upload, list, download, and audio loaded with 206s.
+
+    Installs Debian's chromium and chromium-driver with apt-get when they are
+    missing, and selenium from PyPI. If the browser cannot be installed the
+    session fails and says why: it never passes without a browser. The
+    screenshot of the demo page is saved under .nox/artifacts/browser/.
+    """
+    chromium, chromedriver = _chromium(session)
+    session.install("-e", ".", *_group("tests"), *_group("browser"))
+    BROWSER_ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    screenshot = BROWSER_ARTIFACTS / "demo.png"
+    screenshot.unlink(missing_ok=True)
+    env = {
+        "INMEMORYSTORAGE_BROWSER": "1",
+        "CHROMIUM": chromium,
+        "CHROMEDRIVER": chromedriver,
+        "BROWSER_ARTIFACTS": os.fspath(BROWSER_ARTIFACTS),
+        "SE_OFFLINE": "true",  # Selenium Manager must not try to download anything
+        "SE_AVOID_STATS": "true",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    session.run(
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-W",
+        "error::ResourceWarning",
+        str(BROWSER_TESTS),
+        env=env,
+    )
+    if not screenshot.is_file():
+        session.error(f"the browser tests passed but left no screenshot at {screenshot}")
+    session.log(f"screenshot of the demo page: {screenshot}")
+
+
+def _chromium(session: nox.Session) -> tuple[str, str]:
+    """Paths of chromium and chromedriver, installed with apt-get if missing."""
+    found = _find_chromium()
+    if found is not None:
+        return found
+    if shutil.which("apt-get") is None:
+        session.error(
+            "The browser session needs Chromium and chromedriver, which are missing, and this "
+            "machine has no apt-get to install them: install them (or set CHROMIUM and "
+            "CHROMEDRIVER to their paths) and run it again."
+        )
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    apt_env = {"DEBIAN_FRONTEND": "noninteractive"}
+    for command in (
+        [*sudo, "apt-get", "update"],
+        [
+            *sudo,
+            "apt-get",
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "chromium",
+            "chromium-driver",
+        ],
+    ):
+        try:
+            session.run(*command, external=True, env=apt_env)
+        except nox.command.CommandFailed:
+            session.error(
+                f"Could not install the browser: `{' '.join(command)}` failed (see above). The "
+                "browser session needs Debian's chromium and chromium-driver; it does not pass "
+                "without them."
+            )
+    found = _find_chromium()
+    if found is None:
+        session.error(
+            "apt-get installed chromium and chromium-driver, but no chromium or chromedriver is "
+            "on PATH; set CHROMIUM and CHROMEDRIVER to their paths."
+        )
+    return found
+
+
+def _find_chromium() -> tuple[str, str] | None:
+    """CHROMIUM and CHROMEDRIVER from the environment, else from PATH; None if either is missing."""
+    chromium = os.environ.get("CHROMIUM") or next(
+        filter(None, map(shutil.which, ["chromium", "chromium-browser", "google-chrome"])), None
+    )
+    chromedriver = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver")
+    if chromium and chromedriver and Path(chromium).is_file() and Path(chromedriver).is_file():
+        return chromium, chromedriver
+    return None
 
 
 @nox.session(python="3.11")

@@ -131,7 +131,7 @@ def walk_error(root: DirNode, parts: tuple[str, ...]) -> OSError:
         lookup(root, parts)
     except OSError as error:
         return error
-    return PathDoesNotExist(join(parts))
+    return PathDoesNotExist(join(parts))  # pragma: no cover  # only called after this walk failed
 
 
 def find(root: DirNode, parts: tuple[str, ...]) -> Node | None:

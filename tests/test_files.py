@@ -249,3 +249,106 @@ def test_mode_must_be_a_string():
     """A non-string mode is a TypeError."""
     with pytest.raises(TypeError):
         parse_mode(1)
+
+
+def test_a_reader_refuses_every_kind_of_write(saved):
+    """writelines() and truncate() are refused too, and the reader says it is not writable."""
+    with saved.open("f.txt", "rb") as reader:
+        assert not reader.writable()
+        with pytest.raises(io.UnsupportedOperation):
+            reader.writelines([b"x"])
+        with pytest.raises(io.UnsupportedOperation):
+            reader.truncate(0)
+    assert saved.open("f.txt").read() == b"line one\nline two\n"
+
+
+def test_a_text_reader_buffer_refuses_writes(saved):
+    """Under a text reader, even the binary buffer refuses writes."""
+    with saved.open("f.txt", "r") as reader:
+        buffer = reader.file.buffer
+        assert not buffer.writable()
+        for attempt in (
+            lambda: buffer.write(b"x"),
+            lambda: buffer.writelines([b"x"]),
+            lambda: buffer.truncate(0),
+        ):
+            with pytest.raises(io.UnsupportedOperation):
+                attempt()
+
+
+def test_reopening_a_reader_in_another_mode(saved):
+    """File.open('r') on an open binary reader switches to text on a fresh snapshot."""
+    reader = saved.open("f.txt", "rb")
+    assert reader.open("r").read() == "line one\nline two\n"
+    reader.close()
+
+
+def test_a_reader_cannot_be_reopened_for_writing(saved):
+    """A reader reopened with a writing mode refuses: open the name for writing instead."""
+    reader = saved.open("f.txt")
+    reader.close()
+    with pytest.raises(ValueError, match="cannot be opened with the writing mode"):
+        reader.open("wb")
+
+
+def test_read_plus_writer_supports_every_read_method(saved):
+    """'r+b' writers read like files: read1, readinto, readline, readlines, iteration."""
+    with saved.open("f.txt", "r+b") as file:
+        assert file.file.read1(4) == b"line"
+        buffer = bytearray(4)
+        assert file.file.readinto(buffer) == 4
+        assert bytes(buffer) == b" one"
+        assert file.file.readline() == b"\n"
+        assert file.file.readlines() == [b"line two\n"]
+        file.seek(0)
+        assert list(file.file) == [b"line one\n", b"line two\n"]
+
+
+def test_write_only_writer_refuses_every_read_method(storage):
+    """A 'wb' writer refuses read1, readinto, readline, readlines and iteration."""
+    with storage.open("w.bin", "wb") as writer:
+        for attempt in (
+            lambda: writer.file.read1(1),
+            lambda: writer.file.readinto(bytearray(1)),
+            writer.file.readline,
+            writer.file.readlines,
+            lambda: next(iter(writer.file)),
+        ):
+            with pytest.raises(io.UnsupportedOperation):
+                attempt()
+
+
+def test_writer_writelines_and_truncate(storage):
+    """writelines() appends each line; truncate() cuts the buffer, and the size follows."""
+    with storage.open("w.bin", "w+b") as writer:
+        writer.writelines([b"abc", b"def"])
+        writer.truncate(4)
+        assert writer.size == 4
+    assert storage.open("w.bin").read() == b"abcd"
+
+
+def test_rewinding_an_open_writer(storage):
+    """File.open() on an open writer rewinds it, so it can be read back (with '+')."""
+    with storage.open("w.bin", "w+b") as writer:
+        writer.write(b"data")
+        assert writer.open().read() == b"data"
+
+
+def test_closing_a_writer_twice_publishes_once(storage):
+    """A second close() does nothing."""
+    writer = storage.open("w.bin", "wb")
+    writer.write(b"once")
+    writer.close()
+    with storage.open("w.bin", "wb") as other:
+        other.write(b"later")
+    writer.close()
+    assert storage.open("w.bin").read() == b"later"
+
+
+def test_a_discarded_writer_publishes_nothing_on_close(storage):
+    """discard() closes without publishing; a later close() stays quiet."""
+    writer = storage.open("w.bin", "wb")
+    writer.write(b"no")
+    writer.discard()
+    writer.close()
+    assert not storage.exists("w.bin")

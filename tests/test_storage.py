@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 from datetime import datetime
 
@@ -11,6 +12,7 @@ from django.core.files.storage import Storage, storages
 from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
 from django.test import override_settings
 
+import inmemorystorage
 from inmemorystorage import InMemoryStorage, PathDoesNotExist
 
 
@@ -222,3 +224,32 @@ def test_snapshot_gives_content_and_info_together(storage):
     storage.save("f", ContentFile(b"abc"))
     content, info = storage.snapshot("f")
     assert (b"abc", 3, "f", False) == (content, info.size, info.name, info.is_dir)
+
+
+@override_settings(FILE_UPLOAD_PERMISSIONS=0o640, FILE_UPLOAD_DIRECTORY_PERMISSIONS=0o750)
+def test_permission_modes_come_from_settings(storage):
+    """The permission modes default to their settings, as in Django (kept for compatibility)."""
+    assert (0o640, 0o750) == (storage.file_permissions_mode, storage.directory_permissions_mode)
+
+
+def test_url_of_none_is_the_base_url():
+    """url(None) is the base URL, as in Django."""
+    assert InMemoryStorage(base_url="/m/").url(None) == "/m/"
+
+
+def test_allow_overwrite_truncates_to_max_length():
+    """With allow_overwrite, a too-long name is cut to max_length, as in FileSystemStorage."""
+    storage = InMemoryStorage(allow_overwrite=True)
+    name = storage.get_available_name("abcdefgh.txt", max_length=8)
+    assert name == "abcd.txt"
+
+
+def test_version_is_the_installed_distribution_version():
+    """inmemorystorage.__version__ reads the installed distribution's metadata."""
+    assert importlib.metadata.version("dj-inmemorystorage") == inmemorystorage.__version__
+
+
+def test_unknown_attributes_are_errors():
+    """The package's lazy attributes do not hide typos."""
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        inmemorystorage.nope  # noqa: B018  # the access is the test

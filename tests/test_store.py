@@ -8,7 +8,14 @@ import sys
 
 import pytest
 
-from inmemorystorage.exceptions import InvalidPath, NotADirectory, PathDoesNotExist, UnsafePath
+from inmemorystorage.budget import file_charge
+from inmemorystorage.exceptions import (
+    InvalidPath,
+    NotADirectory,
+    PathDoesNotExist,
+    StorageFull,
+    UnsafePath,
+)
 from inmemorystorage.store import Store
 
 
@@ -248,3 +255,20 @@ def test_dotdot_inside_the_store_resolves(store):
     """A '..' that stays inside the store is resolved, as safe_join does."""
     store.write("a/../b", b"x")
     assert store.read("b") == b"x"
+
+
+def test_reading_through_a_file(store):
+    """A read through a file names the file that is in the way."""
+    store.write("f", b"x")
+    with pytest.raises(NotADirectory) as info:
+        store.read("f/g")
+    assert info.value.filename == "f"
+
+
+def test_new_directories_that_cannot_fit_are_refused():
+    """A file whose new directories alone exceed the budget is refused, changing nothing."""
+    store = Store(max_bytes=file_charge("deep/deeper/x", 10) + 100)
+    store.write("keep", b"k")
+    with pytest.raises(StorageFull, match="beside its parent directories"):
+        store.write("deep/deeper/x", b"0123456789")
+    assert (["keep"], 1, 0) == (store.listdir("")[1], store.stats().files, store.stats().evictions)

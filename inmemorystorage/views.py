@@ -1,0 +1,363 @@
+"""Serve a storage's files over HTTP, for development only.
+
+Like :func:`django.views.static.serve`, this view is meant for ``manage.py
+runserver`` and tests, and SHOULD NOT be used in production: put the files
+behind a real web server or a CDN there. Unlike it, it serves *any* Django
+storage through the Storage API, so the files of an in-memory storage (which
+has no paths on disk) show up in the browser.
+
+It answers GET and HEAD (others get 405 with ``Allow``) with ``Content-Type``,
+``Content-Length``, ``Last-Modified``, a strong ``ETag``, ``Accept-Ranges``
+and ``X-Content-Type-Options: nosniff``; conditional requests go through
+Django's :func:`~django.utils.cache.get_conditional_response`; one byte range
+gets 206, an unsatisfiable one 416, anything else in ``Range`` is ignored (200).
+Names the storage rejects, missing names and directories get 404.
+"""
+
+from __future__ import annotations
+
+import functools
+import mimetypes
+import os
+import re
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+
+import attrs
+from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.storage import storages
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.utils.cache import get_conditional_response
+from django.utils.http import http_date
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
+
+from .storage import InMemoryStorage
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+    from django.core.files.storage import Storage
+    from django.http import HttpRequest, HttpResponseBase
+
+__all__ = ["serve"]
+
+#: What a storage raises for a name it cannot serve; each of them means 404 here.
+_NOT_SERVABLE = (
+    FileNotFoundError,  # nothing stored under the name
+    IsADirectoryError,  # a directory: no listings are served
+    NotADirectoryError,  # a path through a file
+    PermissionError,  # a file the server process may not read
+    SuspiciousFileOperation,  # a name that escapes the storage (.., absolute)
+    ValueError,  # a name no storage can hold (NUL byte, blank)
+)
+
+#: One byte range, as RFC 9110 section 14.1.2 writes it; several ranges do not match.
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII | re.IGNORECASE)
+#: What _requested_range() returns for a range with no byte in the file (compared with ``is``).
+_UNSATISFIABLE = (-1, -1)
+#: Longer numbers are beyond any file and would only make int() slow.
+_MAX_DIGITS = 18
+#: How much of a ranged body each chunk carries: bounded memory, few writes.
+_CHUNK = 256 * 1024
+#: Compression types sent as what they are, so that browsers never unpack them on the fly.
+_ENCODED_TYPES = {
+    "br": "application/x-brotli",
+    "bzip2": "application/x-bzip",
+    "compress": "application/x-compress",
+    "gzip": "application/gzip",
+    "xz": "application/x-xz",
+}
+
+
+@csrf_exempt  # it only reads: other methods must get the 405 below, not a CSRF 403
+@require_safe
+def serve(
+    request: HttpRequest, path: str, storage: Storage | str | None = None
+) -> HttpResponseBase:
+    """Answer a GET or HEAD request with the file stored under *path*.
+
+    Put it in a URLconf (or use :func:`inmemorystorage.urls.media_urlpatterns`)::
+
+        path("media/<path:path>", serve)
+        path("uploads/<path:path>", serve, {"storage": "uploads"})
+
+    Args:
+        request: The request; only GET and HEAD are served (others get 405).
+        path: The file's name in the storage, exactly as the storage takes it.
+        storage: A storage, the alias of one in ``STORAGES``, or ``None`` for
+            ``storages["default"]``. Our :class:`~inmemorystorage.InMemoryStorage`
+            is read in one step under its lock (content and metadata agree);
+            any other storage through ``open()`` and ``get_modified_time()``.
+
+    Raises:
+        Http404: nothing can be served under *path*: missing, a directory, or
+            a name the storage refuses.
+    """
+    if storage is None or isinstance(storage, str):
+        storage = storages[storage or "default"]
+    try:
+        if isinstance(storage, InMemoryStorage):
+            return _serve_snapshot(request, path, storage)
+        return _serve_storage(request, path, storage)
+    except _NOT_SERVABLE as exc:
+        msg = f"{path!r} cannot be served: {exc}"
+        raise Http404(msg) from exc
+
+
+def _serve_snapshot(request: HttpRequest, path: str, storage: InMemoryStorage) -> HttpResponseBase:
+    """Serve from one snapshot: the body is the very bytes the headers describe."""
+    content, info = storage.snapshot(path)
+    size = info.size
+    # The version changes with every publication, even within one clock tick;
+    # size and modified time keep the tag unique across process restarts.
+    etag = f'"{info.version:x}-{size:x}-{round(info.modified * 1_000_000):x}"'
+    response = _headers(HttpResponse(), path, size, etag, info.modified)
+    if (answer := _precondition(request, response, etag, info.modified)) is not None:
+        return answer
+    if request.method == "HEAD":
+        return response
+    byte_range = _requested_range(request, size, etag)
+    if byte_range is None:
+        # The whole file: HttpResponse keeps these bytes as they are, without a copy.
+        response.content = content
+        return response
+    if byte_range is _UNSATISFIABLE:
+        return _unsatisfiable(response, size)
+    start, stop = byte_range
+    return _partial(
+        StreamingHttpResponse(_chunks(content, start, stop)), response, start, stop, size
+    )
+
+
+def _serve_storage(request: HttpRequest, path: str, storage: Storage) -> HttpResponseBase:
+    """Serve through the Storage API, with headers that describe the body sent."""
+    # The time is read before the file is opened: if a write lands in between,
+    # the tag is older than the body, so the next request sees a new tag and
+    # fetches again. The other order could pair an old body with the new tag.
+    modified = _modified_timestamp(storage, path)
+    file = storage.open(path, "rb")
+    try:
+        response = _serve_file(request, path, storage, file, modified)
+    except BaseException:
+        file.close()
+        raise
+    if getattr(response, "file_to_stream", None) is None:
+        file.close()  # nothing streams from it: a HEAD, a 304, a 416...
+    return response
+
+
+def _serve_file(
+    request: HttpRequest, path: str, storage: Storage, file: Any, modified: float | None
+) -> HttpResponseBase:
+    """Answer from an opened *file*; the response closes it if it streams from it."""
+    size = _size_of(file, storage, path)
+    etag = None if modified is None else f'"{size:x}-{round(modified * 1_000_000):x}"'
+    whole = _headers(HttpResponse(), path, size, etag, modified)
+    if (answer := _precondition(request, whole, etag, modified)) is not None:
+        return answer
+    if request.method == "HEAD":
+        return whole
+    byte_range = _requested_range(request, size, etag) if file.seekable() else None
+    if byte_range is _UNSATISFIABLE:
+        return _unsatisfiable(whole, size)
+    start, stop = byte_range or (0, size)
+    if start:
+        file.seek(start)
+    response = FileResponse(_Window(file, stop - start), content_type=whole["Content-Type"])
+    if byte_range is None:
+        _copy_headers(whole, response)
+        return response
+    return _partial(response, whole, start, stop, size)
+
+
+def _precondition(
+    request: HttpRequest, whole: HttpResponse, etag: str | None, modified: float | None
+) -> HttpResponse | None:
+    """The 304 or 412 that the request's conditional headers call for, or None to go on.
+
+    Steps 1 to 4 of RFC 9110 section 13.2.2, by Django; a 304 keeps only the
+    headers section 15.4.5 allows (``ETag``, ``Last-Modified``, ``Cache-Control``),
+    and the whole file's ``Content-Length``, which section 8.6 allows: without
+    it, middleware or the server would add a wrong ``Content-Length: 0``.
+    """
+    last_modified = None if modified is None else int(modified)
+    answer = get_conditional_response(
+        request, etag=etag, last_modified=last_modified, response=whole
+    )
+    if answer is whole or answer is None:  # None: never, as a response is given
+        return None
+    if answer.status_code == HTTPStatus.NOT_MODIFIED:
+        answer.headers["Content-Length"] = whole.headers["Content-Length"]
+    return answer
+
+
+def _modified_timestamp(storage: Storage, path: str) -> float | None:
+    """The file's modification time in seconds since the epoch, or None if the storage has none."""
+    try:
+        modified = storage.get_modified_time(path)
+    except NotImplementedError:
+        return None
+    # Naive times are local, as FileSystemStorage gives them without USE_TZ.
+    return modified.timestamp()
+
+
+def _size_of(file: Any, storage: Storage, path: str) -> int:
+    """The size of the opened file itself, so that it matches what will be read from it."""
+    if file.seekable():
+        file.seek(0, os.SEEK_END)
+        size = int(file.tell())
+        file.seek(0)
+        return size
+    return int(storage.size(path))
+
+
+@attrs.define(eq=False)
+class _Window:
+    """Reads at most *left* bytes from *file*: a body never outgrows its Content-Length.
+
+    Not slotted: the WSGI handler replaces ``close`` on the file it streams.
+    """
+
+    file: Any
+    left: int
+
+    def read(self, size: int) -> bytes:
+        """Up to *size* bytes, never past the window."""
+        if self.left <= 0:
+            return b""
+        data: bytes = self.file.read(min(size, self.left))
+        self.left -= len(data)
+        return data
+
+    def close(self) -> None:
+        """Close the file below."""
+        self.file.close()
+
+
+def _headers(
+    response: HttpResponse, path: str, size: int, etag: str | None, modified: float | None
+) -> HttpResponse:
+    """Set the headers of a whole-file answer on *response* and return it."""
+    headers = response.headers
+    headers["Content-Type"] = _content_type(path)
+    headers["Content-Length"] = str(size)
+    headers["Accept-Ranges"] = "bytes"
+    headers["X-Content-Type-Options"] = "nosniff"
+    # Files change often during development: let the browser cache them, but
+    # ask it to revalidate each time (a cheap 304 when nothing changed).
+    headers["Cache-Control"] = "no-cache"
+    if etag is not None:
+        headers["ETag"] = etag
+    if modified is not None:
+        headers["Last-Modified"] = http_date(modified)
+    return response
+
+
+def _copy_headers(source: HttpResponse, target: HttpResponseBase) -> None:
+    for header, value in source.items():
+        target.headers[header] = value
+
+
+def _content_type(path: str) -> str:
+    """The type ``mimetypes`` guesses for *path*, with the charset for text."""
+    content_type = _guess_type(path)
+    if content_type.startswith("text/"):
+        return f"{content_type}; charset={settings.DEFAULT_CHARSET}"
+    return content_type
+
+
+@functools.lru_cache(maxsize=1024)
+def _guess_type(path: str) -> str:
+    """What ``mimetypes`` guesses, compressed files as themselves, the rest as octets."""
+    content_type, encoding = mimetypes.guess_type(path, strict=False)
+    if encoding is not None:
+        return _ENCODED_TYPES.get(encoding, "application/octet-stream")
+    return content_type or "application/octet-stream"
+
+
+def _requested_range(request: HttpRequest, size: int, etag: str | None) -> tuple[int, int] | None:
+    """The one byte range to send as ``(start, stop)``, :data:`_UNSATISFIABLE`, or None.
+
+    None means "send the whole file": no ``Range``, a malformed or multi-range
+    one (ignoring it is allowed by RFC 9110 section 14.2), or an ``If-Range``
+    that does not match.
+    """
+    header = request.META.get("HTTP_RANGE")
+    if header is None:
+        return None
+    match = _RANGE.fullmatch(header.strip())
+    if match is None or not _if_range_matches(request, etag):
+        return None
+    first, last = match.groups()
+    bounds = _bounds(first, last, size)
+    if bounds is None or bounds is _UNSATISFIABLE:
+        return bounds
+    start, stop = bounds
+    if start >= size:
+        return _UNSATISFIABLE
+    return start, min(stop, size)
+
+
+def _bounds(first: str, last: str, size: int) -> tuple[int, int] | None:
+    """``(start, stop)`` of ``bytes=first-last`` before clamping to *size*; None if invalid."""
+    if first:
+        start = _position(first)
+        if not last:
+            return start, size
+        stop = _position(last) + 1
+        return (start, stop) if start < stop else None  # last-pos before first-pos: ignored
+    if not last:
+        return None  # "bytes=-"
+    suffix = _position(last)
+    if not suffix:
+        return _UNSATISFIABLE  # "bytes=-0": no byte at all
+    if not size:
+        return None  # a 206 cannot describe an empty file: send it whole
+    return max(size - suffix, 0), size
+
+
+def _position(digits: str) -> int:
+    """A byte position; absurdly long ones are beyond any file, without a slow int()."""
+    return int(digits) if len(digits) <= _MAX_DIGITS else 10**_MAX_DIGITS
+
+
+def _if_range_matches(request: HttpRequest, etag: str | None) -> bool:
+    """Step 5 of RFC 9110 section 13.2.2: send the range only if the client's copy is current.
+
+    ``If-Range`` compares strongly (section 13.1.5), so only our exact strong
+    tag matches. A date never does: a file can change twice within one second
+    (our tag sees it, a date cannot), so a date is not a strong validator here,
+    and the section says the condition is then false: the whole file is sent.
+    """
+    if_range = request.META.get("HTTP_IF_RANGE")
+    return if_range is None or (etag is not None and if_range.strip() == etag)
+
+
+def _partial(
+    response: HttpResponseBase, whole: HttpResponse, start: int, stop: int, size: int
+) -> HttpResponseBase:
+    """Turn *response* (the body of bytes ``start:stop``) into a 206 with *whole*'s headers."""
+    _copy_headers(whole, response)
+    response.status_code = 206
+    response.headers["Content-Length"] = str(stop - start)
+    response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+    return response
+
+
+def _unsatisfiable(whole: HttpResponse, size: int) -> HttpResponse:
+    """416: no byte of the range is in the file; say how long the file is."""
+    response = HttpResponse(status=416)
+    response.headers["Content-Range"] = f"bytes */{size}"
+    for header in ("Accept-Ranges", "ETag", "Last-Modified", "Cache-Control"):
+        if header in whole:
+            response.headers[header] = whole.headers[header]
+    return response
+
+
+def _chunks(content: bytes, start: int, stop: int) -> Iterator[bytes]:
+    """Bytes ``start:stop`` of *content* in bounded pieces."""
+    for offset in range(start, stop, _CHUNK):
+        yield content[offset : min(offset + _CHUNK, stop)]
