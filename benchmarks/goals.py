@@ -90,6 +90,7 @@ def _reader_goal(doc: dict[str, Any]) -> Goal:
 def _correctness_goal(doc: dict[str, Any]) -> Goal:
     rows = [r for r in doc["api"] + doc.get("http", []) if r["backend"] in ("ours", "ours-bounded")]
     wrong = sum(r.get("wrong", 0) for r in rows)
+    wrong += sum(r.get("errors", 0) for r in rows if "method" in r)  # failed HTTP requests
     lost = sum(r.get("lost", 0) for r in rows)
     checked = sum(r.get("checked", 0) for r in rows)
     return Goal(

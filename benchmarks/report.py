@@ -61,12 +61,20 @@ def _cell(row: dict[str, Any] | None, refs: list[tuple[dict[str, Any] | None, st
     return [*lines, " ".join(r for r in ratios if r)]
 
 
-def _faults(rows: list[dict[str, Any]]) -> str:
+def _faults(rows: list[dict[str, Any]], *, http: bool = False) -> str:
+    """Wrong reads of all checked; lost writes, failed requests and evictions when there are any.
+
+    In the Storage API tables, a read that raised is already among the wrong
+    ones; over HTTP, failed requests (another status than 200, no answer, or
+    a body cut short of its Content-Length) are counted apart.
+    """
     wrong = sum(r.get("wrong", 0) for r in rows)
     lost = sum(r.get("lost", 0) for r in rows)
     checked = sum(r.get("checked", 0) for r in rows)
     evicted = sum(r.get("evicted", 0) for r in rows)
+    errors = sum(r.get("errors", 0) for r in rows) if http else 0
     text = f"{wrong} / {checked:,}" + (f", {lost} lost" if lost else "")
+    text += f", {errors:,} failed" if errors else ""
     return text + (f", {evicted:,} evicted" if evicted else "")
 
 
@@ -104,7 +112,7 @@ def http_tables(doc: dict[str, Any]) -> list[tuple[str, list[str], list[list[lis
     tables = []
     for method, title in HTTP_METHODS.items():
         headers = ["server", *[f"{n} client{'s' if n > 1 else ''}" for n in clients]]
-        headers.append("wrong / checked")
+        headers.append("wrong / checked, failed requests")
         rows = []
         for backend in backends:
             cells = [[_label(backend)]]
@@ -116,7 +124,7 @@ def http_tables(doc: dict[str, Any]) -> list[tuple[str, list[str], list[list[lis
                 cells.append(_cell(index.get((backend, method, n)), refs))
             mine = [r for (b, m, _n), r in index.items() if (b, m) == (backend, method)]
             skipped = next((r.get("skipped") for r in mine if r.get("skipped")), None)
-            cells.append([skipped or _faults(mine)])
+            cells.append([skipped or _faults(mine, http=True)])
             rows.append(cells)
         tables.append((title, headers, rows))
     return tables
