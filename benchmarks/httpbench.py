@@ -358,8 +358,14 @@ def post_run(port: int, clients: int, duration: float, rep: int, verify: bool) -
     try:
         for name, data in saved[:MAX_VERIFIED]:
             status, body = reader.request("GET", "/media/" + name)
-            figures["checked"] += 1
-            figures["lost"] += status != HTTPStatus.OK or body != data
+            if status == HTTPStatus.OK:
+                figures["checked"] += 1
+                figures["lost"] += body != data
+            elif status == HTTPStatus.NOT_FOUND:
+                figures["checked"] += 1
+                figures["lost"] += 1
+            else:  # the read-back failed: the upload is neither confirmed nor lost
+                figures["errors"] += 1
     finally:
         reader.close()
     figures["lost"] += len({n for n, _ in saved}) != len(saved)

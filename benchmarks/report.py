@@ -148,9 +148,10 @@ def memory_table(doc: dict[str, Any]) -> tuple[str, list[str], list[list[list[st
             continue
         reader = row["reader"]
         disk = row.get("disk_bytes_per_file")
+        kept = row.get("kept", row["files"])
         rows.append(
             [
-                [_label(row["backend"])],
+                [_label(row["backend"]) + (f" ({kept:,} kept)" if kept != row["files"] else "")],
                 [f"{row['bytes_per_file']:,.0f}"],
                 [f"{row['overhead_per_file']:,.0f}"],
                 [f"{disk:,.0f}" if disk else "-"],
