@@ -55,8 +55,8 @@ def make_config(args: argparse.Namespace) -> Config:
         )  # fmt: skip
     elif args.quick:
         config = Config(
-            "quick", [1, 8], 2, 0.04, 200_000, list(DEFAULT_BACKENDS), list(SCENARIOS),
-            [1, 16], list(HTTP_BACKENDS), 0.4, 1, {"memory_files": 2_000},
+            "quick", [1, 8], 2, 0.03, 200_000, list(DEFAULT_BACKENDS), list(SCENARIOS),
+            [1, 16], list(HTTP_BACKENDS), 0.3, 1, {"memory_files": 2_000},
         )  # fmt: skip
     else:
         config = Config(
