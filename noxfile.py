@@ -225,8 +225,9 @@ def _chromium(session: nox.Session) -> tuple[str, str]:
     found = _find_chromium()
     if found is None:
         session.error(
-            "apt-get installed chromium and chromium-driver, but no chromium or chromedriver is "
-            "on PATH; set CHROMIUM and CHROMEDRIVER to their paths."
+            "apt-get installed chromium and chromium-driver, but still no chromium and "
+            "chromedriver were found (CHROMIUM and CHROMEDRIVER, where set, must name files; "
+            "otherwise they are looked up on PATH)."
         )
     return found
 

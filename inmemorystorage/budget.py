@@ -7,15 +7,22 @@ hook. Nothing here locks: the store guards a :class:`Budget` (see ``store.py``).
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
-import attrs
 from cachetools import LRUCache
 
 from .tree import FileNode
 
-__all__ = ["DIR_OVERHEAD", "FILE_OVERHEAD", "Budget", "OnFull", "dir_charge", "file_charge"]
+__all__ = [
+    "DIR_OVERHEAD",
+    "FILE_OVERHEAD",
+    "BoundedBudget",
+    "Budget",
+    "OnFull",
+    "dir_charge",
+    "file_charge",
+    "make_budget",
+]
 
 OnFull = Literal["evict", "error"]
 
@@ -60,26 +67,26 @@ class _RecencyOrder(LRUCache[str, FileNode]):
         super().__init__(maxsize=maxsize, getsizeof=_charge_of)
 
 
-@attrs.define(slots=True, eq=False)
 class Budget:
-    """The bytes a store may hold and what it holds now.
+    """The bytes a store holds, with no bound: counting only, no recency order.
 
     ``used`` never exceeds ``max_bytes`` once an operation is complete; the
     store only lets other threads look between complete operations.
     """
 
-    max_bytes: int | None
-    on_full: OnFull = "evict"
-    files: _RecencyOrder = attrs.field(init=False)
-    dir_bytes: int = attrs.field(init=False, default=0)
+    __slots__ = ("dir_bytes", "file_bytes", "on_full")
 
-    def __attrs_post_init__(self) -> None:
-        self.files = _RecencyOrder(math.inf if self.max_bytes is None else self.max_bytes)
+    max_bytes: int | None = None
+
+    def __init__(self, on_full: OnFull = "evict") -> None:
+        self.on_full: OnFull = on_full
+        self.file_bytes = 0
+        self.dir_bytes = 0
 
     @property
     def used(self) -> int:
         """Bytes charged for every file and directory held."""
-        return int(self.files.currsize) + self.dir_bytes
+        return self.file_bytes + self.dir_bytes
 
     def too_large(self, charge: int) -> bool:
         """Whether *charge* could never fit, even in an empty store."""
@@ -92,6 +99,53 @@ class Budget:
         return self.used + extra - self.max_bytes
 
     def add_file(self, node: FileNode) -> None:
+        """Charge a new file (its path holds none) and make it the most recently used."""
+        self.file_bytes += _charge_of(node)
+
+    def remove_file(self, node: FileNode) -> None:
+        """Stop charging a file that is held."""
+        self.file_bytes -= _charge_of(node)
+
+    def touch(self, path: str) -> None:
+        """Mark the file at *path* as just used (no order to keep without a bound)."""
+
+    def least_recent(self) -> FileNode:
+        """Take the least recently used file out of the order (the eviction hook).
+
+        Raises:
+            KeyError: no file is held in any order (always, without a bound).
+        """
+        raise KeyError(self)
+
+    def add_dir(self, name: str) -> None:
+        """Charge one new directory."""
+        self.dir_bytes += dir_charge(name)
+
+    def remove_dir(self, name: str) -> None:
+        """Stop charging one directory."""
+        self.dir_bytes -= dir_charge(name)
+
+    def clear(self) -> None:
+        """Forget every charge."""
+        self.file_bytes = self.dir_bytes = 0
+
+
+class BoundedBudget(Budget):
+    """At most ``max_bytes``, with files in least-recently-used order for eviction."""
+
+    __slots__ = ("files", "max_bytes")
+
+    def __init__(self, max_bytes: int, on_full: OnFull = "evict") -> None:
+        super().__init__(on_full)
+        self.max_bytes: int | None = max_bytes
+        self.files = _RecencyOrder(max_bytes)
+
+    @property
+    def used(self) -> int:
+        """Bytes charged for every file and directory held."""
+        return int(self.files.currsize) + self.dir_bytes
+
+    def add_file(self, node: FileNode) -> None:
         """Charge a new file (its path holds none) and make it the most recently used.
 
         Raises:
@@ -102,9 +156,9 @@ class Budget:
             raise RuntimeError(msg)
         self.files[node.path] = node
 
-    def remove_file(self, path: str) -> None:
-        """Stop charging the file at *path*."""
-        del self.files[path]
+    def remove_file(self, node: FileNode) -> None:
+        """Stop charging a file that is held."""
+        del self.files[node.path]
 
     def touch(self, path: str) -> None:
         """Mark the file at *path* as just used; nothing happens if none is held there."""
@@ -118,15 +172,12 @@ class Budget:
         """
         return self.files.popitem()[1]
 
-    def add_dir(self, name: str) -> None:
-        """Charge one new directory."""
-        self.dir_bytes += dir_charge(name)
-
-    def remove_dir(self, name: str) -> None:
-        """Stop charging one directory."""
-        self.dir_bytes -= dir_charge(name)
-
     def clear(self) -> None:
         """Forget every charge."""
         self.files.clear()
         self.dir_bytes = 0
+
+
+def make_budget(max_bytes: int | None, on_full: OnFull = "evict") -> Budget:
+    """The budget for a store: counting only when unbounded, an LRU order when bounded."""
+    return Budget(on_full) if max_bytes is None else BoundedBudget(max_bytes, on_full)

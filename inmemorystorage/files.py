@@ -76,8 +76,8 @@ def parse_mode(mode: str) -> Mode:
     )
 
 
-class _Snapshot(io.BytesIO):
-    """A read-only position over immutable bytes (shared, not copied)."""
+class _ReadOnly:
+    """Refuses every write, as a file opened for reading by Python's :func:`open` does."""
 
     def writable(self) -> bool:
         return False
@@ -92,11 +92,15 @@ class _Snapshot(io.BytesIO):
         raise io.UnsupportedOperation("not writable")
 
 
+class _Snapshot(_ReadOnly, io.BytesIO):
+    """A read-only position over immutable bytes (shared, not copied)."""
+
+
 def _text(binary: IO[bytes], newline: str | None) -> io.TextIOWrapper:
     return io.TextIOWrapper(binary, encoding="utf-8", newline=newline, write_through=True)
 
 
-class SnapshotFile(_File):
+class SnapshotFile(_ReadOnly, _File):
     """A file opened for reading: its own position over the content as it was at ``open()``.
 
     The position is an :class:`io.BytesIO` over the stored ``bytes``, which
@@ -118,18 +122,6 @@ class SnapshotFile(_File):
             self._newline = newline
 
     _newline: str | None = None
-
-    def write(self, data: Any) -> int:
-        raise io.UnsupportedOperation("not writable")
-
-    def writelines(self, lines: Any) -> None:
-        raise io.UnsupportedOperation("not writable")
-
-    def truncate(self, size: int | None = None) -> int:
-        raise io.UnsupportedOperation("not writable")
-
-    def writable(self) -> bool:
-        return False
 
     def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> SnapshotFile:
         """Rewind, or if closed, reopen on the name's current content."""

@@ -41,30 +41,28 @@ class _Registry:
     """The reader locks of live threads, so that a writer can take them all.
 
     It holds them weakly: a thread's lock lives in that thread's local
-    storage and is forgotten when the thread ends.
+    storage, dies with the thread, and is dropped from here at the next
+    snapshot. (No weakref callback: a callback can run inside a garbage
+    collection triggered anywhere, even while this registry's mutex is held
+    by the same thread, and would deadlock taking it.)
     """
 
-    __slots__ = ("_locks", "_mutex", "_next_key")
+    __slots__ = ("_mutex", "_refs")
 
     def __init__(self) -> None:
         self._mutex = threading.Lock()
-        self._locks: dict[int, weakref.ref[threading.Lock]] = {}  # guarded by self._mutex
-        self._next_key = 0  # guarded by self._mutex
+        self._refs: list[weakref.ref[threading.Lock]] = []  # guarded by self._mutex
 
     def add(self, lock: threading.Lock) -> None:
         with self._mutex:
-            key = self._next_key
-            self._next_key += 1
-            self._locks[key] = weakref.ref(lock, lambda _: self.forget(key))
-
-    def forget(self, key: int) -> None:
-        with self._mutex:
-            self._locks.pop(key, None)
+            self._refs.append(weakref.ref(lock))
 
     def snapshot(self) -> list[threading.Lock]:
         with self._mutex:
-            locks = [ref() for ref in self._locks.values()]
-        return [lock for lock in locks if lock is not None]
+            locks = [lock for ref in self._refs if (lock := ref()) is not None]
+            if len(locks) != len(self._refs):
+                self._refs = [ref for ref in self._refs if ref() is not None]
+            return locks
 
 
 class _Holding:

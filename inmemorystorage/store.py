@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from .budget import Budget, OnFull, dir_charge, file_charge
+from .budget import OnFull, dir_charge, file_charge, make_budget
 from .exceptions import InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
 from .locking import ReadWriteLock
 from .tree import (
@@ -146,7 +146,7 @@ class Store:
         self._files = 0  # guarded by self._lock
         self._dirs = 0  # guarded by self._lock
         self._version = 0  # guarded by self._lock (write)
-        self._budget = Budget(max_bytes, on_full)  # guarded by self._tally
+        self._budget = make_budget(max_bytes, on_full)  # guarded by self._tally
         self._counters = _Counters()  # guarded by self._tally
 
     @property
@@ -412,7 +412,7 @@ class Store:
             if budget.overflow(needed - freed) > 0:
                 self._check_room(parts, len(content), needed, existing)
             if old is not None:
-                budget.remove_file(name)
+                budget.remove_file(old)
             if budget.overflow(needed) > 0:
                 evictions = self._make_room(needed, protected=existing)
             for dir_name in new_dirs:
@@ -530,7 +530,7 @@ class Store:
             with self._tally:
                 self._apply_reads()
                 for file in files:
-                    self._budget.remove_file(file.path)
+                    self._budget.remove_file(file)
                 for name in dirs:
                     self._budget.remove_dir(name)
 

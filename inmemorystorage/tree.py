@@ -94,7 +94,10 @@ def split_path(path: str) -> tuple[str, ...]:
         elif segment.isspace():
             msg = f"a storage name must not have a blank segment: {path!r}"
             raise InvalidPath(msg)
-        elif len(segment.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES:
+        elif (
+            len(segment) > MAX_SEGMENT_BYTES // 4  # shorter ones fit: 4 bytes a character at most
+            and len(segment.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES
+        ):
             msg = f"a name segment is longer than {MAX_SEGMENT_BYTES} bytes: {segment[:40]!r}..."
             raise OSError(errno.ENAMETOOLONG, msg, path)
         else:

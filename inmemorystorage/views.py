@@ -54,6 +54,13 @@ _NOT_SERVABLE = (
     ValueError,  # a name no storage can hold (NUL byte, blank)
 )
 
+#: The request headers that get_conditional_response() reads, as they appear in META.
+_CONDITIONAL_HEADERS = (
+    "HTTP_IF_MATCH",
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_UNMODIFIED_SINCE",
+)
 #: One byte range, as RFC 9110 section 14.1.2 writes it; several ranges do not match.
 _RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII | re.IGNORECASE)
 #: What _requested_range() returns for a range with no byte in the file (compared with ``is``).
@@ -183,6 +190,9 @@ def _precondition(
     and the whole file's ``Content-Length``, which section 8.6 allows: without
     it, middleware or the server would add a wrong ``Content-Length: 0``.
     """
+    meta = request.META
+    if not any(header in meta for header in _CONDITIONAL_HEADERS):
+        return None  # the common case, without parsing four absent headers
     last_modified = None if modified is None else int(modified)
     answer = get_conditional_response(
         request, etag=etag, last_modified=last_modified, response=whole
@@ -214,7 +224,7 @@ def _size_of(file: Any, storage: Storage, path: str) -> int:
     return int(storage.size(path))
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, slots=False)
 class _Window:
     """Reads at most *left* bytes from *file*: a body never outgrows its Content-Length.
 
@@ -252,11 +262,18 @@ def _headers(
     if etag is not None:
         headers["ETag"] = etag
     if modified is not None:
-        headers["Last-Modified"] = http_date(modified)
+        headers["Last-Modified"] = _http_date(int(modified))
     return response
 
 
+@functools.lru_cache(maxsize=256)
+def _http_date(seconds: int) -> str:
+    """``http_date()``, remembered: many files and requests share a second."""
+    return http_date(seconds)
+
+
 def _copy_headers(source: HttpResponse, target: HttpResponseBase) -> None:
+    """Give *target* every header of *source*."""
     for header, value in source.items():
         target.headers[header] = value
 

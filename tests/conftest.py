@@ -6,9 +6,28 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from inmemorystorage import InMemoryStorage
 from inmemorystorage.store import Store
+
+# The default run stays well under a minute; `--hypothesis-profile=long` searches harder.
+settings.register_profile(
+    "inmemorystorage",
+    max_examples=100,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "long",
+    max_examples=1000,
+    stateful_step_count=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("inmemorystorage")
+
 
 pytest_plugins = ["pytester"]
 

@@ -8,6 +8,7 @@ never silently lose their teeth.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 import threading
@@ -47,7 +48,9 @@ def readers_and_overwriters(storage: InMemoryStorage, reads: int = 300) -> list[
 
     def overwriter(writer_id: int) -> None:
         for version in range(1, 60):
-            content = versioned(name, writer_id * 1000 + version, FILE_SIZE)
+            number = writer_id * 1000 + version
+            # About 64 KiB, the size varying so that lost charge updates show.
+            content = versioned(name, number, FILE_SIZE + number % 251)
             with known_lock:
                 known.add(hashlib.sha256(content).hexdigest())
             with storage.open(name, "wb") as file:
@@ -126,7 +129,75 @@ def same_name_saves(storage: InMemoryStorage) -> list[str]:
     return errors + check_consistency(storage._store)
 
 
+def mixed_workload(storage: InMemoryStorage, ops_per_thread: int = 150) -> list[str]:
+    """Readers, writers, overwriters and deleters of files and directories on a small tree,
+    under a budget small enough to evict; every read must be a whole version of its own name.
+    """
+    names = [f"d{d}/f{f}.bin" for d in range(3) for f in range(4)]
+    written: dict[str, set[int]] = {name: set() for name in names}
+    written_lock = threading.Lock()
+    versions = iter(range(1, 10**9))
+    violations: list[str] = []
+    done = threading.Event()
+
+    def check(name: str, data: bytes) -> None:
+        head, _, _ = data.partition(b":")
+        owner, _, version = head.decode(errors="replace").partition("@")
+        with written_lock:
+            known = version.isdigit() and int(version) in written.get(owner, set())
+        if owner != name or not known or data != versioned(owner, int(version), len(data)):
+            violations.append(f"read of {name!r} gave {data[:30]!r}")
+
+    def read(name: str) -> None:
+        with contextlib.suppress(FileNotFoundError), storage.open(name, "rb") as file:
+            check(name, file.read())
+
+    def write(name: str, size: int) -> None:
+        with written_lock:
+            version = next(versions)
+            written[name].add(version)
+        with storage.open(name, "wb") as file:
+            file.write(versioned(name, version, size))
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)  # noqa: S311  # reproducible load, not security
+        for _ in range(ops_per_thread):
+            name = rng.choice(names)
+            action = rng.random()
+            if action < 0.55:
+                read(name)
+            elif action < 0.9:
+                write(name, rng.choice([64, 1024, 8 * 1024, 24 * 1024]))
+            elif action < 0.97:
+                storage.delete(name)
+            else:
+                storage.delete(name.split("/")[0])
+
+    def checker() -> None:
+        while not done.is_set():
+            violations.extend(check_consistency(storage._store))
+            stats = storage.stats()
+            if stats.max_bytes is not None and stats.bytes_used > stats.max_bytes:
+                violations.append(f"bytes_used {stats.bytes_used} > {stats.max_bytes}")
+
+    watcher = threading.Thread(target=checker, daemon=True)
+    watcher.start()
+    try:
+        errors = run_threads([lambda s=s: worker(s) for s in range(8)])  # type: ignore[misc]
+    finally:
+        done.set()
+        watcher.join(30)
+    return errors + violations + check_consistency(storage._store)
+
+
+def bounded() -> InMemoryStorage:
+    """A storage whose budget holds only part of the small tree, so that it evicts."""
+    return InMemoryStorage(max_bytes=96 * 1024)
+
+
 SCENARIOS = [
+    pytest.param(mixed_workload, bounded, id="mixed_workload_bounded"),
+    pytest.param(mixed_workload, InMemoryStorage, id="mixed_workload_unbounded"),
     pytest.param(readers_and_overwriters, InMemoryStorage, id="readers_and_overwriters"),
     pytest.param(distinct_saves, InMemoryStorage, id="distinct_saves"),
     pytest.param(same_name_saves, InMemoryStorage, id="same_name_saves"),

@@ -148,3 +148,18 @@ def test_a_writer_holds_every_reader_lock():
     with lock.write:
         assert all(reader.locked() for reader in lock._registry.snapshot())
     assert not any(reader.locked() for reader in lock._registry.snapshot())
+
+
+def test_the_registry_forgets_dead_threads_without_callbacks():
+    """Regression: a weakref callback that took the registry's mutex could run inside a
+    garbage collection while the same thread held that mutex, and deadlock the writer;
+    dead reader locks are now dropped at the next snapshot instead.
+    """
+    lock = ReadWriteLock()
+    reader = threading.Thread(target=lambda: lock.acquire_read().release())
+    reader.start()
+    reader.join(TIMEOUT)
+    gc.collect()
+    assert all(ref.__callback__ is None for ref in lock._registry._refs)
+    assert [] == lock._registry.snapshot()
+    assert [] == lock._registry._refs

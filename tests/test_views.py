@@ -6,15 +6,17 @@ and over ``FileSystemStorage`` (the Storage API path), which must agree.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
-from email.utils import format_datetime
+import wsgiref.util
 from typing import TYPE_CHECKING
 
 import pytest
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, storages
-from django.core.signals import request_finished
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.http import Http404
 from django.test import Client, RequestFactory
@@ -24,6 +26,8 @@ from inmemorystorage import InMemoryStorage
 from inmemorystorage.views import serve
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from django.http import HttpResponseBase
 
 pytestmark = pytest.mark.urls("tests.view_urls")
@@ -55,16 +59,28 @@ def memory(settings):
     return storages["default"]
 
 
-def body(response: HttpResponseBase) -> bytes:
-    """The whole body, streamed or not; then the response is closed, as a server closes it."""
-    content = b"".join(response.streaming_content) if response.streaming else response.content  # type: ignore[attr-defined]
-    # As Django's test client does: closing sends request_finished, whose
-    # database handler must not run outside a test that may use the database.
+@contextlib.contextmanager
+def no_database_signals() -> Iterator[None]:
+    """Requests without the database handlers of request_started and request_finished.
+
+    As Django's test client does: those handlers must not touch the database
+    in a test that may not use it.
+    """
+    request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
-        response.close()
+        yield
     finally:
+        request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
+
+
+def body(response: HttpResponseBase) -> bytes:
+    """The whole body, streamed or not; then the response is closed, as a server closes it."""
+    streaming = response.streaming
+    content = b"".join(response.streaming_content) if streaming else response.content  # type: ignore[attr-defined]
+    with no_database_signals():
+        response.close()
     return content
 
 
@@ -80,6 +96,21 @@ def test_get_sends_the_stored_bytes(client, media):
     media.save("digits.txt", ContentFile(DIGITS))
     response = get(client, "digits.txt")
     assert (200, DIGITS) == (response.status_code, body(response))
+
+
+def test_a_wsgi_server_with_a_file_wrapper_gets_the_whole_file(media):
+    """Through WSGI with wsgi.file_wrapper, as under runserver, the body arrives whole."""
+    media.save("digits.txt", ContentFile(DIGITS))
+    environ = RequestFactory().get("/media/digits.txt").environ
+    environ["wsgi.file_wrapper"] = wsgiref.util.FileWrapper
+    statuses = []
+    with no_database_signals():
+        result = WSGIHandler()(environ, lambda status, headers: statuses.append(status))
+        try:
+            content = b"".join(result)
+        finally:
+            result.close()
+    assert (["200 OK"], DIGITS) == (statuses, content)
 
 
 def test_content_length_is_the_file_size(client, media):
@@ -140,10 +171,8 @@ def test_last_modified_is_the_modified_time(client, media):
     media.save("digits.txt", ContentFile(DIGITS))
     response = get(client, "digits.txt")
     body(response)
-    assert (
-        format_datetime(media.get_modified_time("digits.txt").replace(microsecond=0), usegmt=True)
-        == response["Last-Modified"]
-    )
+    expected = http_date(media.get_modified_time("digits.txt").timestamp())
+    assert expected == response["Last-Modified"]
 
 
 def test_etag_is_strong(client, media):
@@ -286,6 +315,14 @@ def test_if_match_with_another_etag_fails_the_precondition(client, media):
     """If-Match with a tag the file does not have answers 412."""
     media.save("digits.txt", ContentFile(DIGITS))
     response = get(client, "digits.txt", if_match='"an-old-version"')
+    assert 412 == response.status_code
+
+
+def test_if_unmodified_since_before_last_modified_fails_the_precondition(client, media):
+    """If-Unmodified-Since an hour before the file's time answers 412."""
+    media.save("digits.txt", ContentFile(DIGITS))
+    earlier = http_date(media.get_modified_time("digits.txt").timestamp() - 3600)
+    response = get(client, "digits.txt", if_unmodified_since=earlier)
     assert 412 == response.status_code
 
 
