@@ -17,6 +17,13 @@ HTTP_LABELS = {
     "http-floor": "floor: FileResponse(BytesIO(constant))",
 }
 HTTP_METHODS = {"GET": "runserver GET 64 KiB", "POST": "runserver POST 16 KiB upload"}
+#: One colour per backend in every panel (the HTTP floor takes the floor's).
+COLORS = {
+    key: f"C{i}"
+    for i, key in enumerate(
+        ("ours", "ours-bounded", "django", "dj210", "fs", "floor", "locked-floor")
+    )
+} | {"http-floor": "C5", "broken": "C7"}
 
 
 def rate(value: float) -> str:
@@ -272,7 +279,10 @@ def plot(doc: dict[str, Any], path: Path) -> None:
                 [r["median"] - r["min"] for _, r in points],
                 [r["max"] - r["median"] for _, r in points],
             ]
-            ax.errorbar(x, y, yerr=spread, marker="o", capsize=2, label=_label(backend))
+            color = COLORS.get(backend)
+            ax.errorbar(
+                x, y, yerr=spread, marker="o", capsize=2, label=_label(backend), color=color
+            )
         ax.set_title(title, fontsize=9)
         ax.set_xscale("log", base=2)
         ax.set_xticks(xs, [str(n) for n in xs])
