@@ -42,6 +42,8 @@ class Config:
     http_repeats: int
     sizes: dict[str, int] = field(default_factory=dict)
     memory: bool = True
+    #: One process per backend and scenario for all thread counts (quick runs), not per count.
+    grouped: bool = False
     job_timeout: float = 120.0
 
 
@@ -56,7 +58,7 @@ def make_config(args: argparse.Namespace) -> Config:
     elif args.quick:
         config = Config(
             "quick", [1, 8], 2, 0.03, 200_000, list(DEFAULT_BACKENDS), list(SCENARIOS),
-            [1, 16], list(HTTP_BACKENDS), 0.3, 1, {"memory_files": 2_000},
+            [1, 16], list(HTTP_BACKENDS), 0.3, 1, {"memory_files": 2_000}, grouped=True,
         )  # fmt: skip
     else:
         config = Config(
@@ -123,7 +125,8 @@ def plan(config: Config) -> list[Job]:
     limits = {"duration": config.duration, "max_ops": config.max_ops, "sizes": config.sizes}
     for scenario in config.scenarios:
         for backend in config.backends:
-            for threads in config.threads:
+            counts: list[Any] = [config.threads] if config.grouped else list(config.threads)
+            for threads in counts:
                 payload = {"backend": backend, "scenario": scenario, "threads": threads}
                 payload |= {"repeats": config.repeats, **limits}
                 label = f"{scenario} · {backend} · {threads} thr"
@@ -147,12 +150,15 @@ def plan(config: Config) -> list[Job]:
 def _record(doc: dict[str, Any], job: Job, figures: dict[str, Any]) -> None:
     base = {"backend": job.payload["backend"]}
     if job.kind == "api":
-        row = {**base, "scenario": job.payload["scenario"], "threads": job.payload["threads"]}
+        counts = job.payload["threads"]
+        runs = figures.get("runs") or [{"threads": counts, "reps": figures.get("reps")}]
+        for run in runs if "error" not in figures else []:
+            row = {**base, "scenario": job.payload["scenario"], "threads": run["threads"]}
+            doc["api"].append(row | summarize(run["reps"]))
         if "error" in figures:
-            row["error"] = figures["error"]
-        else:
-            row |= summarize(figures["reps"])
-        doc["api"].append(row)
+            for threads in counts if isinstance(counts, list) else [counts]:
+                row = {**base, "scenario": job.payload["scenario"], "threads": threads}
+                doc["api"].append(row | {"error": figures["error"]})
     elif job.kind == "memory":
         doc["memory"].append({**base, **figures})
     else:

@@ -49,7 +49,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         env = scenarios.Env(
             backend=backend,
             scratch=scratch,
-            threads=int(job.get("threads", 1)),
+            threads=1,
             duration=float(job.get("duration", 0.25)),
             max_ops=int(job.get("max_ops", 1_000_000)),
             repeats=int(job.get("repeats", 3)),
@@ -58,7 +58,15 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         began = time.perf_counter()
         if job["scenario"] == "memory":
             figures: dict[str, Any] = {**memory.per_file(env), "reader": memory.reader_cost(env)}
+        elif isinstance(job["threads"], list):
+            # Quick runs measure every thread count of a scenario in one process.
+            figures = {"runs": []}
+            for threads in job["threads"]:
+                env.threads = int(threads)
+                reps = scenarios.SCENARIOS[job["scenario"]](env)
+                figures["runs"].append({"threads": threads, "reps": [r.as_dict() for r in reps]})
         else:
+            env.threads = int(job["threads"])
             reps = scenarios.SCENARIOS[job["scenario"]](env)
             figures = {"reps": [rep.as_dict() for rep in reps]}
         figures["wall_s"] = time.perf_counter() - began
