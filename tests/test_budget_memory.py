@@ -17,6 +17,8 @@ from inmemorystorage.budget import DIR_OVERHEAD, FILE_OVERHEAD
 from inmemorystorage.store import Store
 from inmemorystorage.tree import split_path
 
+pytestmark = pytest.mark.memory
+
 MAX_BYTES = 4 * 1024 * 1024
 ALLOWED = 1.10 * MAX_BYTES + 2 * 1024 * 1024
 
