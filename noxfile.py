@@ -243,3 +243,14 @@ def _find_chromium() -> tuple[str, str] | None:
     if chromium and chromedriver and Path(chromium).is_file() and Path(chromedriver).is_file():
         return chromium, chromedriver
     return None
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """The benchmark suite: ours beside every peer, wrong reads counted (``-- --quick``: < 1 min).
+
+    Results go to ``benchmarks/results/``; dj-inmemorystorage 2.1.0 is installed
+    apart, under ``benchmarks/.peers/``, since it has our import name.
+    """
+    session.install("django~=5.2.0", "-e", ".", *_group("bench"))
+    session.run("python", "-m", "benchmarks", *session.posargs)

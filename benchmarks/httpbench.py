@@ -1,0 +1,416 @@
+"""The runserver part: ``python -m benchmarks.httpbench '<json job>'``, one backend per process.
+
+Starts ``manage.py runserver --noreload`` (threaded, as users run it) on a free
+loopback port, lets 1..N keep-alive clients GET a 64 KiB file and POST 16 KiB
+uploads, checks every body and every upload, and always stops the server.
+Only 127.0.0.1 is used; every loop is bounded in count and in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import contextmanager
+from http import HTTPStatus
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .backends import scratch_root
+from .content import make_content
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+MANAGE = Path(__file__).resolve().parent / "httpsite" / "manage.py"
+HOST = "127.0.0.1"
+FILE_NAME = "bench/blob.bin"
+UPLOAD_BYTES = 16 * 1024
+START_TIMEOUT = 30.0
+REQUEST_TIMEOUT = 3.0  # a body shorter than its Content-Length hangs until then
+MAX_REQUESTS = 100_000  # per client and run
+MAX_VERIFIED = 3_000  # uploads read back per run
+QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def view_missing(backend: str) -> str | None:
+    """Why this backend cannot be served yet, or ``None``."""
+    if backend in ("ours", "django") and importlib.util.find_spec("inmemorystorage.views") is None:
+        return "inmemorystorage.views is not in this checkout yet"
+    return None
+
+
+@contextmanager
+def runserver(backend: str, scratch: Path, file_size: int) -> Iterator[int]:
+    """Serve the bench site with ``manage.py runserver --noreload``; yield the port; always stop."""
+    env = {
+        **os.environ,
+        "BENCH_HTTP_BACKEND": backend,
+        "BENCH_MEDIA_ROOT": str(scratch),
+        "BENCH_HTTP_FILE_SIZE": str(file_size),
+        "DJANGO_SETTINGS_MODULE": "benchmarks.httpsite.settings",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    log_path = scratch / "runserver.log"
+    for _attempt in range(3):
+        port = free_port()
+        with log_path.open("w") as log:
+            server = subprocess.Popen(
+                [sys.executable, str(MANAGE), "runserver", "--noreload", f"{HOST}:{port}"],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            if _wait_ready(server, port):
+                yield port
+                return
+        finally:
+            _stop(server)
+    tail = log_path.read_text(errors="replace")[-500:]
+    msg = f"runserver did not start for {backend}: {tail}"
+    raise RuntimeError(msg)
+
+
+def _wait_ready(server: subprocess.Popen[bytes], port: int) -> bool:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline and server.poll() is None:
+        client = Client(port)
+        try:
+            if client.request("GET", "/ready/")[0] == 200:
+                return True
+        except (OSError, ValueError, KeyError, IndexError):  # not up yet
+            time.sleep(0.1)
+        finally:
+            client.close()
+    return False
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
+
+
+class Client:
+    """A plain keep-alive HTTP/1.1 connection (readiness and read-back), quick to ACK.
+
+    runserver writes the headers and each 4 KiB block of a body with a separate
+    ``send()``; with Nagle's algorithm on its side and delayed ACKs on ours, a
+    response whose tail is shorter than the loopback MSS waits ~40 ms for an
+    ACK. Setting ``TCP_QUICKACK`` after each ``recv()`` (Linux) keeps the
+    clients from measuring that timer instead of the server. The client
+    reconnects, and counts it, when the server closes the connection.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+        self.connects = 0
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection((HOST, self.port), timeout=REQUEST_TIMEOUT)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock, self.buffer = sock, b""
+        self.connects += 1
+        return sock
+
+    def _recv(self, sock: socket.socket) -> None:
+        chunk = sock.recv(262144)
+        if QUICKACK is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
+        if not chunk:
+            msg = "server closed the connection"
+            raise ConnectionError(msg)
+        self.buffer += chunk
+
+    def request(self, method: str, url: str, body: bytes = b"") -> tuple[int, bytes]:
+        """Send one request and read the whole answer (which must carry Content-Length)."""
+        sock = self.sock or self._connect()
+        head = f"{method} {url} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
+        if method == "POST":
+            head += f"Content-Type: application/octet-stream\r\nContent-Length: {len(body)}\r\n"
+        try:
+            sock.sendall(head.encode() + b"\r\n" + body)
+            while b"\r\n\r\n" not in self.buffer:
+                self._recv(sock)
+            raw, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+            status, headers = _parse_head(raw)
+            length = int(headers["content-length"])
+            while len(self.buffer) < length:
+                self._recv(sock)
+            answer, self.buffer = self.buffer[:length], self.buffer[length:]
+        except (OSError, ValueError, KeyError, IndexError):
+            self.close()
+            raise
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, answer
+
+    def close(self) -> None:
+        """Close the connection."""
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def _parse_head(raw: bytes) -> tuple[int, dict[str, str]]:
+    lines = raw.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:])}
+    return int(lines[0].split()[1]), headers
+
+
+class _Answer(asyncio.Protocol):
+    """One connection's protocol: ACKs each packet the moment it arrives, parses one answer."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[tuple[int, dict[str, str], bytes]] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def ack(self) -> None:
+        """Leave delayed-ACK mode now (Linux re-enters it whenever we send)."""
+        if QUICKACK is not None and self.transport is not None:
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
+
+    def data_received(self, data: bytes) -> None:
+        self.ack()
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0 or self.waiter is None or self.waiter.done():
+            return
+        try:
+            status, headers = _parse_head(bytes(self.buffer[:end]))
+            length = int(headers["content-length"])
+        except (ValueError, KeyError, IndexError) as exc:
+            self.waiter.set_exception(exc)
+            return
+        if len(self.buffer) >= end + 4 + length:
+            body = bytes(self.buffer[end + 4 : end + 4 + length])
+            del self.buffer[: end + 4 + length]
+            self.waiter.set_result((status, headers, body))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("server closed the connection"))
+
+
+class AsyncClient:
+    """The load generator's connection: keep-alive, and ``TCP_QUICKACK`` as each packet arrives.
+
+    All clients of a run share one event loop in one thread: a thread per
+    client would spend the client process's time fighting over its GIL and
+    make the clients, not the server, the bottleneck.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.protocol: _Answer | None = None
+        self.connects = 0
+
+    async def _connect(self) -> _Answer:
+        loop = asyncio.get_running_loop()
+        _transport, protocol = await loop.create_connection(_Answer, HOST, self.port)
+        self.protocol = protocol
+        self.connects += 1
+        return protocol
+
+    async def request(self, method: str, url: str, body: bytes = b"") -> tuple[int, bytes]:
+        """Send one request and read the whole answer (which must carry Content-Length)."""
+        protocol = self.protocol
+        if protocol is None or protocol.transport is None:
+            protocol = await self._connect()
+        head = f"{method} {url} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
+        if method == "POST":
+            head += f"Content-Type: application/octet-stream\r\nContent-Length: {len(body)}\r\n"
+        protocol.waiter = asyncio.get_running_loop().create_future()
+        assert protocol.transport is not None
+        protocol.transport.write(head.encode() + b"\r\n" + body)
+        protocol.ack()
+        try:
+            status, headers, answer = await asyncio.wait_for(protocol.waiter, REQUEST_TIMEOUT)
+        except (OSError, ValueError, KeyError, IndexError, TimeoutError):
+            self.close()
+            raise
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, answer
+
+    def close(self) -> None:
+        """Close the connection."""
+        if self.protocol is not None and self.protocol.transport is not None:
+            self.protocol.transport.close()
+        self.protocol = None
+
+
+#: What one request came to: right, a 200 with wrong bytes, or another status.
+OK, WRONG, BAD_STATUS = 0, 1, 2
+Step = Callable[[AsyncClient, int, int], Awaitable[int]]
+
+
+def _clients_run(port: int, clients: int, duration: float, step: Step) -> dict[str, Any]:
+    """Run *clients* connections calling ``step(client, index, k)`` until the deadline; count."""
+    tallies = [[0, 0, 0, 0] for _ in range(clients)]  # requests, wrong, errors, connects
+
+    async def one(index: int, deadline: float) -> None:
+        client = AsyncClient(port)
+        tally = tallies[index]
+        k = 0
+        try:
+            while k < MAX_REQUESTS and time.perf_counter() < deadline:
+                try:
+                    outcome = await step(client, index, k)
+                except (OSError, ValueError, KeyError, IndexError, TimeoutError):
+                    outcome = BAD_STATUS  # no answer, a cut one, or one that never ends
+                tally[0] += 1
+                tally[1] += outcome == WRONG
+                tally[2] += outcome == BAD_STATUS
+                k += 1
+        finally:
+            tally[3] = client.connects
+            client.close()
+
+    async def everyone() -> float:
+        began = time.perf_counter()
+        deadline = began + duration
+        tasks = [one(i, deadline) for i in range(clients)]
+        await asyncio.wait_for(asyncio.gather(*tasks), duration + 2 * REQUEST_TIMEOUT)
+        return time.perf_counter() - began
+
+    seconds = asyncio.run(everyone())
+    requests = sum(t[0] for t in tallies)
+    return {
+        "ops": requests,
+        "seconds": seconds,
+        "ops_per_s": requests / seconds,
+        "wrong": sum(t[1] for t in tallies),
+        "errors": sum(t[2] for t in tallies),
+        "connects": sum(t[3] for t in tallies),
+        "checked": requests,
+    }
+
+
+def get_run(port: int, clients: int, duration: float, expected: bytes) -> dict[str, Any]:
+    """GET the file from every client; a body that is not the file byte for byte is wrong."""
+    url = "/media/" + FILE_NAME
+
+    async def step(client: AsyncClient, index: int, k: int) -> int:
+        status, body = await client.request("GET", url)
+        if status != HTTPStatus.OK:
+            return BAD_STATUS
+        return OK if body == expected else WRONG
+
+    return _clients_run(port, clients, duration, step)
+
+
+def post_run(port: int, clients: int, duration: float, rep: int, verify: bool) -> dict[str, Any]:
+    """POST 16 KiB uploads from every client, then read back (up to a bound) what was saved.
+
+    The HTTP floor stores nothing, so there is nothing to read back (*verify* is false).
+    """
+    saved: list[tuple[str, bytes]] = []
+
+    async def step(client: AsyncClient, index: int, k: int) -> int:
+        name = f"c{clients}-{index}-r{rep}-{k}.bin"
+        data = make_content("uploads/" + name, 0, UPLOAD_BYTES)
+        status, body = await client.request("POST", f"/upload/?name={name}", data)
+        if status != HTTPStatus.OK:
+            return BAD_STATUS
+        saved.append((body.decode(), data))
+        return OK
+
+    figures = _clients_run(port, clients, duration, step)
+    figures["checked"] = 0
+    figures["lost"] = 0
+    if not verify:
+        return figures
+    reader = Client(port)
+    try:
+        for name, data in saved[:MAX_VERIFIED]:
+            status, body = reader.request("GET", "/media/" + name)
+            if status == HTTPStatus.OK:
+                figures["checked"] += 1
+                figures["lost"] += body != data
+            elif status == HTTPStatus.NOT_FOUND:
+                figures["checked"] += 1
+                figures["lost"] += 1
+            else:  # the read-back failed: the upload is neither confirmed nor lost
+                figures["errors"] += 1
+    finally:
+        reader.close()
+    figures["lost"] += len({n for n, _ in saved}) != len(saved)
+    return figures
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Serve one backend and measure GET and POST at every client count."""
+    backend = job["backend"]
+    clients_counts = [int(n) for n in job["clients"]]
+    file_size = int(job.get("sizes", {}).get("http_file", 64 * 1024))
+    missing = view_missing(backend)
+    if missing:
+        rows = [
+            {"method": m, "clients": n, "skipped": missing}
+            for m in ("GET", "POST")
+            for n in clients_counts
+        ]
+        return {"rows": rows}
+    root, _where = scratch_root()
+    scratch = Path(tempfile.mkdtemp(prefix="inmemorystorage-http-", dir=root))
+    expected = make_content("media/" + FILE_NAME, 1, file_size)
+    rows = []
+    try:
+        with runserver(backend, scratch, file_size) as port:
+            for method in ("GET", "POST"):
+                for clients in clients_counts:
+                    reps = []
+                    for rep in range(int(job.get("repeats", 3))):
+                        if method == "GET":
+                            reps.append(get_run(port, clients, float(job["duration"]), expected))
+                        else:
+                            duration = float(job["duration"])
+                            verify = backend != "http-floor"
+                            reps.append(post_run(port, clients, duration, rep, verify))
+                    rows.append({"method": method, "clients": clients, "reps": reps})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {"rows": rows}
+
+
+def main() -> None:
+    """Read the job from argv, print the figures as one JSON line."""
+    print(json.dumps(run_job(json.loads(sys.argv[1]))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Settings of the benchmark site: no database, no middleware, one storage chosen by env var."""
+
+import os
+
+BENCH_BACKEND = os.environ.get("BENCH_HTTP_BACKEND", "ours")
+BENCH_FILE_SIZE = int(os.environ.get("BENCH_HTTP_FILE_SIZE", str(64 * 1024)))
+BENCH_FILE_NAME = "bench/blob.bin"
+
+SECRET_KEY = "bench-only-not-secret"  # a loopback-only benchmark site
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1"]
+USE_TZ = True
+INSTALLED_APPS = ["benchmarks.httpsite.apps.BenchSiteConfig"]
+MIDDLEWARE: list[str] = []
+ROOT_URLCONF = "benchmarks.httpsite.urls"
+DATABASES: dict[str, dict[str, str]] = {}
+MEDIA_ROOT = os.environ.get("BENCH_MEDIA_ROOT", "/nonexistent")
+MEDIA_URL = "/media/"
+_DEFAULT_STORAGE = {
+    "ours": {"BACKEND": "inmemorystorage.InMemoryStorage", "OPTIONS": {"namespace": "bench"}},
+    "django": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "fs": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "http-floor": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+}
+STORAGES = {
+    "default": _DEFAULT_STORAGE[BENCH_BACKEND],
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

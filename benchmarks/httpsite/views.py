@@ -1,0 +1,39 @@
+"""The views of the benchmark site: the HTTP floor, and uploads into the chosen storage."""
+
+import io
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpRequest, HttpResponse
+
+from benchmarks.content import make_content
+
+#: The floor's answer: the same bytes the other backends serve, made once.
+CONSTANT = make_content("media/" + settings.BENCH_FILE_NAME, 1, settings.BENCH_FILE_SIZE)
+
+
+def floor(request: HttpRequest, path: str) -> FileResponse:
+    """The fastest runserver can answer: constant bytes, no storage at all."""
+    return FileResponse(io.BytesIO(CONSTANT))
+
+
+def upload(request: HttpRequest) -> HttpResponse:
+    """Save the request body under ``uploads/<name>``; answer with the name actually used."""
+    name = "uploads/" + request.GET["name"]
+    data = request.body
+    if settings.BENCH_BACKEND != "http-floor":
+        name = default_storage.save(name, ContentFile(data))
+    return _sized(HttpResponse(name, content_type="text/plain"))
+
+
+def _sized(response: HttpResponse) -> HttpResponse:
+    # Without Content-Length, runserver closes the connection after each answer
+    # (CommonMiddleware would add it; this site has no middleware).
+    response["Content-Length"] = str(len(response.content))
+    return response
+
+
+def ready(request: HttpRequest) -> HttpResponse:
+    """Answers once the server is up."""
+    return _sized(HttpResponse("ok", content_type="text/plain"))

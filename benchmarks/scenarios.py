@@ -1,0 +1,372 @@
+"""The Storage API scenarios, one small function each, every read checked.
+
+Each scenario takes a :class:`Env` (the backend, its limits) and returns one
+:class:`Rep` per repetition. A read is *wrong* when its bytes are not exactly
+a version the reader may see (see ``content.py``); an exception from a read
+counts as an error and as wrong. A *lost write* is a write that returned but
+whose content is not there afterwards (eviction by a bounded store aside,
+which is counted apart).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.core.files.base import ContentFile
+
+from .content import HEADER_BYTES, header, make_content, version_of
+from .loops import Loop, run_threads
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from .backends import Backend
+
+KIB = 1024
+MIB = 1024 * KIB
+HOT_FILES = 100
+DIR_FILES = 1000
+INF = float("inf")
+
+
+@dataclass
+class Env:
+    """A backend and the limits of one measurement."""
+
+    backend: Backend
+    scratch: Path
+    threads: int
+    duration: float
+    max_ops: int
+    repeats: int
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    def new_storage(self, *, overwrite: bool = False, sub: str = "") -> Any:
+        """A fresh storage of this backend (in its own directory, for FileSystemStorage)."""
+        scratch = self.scratch / sub if sub else self.scratch
+        scratch.mkdir(parents=True, exist_ok=True)
+        return self.backend.make(scratch, overwrite)
+
+
+@dataclass
+class Rep:
+    """One repetition's figures."""
+
+    ops: int
+    seconds: float
+    wrong: int = 0
+    errors: int = 0
+    lost: int = 0
+    evicted: int = 0
+    checked: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures, plus operations per second."""
+        return {**asdict(self), "ops_per_s": self.ops / self.seconds if self.seconds else 0.0}
+
+
+def _evictions(storage: Any) -> int:
+    stats = getattr(storage, "stats", None)
+    return stats().evictions if callable(stats) else 0
+
+
+def _read(storage: Any, name: str) -> bytes:
+    f = storage.open(name, "rb")
+    try:
+        return f.read()
+    finally:
+        f.close()
+
+
+def _overwriter(backend: Backend, storage: Any) -> Callable[[str, bytes], None]:
+    if backend.overwrite == "save":
+
+        def save_over(name: str, data: bytes) -> None:
+            storage.save(name, ContentFile(data))
+
+        return save_over
+
+    def open_wb(name: str, data: bytes) -> None:
+        f = storage.open(name, "wb")
+        try:
+            f.write(data)
+        finally:
+            f.close()
+
+    return open_wb
+
+
+def save_4k(env: Env) -> list[Rep]:
+    """``save()`` of new 4 KiB files into one directory; every saved name is read back after."""
+    size = env.sizes.get("save", 4 * KIB)
+    reps = []
+    for rep in range(env.repeats):
+        storage = env.new_storage(sub=f"save{rep}")
+        saved: list[list[tuple[str, bytes]]] = [[] for _ in range(env.threads)]
+
+        def make_loop(
+            index: int, rep: int = rep, storage: Any = storage, saved: Any = saved
+        ) -> Loop:
+            body = make_content("x", 0, size)
+            counter = itertools.count()
+            record = saved[index].append
+            save = storage.save
+
+            def loop(n: int) -> tuple[int, int]:
+                errors = 0
+                for _ in range(n):
+                    name = f"up/t{index}-r{rep}-{next(counter)}.bin"
+                    data = header(name, 0) + body[HEADER_BYTES:]
+                    try:
+                        record((save(name, ContentFile(data)), data))
+                    except Exception:  # a save that fails is a lost write, counted apart
+                        errors += 1
+                return 0, errors
+
+            return loop
+
+        run = run_threads(make_loop, env.threads, env.duration, env.max_ops)
+        checked = _check_saved(storage, saved, run.ops, run.seconds)
+        checked.errors = run.errors
+        checked.lost += run.errors
+        reps.append(checked)
+    return reps
+
+
+def _check_saved(
+    storage: Any, saved: list[list[tuple[str, bytes]]], ops: int, seconds: float
+) -> Rep:
+    """Read back every saved file: a name handed out twice, or wrong or missing content, is lost."""
+    evictions = _evictions(storage)
+    counts: dict[str, int] = {}
+    lost = missing = 0
+    for name, data in itertools.chain.from_iterable(saved):
+        counts[name] = counts.get(name, 0) + 1
+        try:
+            if _read(storage, name) != data:
+                lost += 1
+        except FileNotFoundError:
+            missing += 1
+    lost += sum(n - 1 for n in counts.values())
+    evicted = min(missing, evictions)
+    return Rep(ops, seconds, lost=lost + missing - evicted, evicted=evicted, checked=len(counts))
+
+
+def _read_scenario(env: Env, size: int) -> list[Rep]:
+    """Every thread opens and reads the same file; each read is compared with what was written."""
+    storage = env.new_storage()
+    expected = make_content(f"read/blob-{size}.bin", 1, size)
+    name = storage.save(f"read/blob-{size}.bin", ContentFile(expected))
+
+    def make_loop(index: int) -> Loop:
+        open_ = storage.open
+
+        def loop(n: int) -> tuple[int, int]:
+            wrong = errors = 0
+            for _ in range(n):
+                try:
+                    f = open_(name, "rb")
+                    data = f.read()
+                    f.close()
+                except Exception:  # a read that fails is a wrong read, counted apart
+                    errors += 1
+                    continue
+                if data is not expected and data != expected:
+                    wrong += 1
+            return wrong, errors
+
+        return loop
+
+    reps = []
+    for _ in range(env.repeats):
+        run = run_threads(make_loop, env.threads, env.duration, env.max_ops)
+        reps.append(Rep(run.ops, run.seconds, run.wrong + run.errors, run.errors, checked=run.ops))
+    return reps
+
+
+def read_4k(env: Env) -> list[Rep]:
+    """``open()`` + ``read()`` of one 4 KiB file."""
+    return _read_scenario(env, env.sizes.get("read_small", 4 * KIB))
+
+
+def read_1m(env: Env) -> list[Rep]:
+    """``open()`` + ``read()`` of one 1 MiB file."""
+    return _read_scenario(env, env.sizes.get("read_large", MIB))
+
+
+@dataclass
+class _Versions:
+    """Who wrote what: the content of every version, and when each write started and ended.
+
+    Versions and sequence numbers come from one counter, so a version number is
+    also its write's start. A read of *name* is stale when it returns a version
+    whose write ended before the latest completed write of *name* started.
+    """
+
+    seq: Any = field(default_factory=lambda: itertools.count(1))
+    content: dict[int, tuple[str, bytes]] = field(default_factory=dict)
+    ended: dict[int, int] = field(default_factory=dict)
+    latest_start: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def begin(self, name: str, size: int) -> tuple[int, bytes]:
+        version = next(self.seq)
+        data = make_content(name, version, size)
+        self.content[version] = (name, data)
+        return version, data
+
+    def end(self, name: str, version: int) -> None:
+        finished = next(self.seq)
+        with self.lock:
+            self.ended[version] = finished
+            if version > self.latest_start.get(name, 0):
+                self.latest_start[name] = version
+
+    def right(self, name: str, data: bytes, floor: int) -> bool:
+        version = version_of(data)
+        if version is None:
+            return False
+        written = self.content.get(version)
+        if written is None or written[0] != name:
+            return False
+        if data is not written[1] and data != written[1]:
+            return False
+        return self.ended.get(version, INF) >= floor
+
+
+def mixed(env: Env) -> list[Rep]:
+    """90 % reads, 10 % overwrites over a hot set of 100 files of 4 KiB."""
+    size = env.sizes.get("mixed", 4 * KIB)
+    storage = env.new_storage(overwrite=True)
+    overwrite = _overwriter(env.backend, storage)
+    versions = _Versions()
+    names = [f"hot/f{i:03d}.bin" for i in range(HOT_FILES)]
+    for name in names:
+        version, data = versions.begin(name, size)
+        overwrite(name, data)
+        versions.end(name, version)
+
+    def make_loop(index: int) -> Loop:
+        rng = random.Random(index)
+        plan = [(rng.random() < 0.1, rng.choice(names)) for _ in range(4096)]
+        steps = itertools.cycle(plan)
+        open_, latest = storage.open, versions.latest_start
+
+        def loop(n: int) -> tuple[int, int]:
+            wrong = errors = 0
+            for is_write, name in itertools.islice(steps, n):
+                if is_write:
+                    version, data = versions.begin(name, size)
+                    overwrite(name, data)
+                    versions.end(name, version)
+                    continue
+                floor = latest[name]
+                try:
+                    f = open_(name, "rb")
+                    data = f.read()
+                    f.close()
+                except Exception:  # a read that fails is a wrong read, counted apart
+                    errors += 1
+                    continue
+                if not versions.right(name, data, floor):
+                    wrong += 1
+            return wrong, errors
+
+        return loop
+
+    reps = []
+    for _ in range(env.repeats):
+        run = run_threads(make_loop, env.threads, env.duration, env.max_ops)
+        lost = sum(
+            not versions.right(name, _read(storage, name), versions.latest_start[name])
+            for name in names
+        )
+        reads = run.ops - run.ops // 10
+        reps.append(
+            Rep(run.ops, run.seconds, run.wrong + run.errors, run.errors, lost, checked=reads)
+        )
+    return reps
+
+
+def _directory(env: Env) -> tuple[Any, list[str]]:
+    storage = env.new_storage()
+    count = env.sizes.get("dir_files", DIR_FILES)
+    names = [f"f{i:04d}.bin" for i in range(count)]
+    for name in names:
+        storage.save(f"dir/{name}", ContentFile(make_content(name, 0, 64)))
+    return storage, names
+
+
+def exists(env: Env) -> list[Rep]:
+    """``exists()`` in a directory of 1,000 files, half the names present, half not."""
+    storage, names = _directory(env)
+    probes = [(f"dir/{n}", True) for n in names] + [(f"dir/x{n}", False) for n in names]
+    random.Random(0).shuffle(probes)
+
+    def make_loop(index: int) -> Loop:
+        steps = itertools.cycle(probes[index * 37 :] + probes[: index * 37])
+        exists_ = storage.exists
+
+        def loop(n: int) -> tuple[int, int]:
+            wrong = 0
+            for name, expected in itertools.islice(steps, n):
+                if exists_(name) is not expected:
+                    wrong += 1
+            return wrong, 0
+
+        return loop
+
+    reps = []
+    for _ in range(env.repeats):
+        run = run_threads(make_loop, env.threads, env.duration, env.max_ops)
+        reps.append(Rep(run.ops, run.seconds, run.wrong, checked=run.ops))
+    return reps
+
+
+def listdir(env: Env) -> list[Rep]:
+    """``listdir()`` of a directory of 1,000 files; every listing compared with the names saved."""
+    storage, names = _directory(env)
+    expected = frozenset(names)
+
+    def make_loop(index: int) -> Loop:
+        listdir_ = storage.listdir
+
+        def loop(n: int) -> tuple[int, int]:
+            wrong = 0
+            for _ in range(n):
+                dirs, files = listdir_("dir")
+                if dirs or frozenset(files) != expected:
+                    wrong += 1
+            return wrong, 0
+
+        return loop
+
+    reps = []
+    for _ in range(env.repeats):
+        run = run_threads(make_loop, env.threads, env.duration, env.max_ops)
+        reps.append(Rep(run.ops, run.seconds, run.wrong, checked=run.ops))
+    return reps
+
+
+SCENARIOS: dict[str, Callable[[Env], list[Rep]]] = {
+    "save_4k": save_4k,
+    "read_4k": read_4k,
+    "read_1m": read_1m,
+    "mixed": mixed,
+    "exists": exists,
+    "listdir": listdir,
+}
+
+SCENARIO_LABELS = {
+    "save_4k": "save 4 KiB",
+    "read_4k": "open+read 4 KiB",
+    "read_1m": "open+read 1 MiB",
+    "mixed": "mixed 90/10, 100 hot files",
+    "exists": "exists, 1,000-file dir",
+    "listdir": "listdir, 1,000-file dir",
+}
