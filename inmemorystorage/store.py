@@ -50,7 +50,6 @@ from .tree import (
     join,
     lookup,
     split_path,
-    walk_error,
 )
 
 if TYPE_CHECKING:
@@ -143,7 +142,9 @@ class Store:
         )  # thread-safe by itself
         now = clock()
         self._root = DirNode(now, now, now)  # guarded by self._lock
-        self._files = 0  # guarded by self._lock
+        # Every file by its canonical name, so that a read of a canonical name is one
+        # lookup, not a walk; its length is the file count.
+        self._index: dict[str, FileNode] = {}  # guarded by self._lock
         self._dirs = 0  # guarded by self._lock
         self._version = 0  # guarded by self._lock (write)
         self._budget = make_budget(max_bytes, on_full)  # guarded by self._tally
@@ -188,21 +189,15 @@ class Store:
         The node's ``content`` never changes; treat the node as read-only.
         Takes this thread's reader lock for one walk. Raises as :meth:`read`.
         """
-        parts = split_path(path)
         token = self._lock.acquire_read()
         try:
-            node: Node = self._root
-            for part in parts:
-                node = node.children[part]  # type: ignore[union-attr]  # a file has no children: AttributeError
-            if type(node) is not FileNode:
-                raise is_a_directory(path)
+            try:
+                node = self._index.get(path)  # a canonical name: one lookup
+            except TypeError:  # unhashable: let split_path() say what a name must be
+                node = None
+            if node is None:
+                node = self._walk_to_file(path)
             self._reads.append((node, self._clock()))
-        except (KeyError, AttributeError):
-            error = walk_error(self._root, parts)
-            if isinstance(error, PathDoesNotExist):
-                with self._tally:
-                    self._counters.misses += 1
-            raise error from None
         finally:
             token.release()
         if len(self._reads) >= _READS_BEFORE_DRAIN and self._tally.acquire(blocking=False):
@@ -210,6 +205,20 @@ class Store:
                 self._apply_reads()
             finally:
                 self._tally.release()
+        return node
+
+    def _walk_to_file(self, path: str) -> FileNode:
+        # Called with the read lock held, for a name that is not canonical or
+        # not a file: normalize it and walk, or raise the precise error.
+        parts = split_path(path)
+        try:
+            node = lookup(self._root, parts)
+        except PathDoesNotExist:
+            with self._tally:
+                self._counters.misses += 1
+            raise
+        if isinstance(node, DirNode):
+            raise is_a_directory(path)
         return node
 
     def _apply_reads(self) -> None:
@@ -308,7 +317,7 @@ class Store:
             self._apply_reads()
             counters = self._counters
             return StoreStats(
-                files=self._files,
+                files=len(self._index),
                 dirs=self._dirs,
                 bytes_used=self._budget.used,
                 max_bytes=self._budget.max_bytes,
@@ -427,8 +436,8 @@ class Store:
             node = child
         if old is None:
             node.modified = node.accessed = now
-            self._files += 1
         node.children[parts[-1]] = new
+        self._index[name] = new
         return evictions
 
     def _check_room(
@@ -473,7 +482,7 @@ class Store:
         for part in parts[:-1]:
             chain.append(chain[-1].children[part])  # type: ignore[arg-type]  # a file's parents are directories
         del chain[-1].children[parts[-1]]
-        self._files -= 1
+        del self._index[victim.path]
         now = self._clock()
         chain[-1].modified = chain[-1].accessed = now
         for depth in range(len(chain) - 1, 0, -1):
@@ -525,7 +534,8 @@ class Store:
             else:
                 files = list(iter_files(node))
                 dirs = [name for name, _ in iter_dirs(node)] + [parts[-1]]
-            self._files -= len(files)
+            for file in files:
+                del self._index[file.path]
             self._dirs -= len(dirs)
             with self._tally:
                 self._apply_reads()
@@ -543,6 +553,7 @@ class Store:
         with self._lock.write, self._tally:
             self._reads.clear()
             self._root = DirNode(now, now, now)
-            self._files = self._dirs = 0
+            self._index = {}
+            self._dirs = 0
             self._budget.clear()
             self._counters = _Counters()

@@ -26,7 +26,6 @@ __all__ = [
     "join",
     "lookup",
     "split_path",
-    "walk_error",
 ]
 
 #: The longest name one path segment may have, in UTF-8 bytes (POSIX ``NAME_MAX``).
@@ -126,15 +125,6 @@ def lookup(root: DirNode, parts: tuple[str, ...]) -> Node:
         except KeyError:
             raise PathDoesNotExist(join(parts)) from None
     return node
-
-
-def walk_error(root: DirNode, parts: tuple[str, ...]) -> OSError:
-    """The error for a walk to *parts* that failed: a file on the way, or nothing there."""
-    try:
-        lookup(root, parts)
-    except OSError as error:
-        return error
-    return PathDoesNotExist(join(parts))  # pragma: no cover  # only called after this walk failed
 
 
 def find(root: DirNode, parts: tuple[str, ...]) -> Node | None:

@@ -116,12 +116,13 @@ def _compare(store: Store) -> list[str]:
                     if child.path != path:
                         problems.append(f"node at {path!r} thinks it is at {child.path!r}")
         budget = store._budget
-        if (files, dirs) != (store._files, store._dirs):
-            problems.append(
-                f"tree has {files} files, {dirs} dirs; counts say {store._files}, {store._dirs}"
-            )
-        if charged != budget.used:
-            problems.append(f"tree is charged {charged} bytes; the budget says {budget.used}")
+        counted = (len(store._index), store._dirs)
+        if (files, dirs) != counted:
+            problems.append(f"tree has {files} files, {dirs} dirs; the counts say {counted}")
+        if store._index.keys() != tree_files.keys() or any(
+            store._index[p] is not n for p, n in tree_files.items()
+        ):
+            problems.append("the index does not hold exactly the tree's files")
         order = getattr(budget, "files", None)  # only a bounded budget keeps an order
         if order is not None and set(order) != set(tree_files):
             problems.append("the budget's files are not the tree's files")

@@ -67,21 +67,22 @@ def test_memory_stays_within_the_budget(fill):
     assert traced <= ALLOWED, f"{traced:,} bytes traced, {ALLOWED:,.0f} allowed"
 
 
+def traced_per_file(make_name: Callable[[int], str], count: int) -> float:
+    """Traced bytes per one-byte file saved under *make_name* in a bounded store with room."""
+    store = Store(max_bytes=10**9)
+    traced = traced_after(lambda s: [s.write(make_name(i), b"x") for i in range(count)], store)
+    return traced / count
+
+
 def test_a_file_is_charged_at_least_what_it_costs():
     """FILE_OVERHEAD covers a small file's node, its path and its entries, as traced."""
-    store = Store()
-    count = 20_000
-    traced = traced_after(
-        lambda s: [s.write(f"dir/file{i:06d}", b"x") for i in range(count)], store
-    )
-    per_file = traced / count
+    per_file = traced_per_file(lambda i: f"dir/file{i:06d}", 20_000)
     assert per_file <= FILE_OVERHEAD + len("dir/file000000"), per_file
 
 
 def test_a_directory_is_charged_at_least_what_it_costs():
     """DIR_OVERHEAD covers a directory's node, its children dict and its entry, as traced."""
-    store = Store()
-    count = 10_000
-    traced = traced_after(lambda s: [s.write(f"d{i:05d}/f", b"x") for i in range(count)], store)
-    per_dir = traced / count - FILE_OVERHEAD - len("d00000/f")
-    assert per_dir <= DIR_OVERHEAD, per_dir
+    per_file = traced_per_file(lambda i: f"dir/file{i:05d}", 10_000)
+    per_file_and_dir = traced_per_file(lambda i: f"d{i:05d}/f", 10_000)
+    per_dir = per_file_and_dir - per_file
+    assert per_dir <= DIR_OVERHEAD + len("d00000"), per_dir
