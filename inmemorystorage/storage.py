@@ -287,15 +287,17 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
 
     def _gather(self, name: str, content: Any) -> bytes:
         """The content's bytes: refused early when too large, never copied when already bytes."""
-        size = getattr(content, "size", None) if hasattr(type(content), "size") else None
-        if isinstance(size, int):
-            self._store.check_size(name, size)
         inner = getattr(content, "file", None)
         if type(content).chunks is File.chunks and isinstance(inner, io.BytesIO | io.StringIO):
             value = inner.getvalue()
-            data = value.encode() if isinstance(value, str) else value
-            self._store.check_size(name, len(data))
-            return data
+            self._store.check_size(name, len(value))  # characters never outnumber bytes
+            if isinstance(value, str):
+                value = value.encode()
+                self._store.check_size(name, len(value))
+            return value
+        size = getattr(content, "size", None) if hasattr(type(content), "size") else None
+        if isinstance(size, int):
+            self._store.check_size(name, size)
         chunks = []
         total = 0
         for chunk in content.chunks():

@@ -81,8 +81,21 @@ def split_path(path: str) -> tuple[str, ...]:
     if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":" and posix[0].isalpha()):
         msg = f"a storage name must be relative, not absolute: {path!r}"
         raise UnsafePath(msg)
+    segments = posix.split("/")
+    if (
+        "" not in segments
+        and "." not in segments
+        and ".." not in segments
+        and max(map(len, segments)) <= MAX_SEGMENT_BYTES // 4  # 4 bytes a character at most
+        and not any(map(str.isspace, segments))
+    ):
+        return tuple(segments)  # the common case, checked without a Python-level loop
+    return _split_slowly(path, segments)
+
+
+def _split_slowly(path: str, segments: list[str]) -> tuple[str, ...]:
     parts: list[str] = []
-    for segment in posix.split("/"):
+    for segment in segments:
         if segment in ("", "."):
             continue
         if segment == "..":

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import random
 import threading
 
 import pytest
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 
 from inmemorystorage import InMemoryStorage
 
@@ -26,7 +27,9 @@ FILE_SIZE = 64 * 1024
 MUTATION_ATTEMPTS = 40
 
 
-def readers_and_overwriters(storage: InMemoryStorage, reads: int = 300) -> list[str]:
+def readers_and_overwriters(
+    storage: InMemoryStorage, reads: int = 300, versions: int = 60
+) -> list[str]:
     """8 readers and 2 overwriters on one 64 KiB file; a checker watches the invariants."""
     name = "hot.bin"
     known: set[str] = set()
@@ -47,7 +50,7 @@ def readers_and_overwriters(storage: InMemoryStorage, reads: int = 300) -> list[
                     violations.append(f"a reader saw unknown bytes {data[:24]!r}")
 
     def overwriter(writer_id: int) -> None:
-        for version in range(1, 60):
+        for version in range(1, versions):
             number = writer_id * 1000 + version
             # About 64 KiB, the size varying so that lost charge updates show.
             content = versioned(name, number, FILE_SIZE + number % 251)
@@ -211,7 +214,18 @@ def test_scenario_keeps_every_invariant(scenario, storage_class):
     assert [] == scenario(storage_class())
 
 
-@pytest.mark.parametrize(("scenario", "storage_class"), SCENARIOS)
+#: The scenarios whose invariants rest on the read-write lock. Readers' bytes do not:
+#: they rest on immutable content (see the shared-position test below); and with
+#: Django's random 7-character alternatives only the first claim of a name is
+#: contested, so the few-alternatives variant is the one that tests claiming.
+LOCK_SCENARIOS = [
+    p
+    for p in SCENARIOS
+    if p.id not in ("readers_and_overwriters", "same_name_saves")  # type: ignore[attr-defined]
+]
+
+
+@pytest.mark.parametrize(("scenario", "storage_class"), LOCK_SCENARIOS)
 def test_scenario_detects_a_broken_lock(scenario, storage_class):
     """With the read-write lock made a no-op, the same scenario reports violations."""
     for _ in range(MUTATION_ATTEMPTS):
@@ -220,3 +234,32 @@ def test_scenario_detects_a_broken_lock(scenario, storage_class):
             if scenario(storage):
                 return
     pytest.fail(f"{scenario.__name__} never noticed a no-op lock in {MUTATION_ATTEMPTS} runs")
+
+
+class SharedPositionStorage(InMemoryStorage):
+    """The bug this project exists to fix: every reader of a name shares one file object."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shared: dict[str, tuple[bytes, File]] = {}
+
+    def open(self, name, mode="rb"):
+        content = self._store.read(name)
+        shared = self._shared.get(name)
+        if shared is None or shared[0] is not content:
+            shared = self._shared[name] = (content, _Unclosable(io.BytesIO(content), name))
+        shared[1].seek(0)
+        return shared[1]
+
+
+class _Unclosable(File):
+    def close(self):
+        """Shared by every reader, so never closed (as in Django's InMemoryStorage)."""
+
+
+def test_readers_and_overwriters_detects_shared_positions():
+    """With readers sharing one position, as in Django's own storage, readers see wrong bytes."""
+    for _ in range(MUTATION_ATTEMPTS):
+        if any("unknown bytes" in v for v in readers_and_overwriters(SharedPositionStorage())):
+            return
+    pytest.fail("readers_and_overwriters never noticed readers sharing one position")
