@@ -6,11 +6,14 @@ Nothing here imports Django, so the store can be tested and benchmarked alone;
 Two locks guard everything, always taken in this order:
 
 * ``_lock``, a :class:`~inmemorystorage.locking.ReadWriteLock`, guards the
-  tree's shape (which node is at which path) and the file and directory
-  counts. Readers hold it while they walk the tree: O(path depth).
+  tree's shape (which node is at which path), the index of files by
+  canonical name and the directory count. A reader holds it for one index
+  lookup, or for a walk of O(path depth) when the name is not canonical; a
+  writer for O(path depth) plus whatever it evicts.
 * ``_tally``, a plain lock, guards what a read changes: access times, the
   budget's recency order (a lookup in an LRU is a write), the budget's
-  charges and the counters. Writers take it inside the write lock.
+  charges and the counters. Writers take it inside the write lock, only for
+  their budget arithmetic.
 
 A read never takes ``_tally`` on its way: it appends ``(node, time)`` to
 ``_reads``, a :class:`collections.deque` (whose ``append`` and ``popleft`` are
