@@ -28,6 +28,7 @@ writes. It holds on free-threaded CPython too.
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from typing import TYPE_CHECKING
 
@@ -63,6 +64,29 @@ class _Registry:
             if len(locks) != len(self._refs):
                 self._refs = [ref for ref in self._refs if ref() is not None]
             return locks
+
+
+#: How often a thread yields before it sleeps on a lock held by another.
+_POLITE_TRIES = 100
+
+
+def _acquire_politely(lock: threading.Lock) -> None:
+    """Take *lock*, yielding to its holder for a while before sleeping on it.
+
+    Sections under the store's locks are a few microseconds long. A thread
+    that sleeps on a taken lock in the kernel must later be woken and win the
+    interpreter back before the lock can move on, and under contention every
+    release then becomes a context switch (a lock convoy: saves from two
+    threads ran at a third of the speed of one). Yielding first lets the
+    holder finish its section; after a while, sleep as usual.
+    """
+    if lock.acquire(blocking=False):
+        return
+    for _ in range(_POLITE_TRIES):
+        time.sleep(0)
+        if lock.acquire(blocking=False):
+            return
+    lock.acquire()
 
 
 class _Holding:
@@ -125,8 +149,8 @@ class ReadWriteLock:
         while self._writer_active:
             # A writer holds the gate: let it finish, then try again.
             lock.release()
-            with self._gate:
-                pass
+            _acquire_politely(self._gate)
+            self._gate.release()
             lock.acquire()
         return lock
 
@@ -144,12 +168,12 @@ class ReadWriteLock:
 
     def acquire_write(self) -> None:
         """Enter as the only holder: wait for the writer before, then for the readers inside."""
-        self._gate.acquire()
+        _acquire_politely(self._gate)
         self._writer_active = True
         taken: list[threading.Lock] = []
         try:
             for lock in self._registry.snapshot():
-                lock.acquire()
+                _acquire_politely(lock)
                 taken.append(lock)
         except BaseException:
             # Interrupted (KeyboardInterrupt) before holding every reader lock: withdraw.

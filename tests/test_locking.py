@@ -105,7 +105,7 @@ def test_an_interrupted_writer_leaves_the_lock_usable():
         pass
 
     class InterruptingLock:
-        def acquire(self):
+        def acquire(self, blocking=True):
             raise Interrupted
 
     with lock.read:  # registers this thread's reader lock, taken first by a writer
@@ -163,3 +163,22 @@ def test_the_registry_forgets_dead_threads_without_callbacks():
     assert all(ref.__callback__ is None for ref in lock._registry._refs)
     assert [] == lock._registry.snapshot()
     assert [] == lock._registry._refs
+
+
+def test_a_waiting_writer_yields_before_it_sleeps():
+    """A writer that finds the gate taken waits for it politely and still gets it."""
+    lock = ReadWriteLock()
+    lock._gate.acquire()
+    entered = threading.Event()
+
+    def writer():
+        with lock.write:
+            entered.set()
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    time.sleep(0.05)
+    assert not entered.is_set()
+    lock._gate.release()
+    thread.join(TIMEOUT)
+    assert entered.is_set()
