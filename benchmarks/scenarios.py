@@ -321,11 +321,7 @@ def exists(env: Env) -> list[Rep]:
 
         return loop
 
-    reps = []
-    for _ in range(env.repeats):
-        run = run_threads(make_loop, env.threads, env.duration, env.max_ops)
-        reps.append(Rep(run.ops, run.seconds, run.wrong, checked=run.ops))
-    return reps
+    return _repeat(env, make_loop)
 
 
 def listdir(env: Env) -> list[Rep]:
@@ -346,6 +342,11 @@ def listdir(env: Env) -> list[Rep]:
 
         return loop
 
+    return _repeat(env, make_loop)
+
+
+def _repeat(env: Env, make_loop: Callable[[int], Loop]) -> list[Rep]:
+    """Run the threads' loops ``env.repeats`` times; every operation was a checked one."""
     reps = []
     for _ in range(env.repeats):
         run = run_threads(make_loop, env.threads, env.duration, env.max_ops)

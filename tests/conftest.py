@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from inmemorystorage import InMemoryStorage
+from inmemorystorage import storage as storage_module
 from inmemorystorage.store import Store
 
 # The default run stays well under a minute; `--hypothesis-profile=long` searches harder.
@@ -51,3 +52,11 @@ def fast_switching() -> Iterator[None]:
     sys.setswitchinterval(1e-6)
     yield
     sys.setswitchinterval(old)
+
+
+@pytest.fixture
+def forget_shared_stores() -> Iterator[None]:
+    """Drop every namespace store after the test, so that no test sees another's files."""
+    yield
+    with storage_module._shared_stores_lock:
+        storage_module._shared_stores.clear()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -12,6 +9,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage, storages
 
 from inmemorystorage import InMemoryStorage
+
+from .imports import django_modules_imported_by
 
 TWO_TESTS = """
 from django.core.files.base import ContentFile
@@ -30,20 +29,7 @@ def test_second(inmemory_storage):
 
 def test_loading_the_plugin_imports_no_django():
     """pytest loads the plugin in every run; Django is imported only when a test uses it."""
-    code = (
-        "import sys, inmemorystorage.pytest_plugin;"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'django');"
-        "print(bad); sys.exit(1 if bad else 0)"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": ""},
-        timeout=60,
-    )
-    assert (0, "[]") == (result.returncode, result.stdout.strip())
+    assert [] == django_modules_imported_by("inmemorystorage.pytest_plugin")
 
 
 def test_the_fixture_is_the_default_storage(inmemory_storage):

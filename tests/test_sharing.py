@@ -8,14 +8,8 @@ from django.core.files.base import ContentFile
 from django.test import override_settings
 
 from inmemorystorage import InMemoryStorage
-from inmemorystorage import storage as storage_module
 
-
-@pytest.fixture(autouse=True)
-def _forget_shared_stores():
-    yield
-    with storage_module._shared_stores_lock:
-        storage_module._shared_stores.clear()
+pytestmark = pytest.mark.usefixtures("forget_shared_stores")
 
 
 def test_instances_have_their_own_files():

@@ -12,15 +12,9 @@ from django.core.files.storage import default_storage, storages
 from django.test import SimpleTestCase, override_settings
 
 from inmemorystorage import InMemoryStorage
-from inmemorystorage import storage as storage_module
 from inmemorystorage.testing import use_inmemory_storage
 
-
-@pytest.fixture(autouse=True)
-def _forget_shared_stores():
-    yield
-    with storage_module._shared_stores_lock:
-        storage_module._shared_stores.clear()
+pytestmark = pytest.mark.usefixtures("forget_shared_stores")
 
 
 def test_a_with_block_installs_the_storage_as_default():
