@@ -16,6 +16,7 @@ from inmemorystorage.budget import dir_charge, file_charge
 from inmemorystorage.signals import file_evicted
 from inmemorystorage.store import Store
 
+from .contents import StreamedFile
 from .stress import broken_lock, check_consistency, run_threads
 
 KIB = 1024
@@ -187,24 +188,10 @@ def test_a_file_larger_than_the_budget_is_refused_before_it_is_read(on_full):
 def test_streaming_content_is_refused_as_soon_as_it_passes_the_budget():
     """Content of unknown size is refused at the first chunk past max_bytes, not at the end."""
     storage = InMemoryStorage(max_bytes=10 * KIB)
-    consumed = []
-
-    class Endless(File):
-        def __init__(self):
-            super().__init__(None, name="endless.bin")
-
-        @property
-        def size(self):
-            raise AttributeError("unknown size")
-
-        def chunks(self, chunk_size=None):
-            for i in range(1000):
-                consumed.append(i)
-                yield b"x" * KIB
-
+    endless = StreamedFile(b"x" * KIB for _ in range(1000))
     with pytest.raises(StorageFull):
-        storage.save("endless.bin", Endless())
-    assert len(consumed) <= 11
+        storage.save("endless.bin", endless)
+    assert endless.consumed <= 11
     assert (0, 1) == (storage.stats().files, storage.stats().refusals)
 
 

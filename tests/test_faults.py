@@ -10,6 +10,7 @@ from django.core.files.base import ContentFile, File
 from inmemorystorage import InMemoryStorage, StorageFull
 from inmemorystorage.signals import file_evicted
 
+from .contents import StreamedFile
 from .stress import check_consistency
 
 KIB = 1024
@@ -62,20 +63,8 @@ def test_content_whose_chunks_raise_midway(storage):
     """A save whose content fails after some chunks stores nothing."""
     before = observable(storage)
 
-    class Failing(File):
-        def __init__(self):
-            super().__init__(None, name="failing.bin")
-
-        @property
-        def size(self):
-            raise AttributeError("size unknown")
-
-        def chunks(self, chunk_size=None):
-            yield b"first chunk"
-            raise Boom
-
     with pytest.raises(Boom):
-        storage.save("failing.bin", Failing())
+        storage.save("failing.bin", StreamedFile([b"first chunk"], then_raise=Boom()))
     assert_unchanged_and_free(storage, before)
 
 
@@ -142,18 +131,6 @@ def test_the_budget_hit_in_the_middle_of_streaming_chunks(storage):
     """A save whose chunks pass max_bytes is refused then; nothing leaks."""
     before = observable(storage)
 
-    class Stream(File):
-        def __init__(self):
-            super().__init__(None, name="stream.bin")
-
-        @property
-        def size(self):
-            raise AttributeError("size unknown")
-
-        def chunks(self, chunk_size=None):
-            for _ in range(16):
-                yield b"c" * KIB
-
     with pytest.raises(StorageFull):
-        storage.save("stream.bin", Stream())
+        storage.save("stream.bin", StreamedFile(b"c" * KIB for _ in range(16)))
     assert_unchanged_and_free(storage, before)
