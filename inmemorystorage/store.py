@@ -140,9 +140,9 @@ class Store:
         self._clock = clock
         self._lock = ReadWriteLock()
         self._tally = threading.Lock()
-        self._reads: collections.deque[tuple[FileNode, float]] = (
-            collections.deque()
-        )  # thread-safe by itself
+        # Reads not yet applied to access times and the recency order; a deque's
+        # append() and popleft() are thread-safe by themselves.
+        self._reads: collections.deque[tuple[FileNode, float]] = collections.deque()
         now = clock()
         self._root = DirNode(now, now, now)  # guarded by self._lock
         # Every file by its canonical name, so that a read of a canonical name is one
@@ -168,8 +168,9 @@ class Store:
     def read(self, path: str) -> bytes:
         """Return the content of the file at *path*, counting it as a use.
 
-        Takes the read lock for the walk only. The returned ``bytes`` is the
-        content as published by one complete write; later writes never change it.
+        Takes the read lock for one lookup (a walk if the name is not
+        canonical). The returned ``bytes`` is the content as published by one
+        complete write; later writes never change it.
 
         Raises:
             PathDoesNotExist: nothing is stored at *path*.
