@@ -75,9 +75,7 @@ class InMemoryStaticFilesStorage(InMemoryStorage):
     @cached_property
     def base_url(self) -> str:
         """``base_url`` as given, or ``STATIC_URL``, checked as ``StaticFilesStorage`` checks it."""
-        if self._base_url is not None and not self._base_url.endswith("/"):
-            self._base_url += "/"
-        url = self._value_or_setting(self._base_url, settings.STATIC_URL)
+        url = self._value_or_setting(self._given_base_url(), settings.STATIC_URL)
         check_settings(url)
         return str(url)
 

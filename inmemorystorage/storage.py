@@ -170,9 +170,13 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
 
     @cached_property
     def base_url(self) -> str | None:
+        return self._value_or_setting(self._given_base_url(), settings.MEDIA_URL)  # type: ignore[no-any-return]  # a setting
+
+    def _given_base_url(self) -> str | None:
+        """The ``base_url`` argument, ending in ``/`` as Django's storages make it end."""
         if self._base_url is not None and not self._base_url.endswith("/"):
             self._base_url += "/"
-        return self._value_or_setting(self._base_url, settings.MEDIA_URL)  # type: ignore[no-any-return]  # a setting
+        return self._base_url
 
     @cached_property
     def file_permissions_mode(self) -> int | None:
@@ -346,8 +350,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             return self._store.listdir(path)
 
     def size(self, name: str) -> int:
-        with _django_names:
-            info = self._store.stat(name)
+        info = self._stat(name)
         if info.is_dir:
             raise is_a_directory(name)
         return info.size
@@ -380,7 +383,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
     def get_modified_time(self, name: str) -> datetime:
         return self._datetime(self._stat(name).modified)
 
-    def _stat(self, name: str) -> Any:
+    def _stat(self, name: str) -> FileInfo:
         with _django_names:
             return self._store.stat(name)
 

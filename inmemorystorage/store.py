@@ -361,12 +361,7 @@ class Store:
         if not parts:
             raise is_a_directory(path)
         with self._lock.read:
-            ancestors(self._root, parts)
-            node = find(self._root, parts)
-        if isinstance(node, DirNode):
-            raise is_a_directory(path)
-        if node is not None and exclusive:
-            raise FileExistsError(errno.EEXIST, f"{join(parts)!r} already exists", path)
+            self._target(parts, exclusive=exclusive)
 
     def write(self, path: str, content: bytes, *, exclusive: bool = False) -> Written:
         """Publish *content* as the file at *path*, creating its parent directories.
@@ -405,13 +400,7 @@ class Store:
         exclusive: bool,
     ) -> list[Eviction]:
         # Called with the write lock held: the tree and the counts are ours.
-        existing, missing = ancestors(self._root, parts)
-        parent = existing[-1] if not missing else None
-        old = parent.children.get(parts[-1]) if parent is not None else None
-        if isinstance(old, DirNode):
-            raise is_a_directory(name)
-        if old is not None and exclusive:
-            raise FileExistsError(errno.EEXIST, f"{name!r} already exists", name)
+        existing, old = self._target(parts, exclusive=exclusive)
         new_dirs = parts[len(existing) - 1 : -1]
         needed = charge + sum(dir_charge(d) for d in new_dirs)
         freed = file_charge(name, len(old.content)) if old is not None else 0
@@ -443,6 +432,21 @@ class Store:
         node.children[parts[-1]] = new
         self._index[name] = new
         return evictions
+
+    def _target(
+        self, parts: tuple[str, ...], *, exclusive: bool
+    ) -> tuple[list[DirNode], FileNode | None]:
+        # The existing directories on the way to *parts* and the file there, if
+        # any; raises what a write there would raise for the tree's shape.
+        # Called with the lock held (read or write).
+        existing, missing = ancestors(self._root, parts)
+        old = existing[-1].children.get(parts[-1]) if not missing else None
+        if isinstance(old, DirNode):
+            raise is_a_directory(join(parts))
+        if old is not None and exclusive:
+            name = join(parts)
+            raise FileExistsError(errno.EEXIST, f"{name!r} already exists", name)
+        return existing, old
 
     def _check_room(
         self, parts: tuple[str, ...], size: int, needed: int, existing: list[DirNode]
