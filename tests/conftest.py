@@ -13,20 +13,9 @@ from inmemorystorage import storage as storage_module
 from inmemorystorage.store import Store
 
 # The default run stays well under a minute; `--hypothesis-profile=long` searches harder.
-settings.register_profile(
-    "inmemorystorage",
-    max_examples=100,
-    stateful_step_count=50,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile(
-    "long",
-    max_examples=1000,
-    stateful_step_count=100,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+_UNTIMED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("inmemorystorage", max_examples=100, stateful_step_count=50, **_UNTIMED)
+settings.register_profile("long", max_examples=1000, stateful_step_count=100, **_UNTIMED)
 settings.load_profile("inmemorystorage")
 
 
