@@ -110,8 +110,12 @@ def _split_slowly(path: str, segments: list[str]) -> tuple[str, ...]:
             len(segment) > MAX_SEGMENT_BYTES // 4  # shorter ones fit: 4 bytes a character at most
             and len(segment.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES
         ):
-            msg = f"a name segment is longer than {MAX_SEGMENT_BYTES} bytes: {segment[:40]!r}..."
-            raise OSError(errno.ENAMETOOLONG, msg, path)
+            # The message quotes an excerpt: a whole 5,000-character name helps nobody.
+            msg = (
+                f"a name segment is longer than {MAX_SEGMENT_BYTES} bytes "
+                f"({len(segment):,} characters): {segment[:40]!r}..."
+            )
+            raise OSError(errno.ENAMETOOLONG, msg)
         else:
             parts.append(segment)
     return tuple(parts)
