@@ -19,7 +19,6 @@ from inmemorystorage import (
     InMemoryStaticFilesStorage,
     InMemoryStorage,
 )
-from inmemorystorage import storage as storage_module
 from inmemorystorage.testing import use_inmemory_storage
 
 APP_CSS = Path(__file__).parent / "testapp" / "static" / "testapp" / "app.css"
@@ -48,11 +47,7 @@ def collectstatic():
     call_command("collectstatic", interactive=False, verbosity=0)
 
 
-@pytest.fixture(autouse=True)
-def _forget_shared_stores():
-    yield
-    with storage_module._shared_stores_lock:
-        storage_module._shared_stores.clear()
+pytestmark = pytest.mark.usefixtures("forget_shared_stores")
 
 
 @pytest.fixture
@@ -167,7 +162,7 @@ def test_static_storages_with_one_location_share_their_files():
 
 
 def test_static_storages_with_different_locations_do_not():
-    """Different locations are different destinations: nothing collected for one shows in another."""
+    """Different locations are different destinations: one's files do not show in another."""
     InMemoryStaticFilesStorage(location="/srv/one").save("app.css", ContentFile(b"a{}"))
     assert not InMemoryStaticFilesStorage(location="/srv/two").exists("app.css")
     assert not InMemoryManifestStaticFilesStorage(location="/srv/two").exists("app.css")
