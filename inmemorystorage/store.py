@@ -367,9 +367,17 @@ class Store:
         Raises:
             StorageFull: a file of *size* bytes at *path* exceeds ``max_bytes``.
         """
-        if self._budget.too_large(file_charge(path, size)):
+        charge = file_charge(path, size)
+        if self._budget.too_large(charge):
+            if self._budget.too_large(size):
+                detail = "larger than the whole budget"
+            else:
+                detail = (
+                    f"with the per-file overhead (its name and bookkeeping, "
+                    f"{charge - size:,} bytes) it needs {charge:,} bytes, more than the whole budget"
+                )
             with self._tally:
-                raise self._refusal(path, size, "larger than the whole budget")
+                raise self._refusal(path, size, detail)
 
     def check_writable(self, path: str, *, exclusive: bool = False) -> None:
         """Raise now what writing *path* would raise for the tree's present shape.

@@ -156,3 +156,17 @@ def test_an_unknown_option_is_improperly_configured():
 def test_good_options_pass_the_check():
     """The options the README shows pass."""
     check_options(namespace="media", max_bytes=64 * 1024 * 1024, on_full="evict")
+
+
+def test_a_file_that_fits_only_without_its_overhead_says_so():
+    """StorageFull for a file smaller than max_bytes explains the per-file overhead."""
+    storage = InMemoryStorage(max_bytes=1000)
+    with pytest.raises(StorageFull, match=r"per-file overhead .* it needs 1,541 bytes"):
+        storage.save("a", ContentFile(b"x" * 900))
+
+
+@pytest.mark.parametrize("raw", [b"raw bytes", "raw text", bytearray(b"raw")])
+def test_raw_content_is_a_type_error_that_says_what_to_do(raw):
+    """save(name, b"...") raises a TypeError that says to wrap the content in ContentFile."""
+    with pytest.raises(TypeError, match=r"ContentFile\(data\)"):
+        InMemoryStorage().save("a.txt", raw)
