@@ -372,9 +372,10 @@ class Store:
             if self._budget.too_large(size):
                 detail = "larger than the whole budget"
             else:
+                overhead = charge - size
                 detail = (
-                    f"with the per-file overhead (its name and bookkeeping, "
-                    f"{charge - size:,} bytes) it needs {charge:,} bytes, more than the whole budget"
+                    f"with the per-file overhead (its name and bookkeeping, {overhead:,} "
+                    f"bytes) it needs {charge:,} bytes, more than the whole budget"
                 )
             with self._tally:
                 raise self._refusal(path, size, detail)
