@@ -12,9 +12,12 @@ guards a :class:`Budget` (see ``store.py``).
 from __future__ import annotations
 
 import collections
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .tree import FileNode
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
     "DIR_OVERHEAD",
@@ -111,6 +114,9 @@ class Budget:
     def touch(self, index: Index, name: str) -> None:
         """Mark the file at *name* as just used (no order to keep without a bound)."""
 
+    def touch_all(self, index: Index, names: Sequence[str]) -> None:
+        """Mark the files at *names* as used, in that order (no order to keep without a bound)."""
+
     def least_recent(self, index: Index) -> str:  # noqa: ARG002  # the bounded budget reads it
         """The name of the least recently used file, the next to evict.
 
@@ -165,6 +171,15 @@ class BoundedBudget(Budget):
         """Move *name* to the most recently used end; nothing happens if it is not held."""
         if name in index:
             index.move_to_end(name)  # type: ignore[attr-defined]  # an OrderedDict, from new_index()
+
+    def touch_all(self, index: Index, names: Sequence[str]) -> None:
+        """Mark the files at *names* as used, in that order; names not held are skipped."""
+        # Only each name's last use counts: move them in the order of their last uses.
+        in_order = list(dict.fromkeys(reversed(names)))
+        move_to_end = index.move_to_end  # type: ignore[attr-defined]  # an OrderedDict, from new_index()
+        for name in reversed(in_order):
+            if name in index:
+                move_to_end(name)
 
     def least_recent(self, index: Index) -> str:
         """The name of the least recently used file.

@@ -389,12 +389,13 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             SuspiciousFileOperation: *name* escapes the storage.
         """
         # Overrides Storage.open only to spare the hottest path one call.
-        if mode == "rb" and type(name) is str and not os.path.isabs(name):
+        if mode == "rb":
             store = self._store
             try:
-                return SnapshotFile(store.read_node(name).content, name, store)
-            except UnsafePath as exc:
-                raise SuspiciousFileOperation(str(exc)) from exc
+                node = store.read_node(name)
+            except (UnsafePath, TypeError):  # absolute or pathlib names: see _name()
+                return self._open(name, mode)
+            return SnapshotFile(node.content, name, store)
         return self._open(name, mode)
 
     def _open(self, name: str, mode: str = "rb") -> SnapshotFile | WriterFile:

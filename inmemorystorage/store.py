@@ -202,8 +202,8 @@ class Store:
         self._files = self._budget.new_index()
         now = self._now()
         self._dirs: dict[str, DirNode] = {"": DirNode(now, now, now)}
-        # Reads not yet applied: (name, node, when); append() and popleft() are thread-safe.
-        self._reads: collections.deque[tuple[str, FileNode, int]] = collections.deque()
+        # Reads not yet applied: (name, when); append() and popleft() are thread-safe.
+        self._reads: collections.deque[tuple[str, int]] = collections.deque()
         self._accessed: dict[str, int] = {}  # guarded by self._lock; files read since published
         self._created: dict[str, int] = {}  # guarded by self._lock; files replaced since created
         self._stamp = 0  # guarded by self._lock; the latest stamp given out
@@ -261,7 +261,7 @@ class Store:
         if node is None:
             path, node = self._find_file(path)
         reads = self._reads
-        reads.append((path, node, self._now()))
+        reads.append((path, self._now()))
         if len(reads) >= _READS_BEFORE_DRAIN and self._lock.acquire(blocking=False):
             try:
                 self._apply_reads()
@@ -291,22 +291,24 @@ class Store:
         return PathDoesNotExist(name)
 
     def _apply_reads(self) -> None:
-        # Called with self._lock held. A read of a node that has since been
-        # replaced or removed changes nothing: the write that replaced it
-        # applied the reads before it, and came later.
+        # Called with self._lock held. A read counts as a use of its name at
+        # the moment it was queued, which lies within the read, so only each
+        # name's latest queued read matters, for its access time and for its
+        # place in the recency order: the batch is reduced in bulk. Reads of
+        # names that have gone since change nothing.
         reads = self._reads
         count = len(reads)
         if not count:
             return
-        files = self._files
-        accessed = self._accessed
-        touch = self._budget.touch
-        for _ in range(count):
-            name, node, when = reads.popleft()
-            if files.get(name) is node:
-                accessed[name] = when
-                touch(files, name)
+        popleft = reads.popleft
+        names, whens = zip(*[popleft() for _ in range(count)], strict=True)
         self._counters.hits += count
+        latest = dict(zip(names, whens, strict=True))
+        files = self._files
+        for gone in latest.keys() - files.keys():
+            del latest[gone]
+        self._accessed.update(latest)
+        self._budget.touch_all(files, names)
 
     def stat(self, path: str) -> FileInfo:
         """Describe the file or directory at *path* without counting a use.
