@@ -125,13 +125,13 @@ class Budget:
         """
         raise KeyError(self)
 
-    def add_file(self, name: str, size: int) -> None:
-        """Charge a file."""
-        self.file_bytes += file_charge(name, size)
+    def add_file(self, charge: int) -> None:
+        """Charge a file its :func:`file_charge`."""
+        self.file_bytes += charge
 
-    def remove_file(self, name: str, size: int) -> None:
-        """Stop charging a file."""
-        self.file_bytes -= file_charge(name, size)
+    def remove_file(self, charge: int) -> None:
+        """Stop charging a file its :func:`file_charge`."""
+        self.file_bytes -= charge
 
     def add_dir(self, name: str) -> None:
         """Charge one new directory."""

@@ -29,7 +29,7 @@ from .exceptions import UnsafePath
 from .files import SnapshotFile, WriterFile, parse_mode
 from .signals import file_evicted
 from .store import Eviction, FileInfo, Store, StoredFile, StoreStats
-from .tree import is_a_directory
+from .tree import is_a_directory, is_canonical
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -50,6 +50,16 @@ _shared_stores_lock = threading.Lock()
 #: Content types whose ``chunks()`` provably yields exactly their inner buffer's
 #: value: Django's own classes, not subclasses, which may override ``read()``.
 _PLAIN_CONTENT_TYPES = frozenset({File, ContentFile, InMemoryUploadedFile})
+#: The methods Django's ``Storage.save()`` calls (directly or through
+#: ``get_available_name()``): a subclass that overrides one gets Django's
+#: generic ``save()``, so that its override is called.
+_SAVE_HOOKS = (
+    "get_available_name",
+    "is_name_available",
+    "exists",
+    "get_alternative_name",
+    "_save",
+)
 #: Attributes that, set on a content instance, change what ``chunks()`` yields.
 _READING_ATTRIBUTES = frozenset({"chunks", "read", "seek", "open"})
 
@@ -216,6 +226,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         return Store(max_bytes, on_full)
 
     @classmethod
+    @classmethod
     def _over(cls, store: Store, namespace: str | None) -> InMemoryStorage:
         """An instance over an existing shared *store* (``namespace=None``: the persist store)."""
         storage = cls(namespace=namespace, max_bytes=store.max_bytes, on_full=store.on_full)
@@ -375,6 +386,14 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
                 "django.core.files.base.ContentFile, as in save(name, ContentFile(data))"
             )
             raise TypeError(msg)
+        if name is None:
+            name = content.name
+        if not hasattr(content, "chunks"):
+            content = File(content, name)
+        if is_canonical(name) and (max_length or len(name)) >= len(name) and self._hooks_are_ours():
+            # Django's name checks are provably no-ops for a canonical name, and
+            # no hook they call is overridden: check and claim in one step.
+            return self._claim(name, content, max_length=max_length)
         if name is not None and not isinstance(name, str):
             name = self._name(name)
         return str(super().save(name, content, max_length=max_length))
@@ -413,24 +432,52 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             return WriterFile(name, mode, store, initial, publish=self._publish)
 
     def _save(self, name: str, content: Any) -> str:
+        return self._claim(name, content, max_length=None)
+
+    def _claim(self, name: str, content: Any, *, max_length: int | None) -> str:
+        """Gather the content, then claim a free name and publish in one step.
+
+        If the name is taken meanwhile (or, on the lean path of :meth:`save`,
+        already was), Django's ``get_available_name()`` finds another and the
+        claim is tried again, the content already in hand. A hook that gives
+        back the very name refused means to keep it: the file is replaced, as
+        Django's ``InMemoryStorage`` does, rather than looping forever.
+        """
+        exclusive = not self._allow_overwrite
         with _django_names:
             data = self._gather(name, content)
             while True:
                 try:
-                    written = self._publish(name, data, exclusive=not self._allow_overwrite)
+                    written = self._publish(name, data, exclusive=exclusive)
                 except (FileExistsError, IsADirectoryError) as exc:
-                    if isinstance(exc, NotADirectoryError) or self._allow_overwrite:
+                    if isinstance(exc, NotADirectoryError) or not exclusive:
                         raise
-                    # Another thread claimed the name since get_available_name().
-                    name = self.get_available_name(name)
+                    alternative = self.get_available_name(name, max_length=max_length)
+                    exclusive = alternative != name
+                    name = alternative
                 else:
                     break
         if hasattr(content, "temporary_file_path"):
             os.remove(content.temporary_file_path())
         return written
 
+    def _hooks_are_ours(self) -> bool:
+        """Whether every method Django's ``save()`` would call is this class's own.
+
+        Looked up on each save, so that a subclass, or a test that patches a
+        hook on the class or the instance, gets its override called.
+        """
+        cls = type(self)
+        return (
+            cls.get_available_name,
+            cls.is_name_available,
+            cls.exists,
+            cls.get_alternative_name,
+            cls._save,
+        ) == _ORIGINAL_HOOKS and _HOOK_NAMES.isdisjoint(self.__dict__)
+
     def _publish(self, name: str, data: bytes, *, exclusive: bool) -> str:
-        written = self._store.write(name, data, exclusive=exclusive)
+        written = self._store.write(name, data, exclusive=exclusive, canonical=is_canonical(name))
         if written.evictions:
             self._report(written.evictions)
         return written.name
@@ -451,12 +498,14 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             and _READING_ATTRIBUTES.isdisjoint(vars(content))
         ):
             value = inner.getvalue()
-            self._store.check_size(name, len(value))  # characters never outnumber bytes
             if isinstance(value, str):
+                self._store.check_size(name, len(value))  # characters never outnumber bytes
                 value = value.encode()
-                self._store.check_size(name, len(value))
-            return value
-        size = getattr(content, "size", None) if hasattr(type(content), "size") else None
+            return value  # the store checks its size before it takes a lock
+        try:
+            size = content.size
+        except (AttributeError, OSError, ValueError):  # unknown, or a stream that cannot tell
+            size = None
         if isinstance(size, int):
             self._store.check_size(name, size)
         chunks = []
@@ -558,3 +607,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
     def _datetime(timestamp: float) -> datetime:
         """Aware in UTC with ``USE_TZ``, naive local time otherwise, as FileSystemStorage does."""
         return datetime.fromtimestamp(timestamp, tz=UTC if settings.USE_TZ else None)
+
+
+_ORIGINAL_HOOKS = tuple(getattr(InMemoryStorage, hook) for hook in _SAVE_HOOKS)
+_HOOK_NAMES = frozenset(_SAVE_HOOKS)

@@ -445,7 +445,9 @@ class Store:
         with self._lock:
             self._target(name, exclusive=exclusive)
 
-    def write(self, path: str, content: bytes, *, exclusive: bool = False) -> Written:
+    def write(
+        self, path: str, content: bytes, *, exclusive: bool = False, canonical: bool = False
+    ) -> Written:
         """Publish *content* as the file at *path*, creating its parent directories.
 
         Checking that the name is free (with *exclusive*) and claiming it are
@@ -455,15 +457,19 @@ class Store:
         files evicted to make room, for the caller to report (no lock is held
         then).
 
+        *canonical* says that the caller has checked *path* with
+        :func:`~inmemorystorage.tree.is_canonical`, sparing it a second look.
+
         Raises:
             FileExistsError: *exclusive* and something already is at *path*.
             IsADirectoryError: *path* is a directory (or the root).
             NotADirectory: a parent of *path* is a file.
             StorageFull: the content cannot fit; nothing changed.
         """
-        name = path if type(path) is str and path in self._files else join(split_path(path))
+        name = path if canonical else join(split_path(path))
         size = len(content)
-        self.check_size(name, size)
+        if self._budget.max_bytes is not None:
+            self.check_size(name, size)
         with self._lock:
             evictions = self._publish(name, content, size, exclusive=exclusive)
         return Written(name, tuple(evictions))
@@ -472,9 +478,11 @@ class Store:
         # Called with self._lock held: check the target, settle the budget,
         # then publish the node with one store into the index.
         old, missing = self._target(name, exclusive=exclusive)
-        self._apply_reads()
+        if self._reads:
+            self._apply_reads()
         budget = self._budget
-        needed = file_charge(name, size) + sum(dir_charge(base_name(d)) for d in missing)
+        charge = file_charge(name, size)
+        needed = charge + sum(dir_charge(base_name(d)) for d in missing) if missing else charge
         freed = file_charge(name, len(old.content)) if old is not None else 0
         stamp = self._next_stamp()
         evictions: list[Eviction] = []
@@ -484,21 +492,25 @@ class Store:
                 budget.touch(self._files, name)  # the write is a use: evict others first
             keep = set(ancestor_names(name))
             evictions = self._make_room(needed - freed, stamp, keep, protected=old is not None)
-        self._forget_eviction(name)
-        if old is not None:
-            budget.remove_file(name, len(old.content))
-            self._created.setdefault(name, old.stamp)
-            self._accessed.pop(name, None)
-        budget.add_file(name, size)
-        self._make_dirs(missing, stamp)
+        if self._evicted:
+            self._forget_eviction(name)
+        if missing:
+            self._make_dirs(missing, stamp)
         parent = self._dirs[parent_name(name)]
         new = FileNode(content, stamp)
         parent.children[name] = new
+        budget.add_file(charge)
         if old is None:
             parent.modified = parent.accessed = stamp
-        self._files[name] = new  # the publication
-        budget.touch(self._files, name)
-        self._trim_evictions()
+            self._files[name] = new  # the publication: a new name goes last in any order
+        else:
+            budget.remove_file(freed)
+            self._created.setdefault(name, old.stamp)
+            self._accessed.pop(name, None)
+            self._files[name] = new  # the publication
+            budget.touch(self._files, name)
+        if self._evicted:
+            self._trim_evictions()
         return evictions
 
     def _next_stamp(self) -> int:
@@ -590,7 +602,7 @@ class Store:
         parent.modified = parent.accessed = stamp
         self._accessed.pop(name, None)
         self._created.pop(name, None)
-        self._budget.remove_file(name, len(node.content))
+        self._budget.remove_file(file_charge(name, len(node.content)))
         return node
 
     def _prune_from(self, name: str, keep: set[str]) -> None:
@@ -812,7 +824,7 @@ class Store:
         # Charge and publish a checked batch, room already made. Called with self._lock held.
         budget = self._budget
         for name, old in olds.items():
-            budget.remove_file(name, len(old.content))
+            budget.remove_file(file_charge(name, len(old.content)))
             self._accessed.pop(name, None)
             self._created.pop(name, None)
         self._make_dirs(missing, stamp)
@@ -826,7 +838,7 @@ class Store:
             created = round(file.created * _NS)
             if created != node.stamp:
                 self._created[name] = created
-            budget.add_file(name, len(file.content))
+            budget.add_file(file_charge(name, len(file.content)))
             parent = self._dirs[parent_name(name)]
             parent.children[name] = node
             parent.modified = parent.accessed = stamp

@@ -56,14 +56,22 @@ Node = FileNode | DirNode
 
 
 def is_canonical(path: object) -> bool:
-    """Whether *path* is a valid name already in the form a store keeps it (``""`` is the root)."""
-    if type(path) is not str:
+    """Whether *path* is a file name already in the form a store keeps it.
+
+    The common case, tested cheaply: ``False`` may also mean an unusual but
+    valid name (a segment of over 63 characters), never the reverse.
+    """
+    if type(path) is not str or not path or path[0] == "/" or "\\" in path or "\x00" in path:
         return False
-    try:
-        parts = split_path(path)
-    except (InvalidPath, OSError):
-        return False
-    return join(parts) == path
+    segments = path.split("/")
+    return (
+        "" not in segments
+        and "." not in segments
+        and ".." not in segments
+        and max(map(len, segments)) <= MAX_SEGMENT_BYTES // 4
+        and not any(map(str.isspace, segments))
+        and not (path[1:2] == ":" and path[0].isalpha())
+    )
 
 
 def parent_name(name: str) -> str:
