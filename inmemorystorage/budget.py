@@ -12,6 +12,7 @@ guards a :class:`Budget` (see ``store.py``).
 from __future__ import annotations
 
 import collections
+import operator
 from typing import TYPE_CHECKING, Literal
 
 from .tree import FileNode
@@ -114,8 +115,11 @@ class Budget:
     def touch(self, index: Index, name: str) -> None:
         """Mark the file at *name* as just used (no order to keep without a bound)."""
 
-    def touch_all(self, index: Index, names: Sequence[str]) -> None:
-        """Mark the files at *names* as used, in that order (no order to keep without a bound)."""
+    def touch_all(self, index: Index, uses: Sequence[tuple[str, int]]) -> None:
+        """Mark the files named in *uses* (name, time) as used, in that order.
+
+        Without a bound there is no order to keep.
+        """
 
     def least_recent(self, index: Index) -> str:  # noqa: ARG002  # the bounded budget reads it
         """The name of the least recently used file, the next to evict.
@@ -172,10 +176,13 @@ class BoundedBudget(Budget):
         if name in index:
             index.move_to_end(name)  # type: ignore[attr-defined]  # an OrderedDict, from new_index()
 
-    def touch_all(self, index: Index, names: Sequence[str]) -> None:
-        """Mark the files at *names* as used, in that order; names not held are skipped."""
+    def touch_all(self, index: Index, uses: Sequence[tuple[str, int]]) -> None:
+        """Mark the files named in *uses* (name, time) as used, in that order.
+
+        Names not held are skipped.
+        """
         # Only each name's last use counts: move them in the order of their last uses.
-        in_order = list(dict.fromkeys(reversed(names)))
+        in_order = list(dict.fromkeys(map(operator.itemgetter(0), reversed(uses))))
         move_to_end = index.move_to_end  # type: ignore[attr-defined]  # an OrderedDict, from new_index()
         for name in reversed(in_order):
             if name in index:

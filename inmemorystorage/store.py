@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import collections
 import errno
+import itertools
 import time
 from typing import TYPE_CHECKING
 
@@ -300,15 +301,14 @@ class Store:
         count = len(reads)
         if not count:
             return
-        popleft = reads.popleft
-        names, whens = zip(*[popleft() for _ in range(count)], strict=True)
+        batch = list(itertools.starmap(reads.popleft, itertools.repeat((), count)))
         self._counters.hits += count
-        latest = dict(zip(names, whens, strict=True))
+        latest = dict(batch)
         files = self._files
         for gone in latest.keys() - files.keys():
             del latest[gone]
         self._accessed.update(latest)
-        self._budget.touch_all(files, names)
+        self._budget.touch_all(files, batch)
 
     def stat(self, path: str) -> FileInfo:
         """Describe the file or directory at *path* without counting a use.
