@@ -32,8 +32,6 @@ def stand_in(backend_path: str) -> type:
     class FileSystemStandIn(backend):  # type: ignore[misc,valid-type]
         """The backend under test, built as ``FileSystemStorage`` is."""
 
-        # Django's tests derive an overwriting subclass from these flags.
-        OS_OPEN_FLAGS = _FILESYSTEM_STORAGE.OS_OPEN_FLAGS
 
         def __init__(
             self,
@@ -48,6 +46,9 @@ def stand_in(backend_path: str) -> type:
                 location, base_url, file_permissions_mode, directory_permissions_mode, **kwargs
             )
 
+    if hasattr(_FILESYSTEM_STORAGE, "OS_OPEN_FLAGS"):
+        # Django 5.2's tests derive an overwriting subclass from these flags.
+        FileSystemStandIn.OS_OPEN_FLAGS = _FILESYSTEM_STORAGE.OS_OPEN_FLAGS
     FileSystemStandIn.__qualname__ = FileSystemStandIn.__name__ = "FileSystemStorage"
     return FileSystemStandIn
 

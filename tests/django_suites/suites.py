@@ -175,10 +175,15 @@ def format_verdict(verdict: Verdict, allowed_absent: Sequence[str]) -> str:
     lines = []
     if verdict.allowed:
         lines.append(f"Allowed differences ({len(verdict.allowed)}), by design:")
-        lines.extend(
-            f"  [{d.pass_name}] {d.test_id}: {d.ours.outcome} ({d.ours.summary}); {reason}"
-            for d, reason in verdict.allowed
-        )
+        by_reason: dict[str, list[Difference]] = {}
+        for difference, reason in verdict.allowed:
+            by_reason.setdefault(reason, []).append(difference)
+        for reason, group in by_reason.items():
+            lines.append(f"  {reason}:")
+            lines.extend(
+                f"    [{d.pass_name}] {d.test_id}: {d.ours.outcome} ({d.ours.summary})"
+                for d in group
+            )
     if allowed_absent:
         lines.append("Allowed entries this Django version does not have (not checked):")
         lines.extend(f"  {test_id}" for test_id in allowed_absent)
@@ -318,9 +323,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=60, help="seconds one test may run")
     parser.add_argument("labels", nargs="+", help="runtests.py labels")
     args = parser.parse_args(argv)
+    args.results = args.results.resolve()  # runtests.py runs in Django's tests/ directory
     args.results.mkdir(parents=True, exist_ok=True)
     allowed = json.loads(args.allowed.read_text(encoding="utf-8"))
-    runner = runtests_runner(args.django_tests, args.results, args.timeout)
+    runner = runtests_runner(args.django_tests.resolve(), args.results, args.timeout)
     report, ok = compare(runner, args.labels, args.results, allowed)
     print(report)  # noqa: T201 (the session's output)
     print(f"Logs of each run: {args.results}")  # noqa: T201
