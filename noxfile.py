@@ -180,7 +180,7 @@ SUITE_DIFFERENCES = {
     [nox.param(py, dj, id=f"{py}-django{dj}") for py, dj in SUITES_MATRIX],
 )
 def django_suites(session: nox.Session, django: str) -> None:
-    """Django's storage, upload and file-field tests: ours must pass what Django's InMemoryStorage passes.
+    """Django's file tests: ours must pass what Django's InMemoryStorage passes.
 
     Runs each label with ``STORAGES["default"]`` set to each backend, then again
     with ``FileSystemStorage`` replaced by it; prints both tallies and every
@@ -207,7 +207,7 @@ def django_suites(session: nox.Session, django: str) -> None:
 
 
 def _django_tests_dir(session: nox.Session) -> Path:
-    """Django's tests/ directory from the installed Django's sdist, extracted once into nox's cache."""
+    """Django's tests/ directory from the installed Django's sdist, extracted once (cached)."""
     sdist = _django_sdist(session)
     target = Path(session.cache_dir) / "django-tests" / sdist.name.removesuffix(".tar.gz")
     if not (target / "runtests.py").is_file():

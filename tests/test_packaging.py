@@ -100,7 +100,7 @@ def test_the_package_is_imported_from_the_checkout(editable_python, tmp_path):
 
 
 def test_the_checkouts_other_top_level_names_are_not_importable(editable_python, tmp_path):
-    """``tests``, ``benchmarks``, ``examples`` and ``noxfile`` of this checkout stay out of other projects."""
+    """This checkout's ``tests``, ``benchmarks``, ``examples`` and ``noxfile`` stay private."""
     origins = probe(editable_python, tmp_path)
     leaked = {
         name: origin

@@ -32,7 +32,6 @@ def stand_in(backend_path: str) -> type:
     class FileSystemStandIn(backend):  # type: ignore[misc,valid-type]
         """The backend under test, built as ``FileSystemStorage`` is."""
 
-
         def __init__(
             self,
             location: Any = None,

@@ -40,7 +40,7 @@ import attrs
 
 REFERENCE = "django.core.files.storage.InMemoryStorage"
 OURS = "inmemorystorage.InMemoryStorage"
-PASSES = ("default", "stand-in")
+MODES = ("default", "stand-in")
 #: Outcomes that count as a pass of the reference, worth comparing.
 GOOD = frozenset({"passed", "expected failure"})
 STARTED = "started"
@@ -62,7 +62,7 @@ HERE = Path(__file__).resolve().parent
 
 @attrs.frozen
 class Outcome:
-    """What one test did: its outcome, the traceback or skip reason, and whether it used the backend."""
+    """What one test did: its outcome, its traceback or skip reason, whether it used the backend."""
 
     outcome: str
     detail: str = ""
@@ -79,7 +79,7 @@ class Outcome:
 class Difference:
     """A test that passed with the reference backend and did something else with ours."""
 
-    pass_name: str
+    mode: str
     test_id: str
     reference: str
     ours: Outcome
@@ -100,7 +100,7 @@ class Verdict:
 
 
 def read_outcomes(lines: Iterable[str]) -> dict[str, Outcome]:
-    """Each test's outcome from the runner's JSON lines; a test that started and never ended timed out."""
+    """Each test's outcome from the runner's JSON lines; a test with no end line timed out."""
     outcomes: dict[str, Outcome] = {}
     for line in lines:
         if not line.strip():
@@ -112,7 +112,9 @@ def read_outcomes(lines: Iterable[str]) -> dict[str, Outcome]:
         if record["outcome"] == STARTED:
             outcomes.setdefault(
                 test_id,
-                Outcome(TIMED_OUT, "the run was stopped in this test: see the stack dump in its log"),
+                Outcome(
+                    TIMED_OUT, "the run was stopped in this test: see the stack dump in its log"
+                ),
             )
         else:
             outcomes[test_id] = Outcome(
@@ -140,7 +142,7 @@ def tally(outcomes: Mapping[str, Outcome]) -> dict[str, int]:
 
 
 def differences(
-    pass_name: str, reference: Mapping[str, Outcome], ours: Mapping[str, Outcome]
+    mode: str, reference: Mapping[str, Outcome], ours: Mapping[str, Outcome]
 ) -> list[Difference]:
     """Tests that pass with the reference and do not end the same way with ours."""
     found = []
@@ -149,14 +151,12 @@ def differences(
             continue
         actual = ours.get(test_id, Outcome(NOT_RUN))
         if actual.outcome != expected.outcome:
-            found.append(Difference(pass_name, test_id, expected.outcome, actual))
+            found.append(Difference(mode, test_id, expected.outcome, actual))
     return found
 
 
-def judge(
-    found: Sequence[Difference], allowed: Mapping[str, str], ran: Iterable[str]
-) -> Verdict:
-    """Sort differences by the allowed list; an allowed test that ran and never differed is stale."""
+def judge(found: Sequence[Difference], allowed: Mapping[str, str], ran: Iterable[str]) -> Verdict:
+    """Sort differences by the allowed list; allowed tests that ran alike are stale."""
     differing = {difference.test_id for difference in found}
     unexpected = [d for d in found if d.test_id not in allowed]
     excused = [(d, allowed[d.test_id]) for d in found if d.test_id in allowed]
@@ -181,8 +181,7 @@ def format_verdict(verdict: Verdict, allowed_absent: Sequence[str]) -> str:
         for reason, group in by_reason.items():
             lines.append(f"  {reason}:")
             lines.extend(
-                f"    [{d.pass_name}] {d.test_id}: {d.ours.outcome} ({d.ours.summary})"
-                for d in group
+                f"    [{d.mode}] {d.test_id}: {d.ours.outcome} ({d.ours.summary})" for d in group
             )
     if allowed_absent:
         lines.append("Allowed entries this Django version does not have (not checked):")
@@ -198,11 +197,13 @@ def format_verdict(verdict: Verdict, allowed_absent: Sequence[str]) -> str:
             f"DIFFERENCES ({len(verdict.unexpected)}): pass with Django's InMemoryStorage, "
             "not with ours:"
         )
-        for d in verdict.unexpected:
-            lines.append(f"  [{d.pass_name}] {d.test_id}: {d.ours.outcome}: {d.ours.summary}")
+        lines.extend(
+            f"  [{d.mode}] {d.test_id}: {d.ours.outcome}: {d.ours.summary}"
+            for d in verdict.unexpected
+        )
         lines.append("")
         for d in verdict.unexpected:
-            lines.append(f"---- [{d.pass_name}] {d.test_id} ({d.ours.outcome})")
+            lines.append(f"---- [{d.mode}] {d.test_id} ({d.ours.outcome})")
             lines.extend(d.ours.detail.rstrip().splitlines()[-20:])
     elif not verdict.stale:
         lines.append("No unexpected differences.")
@@ -214,12 +215,16 @@ Runner = Callable[[str, str, Sequence[str], Path], int]
 
 
 def run_backend(
-    runner: Runner, backend: str, pass_name: str, labels: Sequence[str], results: Path,
+    runner: Runner,
+    backend: str,
+    mode: str,
+    labels: Sequence[str],
+    results: Path,
     expected: Mapping[str, Outcome] | None = None,
 ) -> dict[str, Outcome]:
     """One backend's outcomes; when the reference's tests are given, resume after any hang."""
     results.unlink(missing_ok=True)
-    runner(backend, pass_name, labels, results)
+    runner(backend, mode, labels, results)
     outcomes = read_outcomes(_lines(results))
     for _ in range(MAX_RESUMES):
         if expected is None or not any(o.outcome == TIMED_OUT for o in outcomes.values()):
@@ -227,7 +232,7 @@ def run_backend(
         remaining = pending(expected, outcomes)
         if not remaining:
             break
-        runner(backend, pass_name, remaining, results)
+        runner(backend, mode, remaining, results)
         outcomes = read_outcomes(_lines(results))
     return outcomes
 
@@ -239,7 +244,7 @@ def _lines(path: Path) -> list[str]:
 def runtests_runner(django_tests: Path, logs: Path, timeout: float) -> Runner:
     """A runner that calls Django's runtests.py with our settings module, one process."""
 
-    def run(backend: str, pass_name: str, labels: Sequence[str], results: Path) -> int:
+    def run(backend: str, mode: str, labels: Sequence[str], results: Path) -> int:
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
@@ -247,7 +252,7 @@ def runtests_runner(django_tests: Path, logs: Path, timeout: float) -> Runner:
             "INMEMORYSTORAGE_SUITE_RESULTS": str(results),
             "INMEMORYSTORAGE_SUITE_TEST_TIMEOUT": str(timeout),
         }
-        if pass_name == "stand-in":
+        if mode == "stand-in":
             env["INMEMORYSTORAGE_SUITE_STANDIN"] = "1"
         log = logs / f"{results.stem}.log"
         with log.open("a", encoding="utf-8") as output:
@@ -274,19 +279,19 @@ def compare(
     problems: list[str] = []
     found: list[Difference] = []
     ran: set[str] = set()
-    for pass_name in PASSES:
-        reference = run_backend(runner, REFERENCE, pass_name, labels, results / f"{pass_name}-django.jsonl")
+    for mode in MODES:
+        reference = run_backend(runner, REFERENCE, mode, labels, results / f"{mode}-django.jsonl")
         ours = run_backend(
-            runner, OURS, pass_name, labels, results / f"{pass_name}-ours.jsonl", expected=reference
+            runner, OURS, mode, labels, results / f"{mode}-ours.jsonl", expected=reference
         )
         for name, outcomes in (("Django's InMemoryStorage", reference), ("ours", ours)):
             used = sum(o.exercised for o in outcomes.values())
             report.append(
-                f"[{pass_name}] {name}: {format_tally(tally(outcomes))} "
+                f"[{mode}] {name}: {format_tally(tally(outcomes))} "
                 f"({len(outcomes)} tests, {used} used the backend)"
             )
-        problems.extend(_sanity(pass_name, reference, ours))
-        found.extend(differences(pass_name, reference, ours))
+        problems.extend(_sanity(mode, reference, ours))
+        found.extend(differences(mode, reference, ours))
         ran.update(t for t in reference if t in ours)
     absent = sorted(t for t in allowed if t not in ran)
     verdict = judge(found, allowed, ran)
@@ -295,29 +300,27 @@ def compare(
     return "\n".join(report), verdict.ok and not problems
 
 
-def _sanity(
-    pass_name: str, reference: Mapping[str, Outcome], ours: Mapping[str, Outcome]
-) -> list[str]:
+def _sanity(mode: str, reference: Mapping[str, Outcome], ours: Mapping[str, Outcome]) -> list[str]:
     """Reasons to distrust a pass: nothing ran, the reference hung, or ours was never called."""
     problems = []
     if not reference or not any(o.outcome in GOOD for o in reference.values()):
-        problems.append(f"[{pass_name}] PROBLEM: no test passed with Django's InMemoryStorage.")
+        problems.append(f"[{mode}] PROBLEM: no test passed with Django's InMemoryStorage.")
     if any(o.outcome == TIMED_OUT for o in reference.values()):
         problems.append(
-            f"[{pass_name}] PROBLEM: a test hung with Django's InMemoryStorage: "
+            f"[{mode}] PROBLEM: a test hung with Django's InMemoryStorage: "
             "the tests after it were not compared."
         )
     if not any(o.exercised for o in ours.values()):
-        problems.append(
-            f"[{pass_name}] PROBLEM: no test called our storage: the settings did not take."
-        )
+        problems.append(f"[{mode}] PROBLEM: no test called our storage: the settings did not take.")
     return problems
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run, print the tallies and differences, exit 1 when the comparison fails."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--django-tests", type=Path, required=True, help="Django's tests/ directory")
+    parser.add_argument(
+        "--django-tests", type=Path, required=True, help="Django's tests/ directory"
+    )
     parser.add_argument("--results", type=Path, required=True, help="where results and logs go")
     parser.add_argument("--allowed", type=Path, required=True, help="JSON: test id -> reason")
     parser.add_argument("--timeout", type=float, default=60, help="seconds one test may run")
