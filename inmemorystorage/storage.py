@@ -25,7 +25,7 @@ from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
 from django.utils.functional import cached_property
 
-from .exceptions import UnsafePath
+from .exceptions import NotADirectory, UnsafePath
 from .files import SnapshotFile, WriterFile, parse_mode
 from .signals import file_evicted
 from .store import Eviction, FileInfo, Store, StoredFile, StoreStats
@@ -65,9 +65,17 @@ _READING_ATTRIBUTES = frozenset({"chunks", "read", "seek", "open"})
 
 
 class _DjangoNames:
-    """Report names that escape the storage as Django does, with SuspiciousFileOperation."""
+    """Report bad names as Django's storages do.
 
-    __slots__ = ()
+    A name that escapes the storage raises ``SuspiciousFileOperation``; a path
+    through a file names it by its absolute path under ``location``, as in
+    Django's ``"/media/a.txt exists and is not a directory."``.
+    """
+
+    __slots__ = ("_storage",)
+
+    def __init__(self, storage: InMemoryStorage) -> None:
+        self._storage = storage
 
     def __enter__(self) -> None:
         return None
@@ -80,9 +88,8 @@ class _DjangoNames:
     ) -> None:
         if isinstance(exc, UnsafePath):
             raise SuspiciousFileOperation(str(exc)) from exc
-
-
-_django_names = _DjangoNames()
+        if isinstance(exc, NotADirectory) and not os.path.isabs(exc.filename):
+            raise NotADirectory(os.path.join(self._storage.location, exc.filename)) from exc
 
 
 def check_options(**options: Any) -> None:
@@ -212,6 +219,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         self._directory_permissions_mode = directory_permissions_mode
         self._allow_overwrite = bool(allow_overwrite)
         self.namespace = namespace
+        self._names = _DjangoNames(self)
         self._budget_options = (max_bytes, on_full)
         self._store = self._choose_store()
         setting_changed.connect(self._clear_cached_properties)
@@ -305,7 +313,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             PathDoesNotExist: nothing is stored under *name*.
             IsADirectoryError: *name* is a directory.
         """
-        with _django_names:
+        with self._names:
             return self._store.read_with_info(self._name(name))
 
     def recent_eviction(self, name: str | os.PathLike[str]) -> Eviction | None:
@@ -314,7 +322,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         The store remembers its last 64 evictions (charged to its budget)
         until a file is saved under that name again; ``None`` otherwise.
         """
-        with _django_names:
+        with self._names:
             return self._store.recent_eviction(self._name(name))
 
     def stored_files(self) -> list[StoredFile]:
@@ -342,7 +350,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         ]
         for file in checked:
             validate_file_name(file.name, allow_relative_path=True)
-        with _django_names:
+        with self._names:
             loaded = self._store.load(checked, replace=replace)
         if loaded.evictions:
             self._report(loaded.evictions)
@@ -412,7 +420,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             store = self._store
             try:
                 node = store.read_node(name)
-            except (UnsafePath, TypeError):  # absolute or pathlib names: see _name()
+            except (UnsafePath, TypeError, NotADirectory):  # see _name() and _DjangoNames
                 return self._open(name, mode)
             return SnapshotFile(node.content, name, store)
         return self._open(name, mode)
@@ -421,7 +429,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         parsed = parse_mode(mode)
         store = self._store
         name = self._name(name)
-        with _django_names:
+        with self._names:
             if not parsed.writing:
                 return SnapshotFile(store.read(name), name, store, mode)
             if parsed.kind == "r" or (parsed.kind == "a" and store.exists(name)):
@@ -444,7 +452,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         Django's ``InMemoryStorage`` does, rather than looping forever.
         """
         exclusive = not self._allow_overwrite
-        with _django_names:
+        with self._names:
             data = self._gather(name, content)
             while True:
                 try:
@@ -544,7 +552,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         if not name:
             msg = "The name must be given to delete()."
             raise ValueError(msg)
-        with _django_names:
+        with self._names:
             self._store.delete(self._name(name))
 
     def exists(self, name: str | os.PathLike[str]) -> bool:
@@ -553,7 +561,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         ``False`` for a name that no store could hold (a segment longer than
         255 bytes), so that Django's ``get_available_name()`` can shorten it.
         """
-        with _django_names:
+        with self._names:
             try:
                 return self._store.exists(self._name(name))
             except OSError as exc:
@@ -562,7 +570,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
                 raise
 
     def listdir(self, path: str | os.PathLike[str]) -> tuple[list[str], list[str]]:
-        with _django_names:
+        with self._names:
             return self._store.listdir(self._name(path))
 
     def size(self, name: str | os.PathLike[str]) -> int:
@@ -600,7 +608,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         return self._datetime(self._stat(name).modified)
 
     def _stat(self, name: str | os.PathLike[str]) -> FileInfo:
-        with _django_names:
+        with self._names:
             return self._store.stat(self._name(name))
 
     @staticmethod

@@ -99,6 +99,21 @@ def _seconds(stamp: int) -> float:
     return stamp / _NS
 
 
+def _stamp(seconds: float) -> int:
+    """Nanoseconds for *seconds*, chosen so that ``_seconds()`` gives *seconds* back when it can.
+
+    A float of seconds since the epoch resolves about 240 ns, so several
+    stamps share one float: take the one nearest that maps back exactly, so
+    that a store handed over through floats keeps its times to the bit.
+    """
+    nearest = round(seconds * _NS)
+    for offset in range(512):
+        for candidate in (nearest - offset, nearest + offset):
+            if candidate / _NS == seconds:
+                return candidate
+    return nearest
+
+
 @attrs.frozen
 class StoreStats:
     """A consistent snapshot of what a store holds and how it has been used."""
@@ -830,12 +845,12 @@ class Store:
         self._make_dirs(missing, stamp)
         for name, file in batch.items():
             self._forget_eviction(name)
-            modified = max(round(file.modified * _NS), 1)
+            modified = max(_stamp(file.modified), 1)
             if name in olds and olds[name].stamp == modified:
                 modified += 1  # a new version, even at the same time
             node = FileNode(file.content, modified)
             self._stamp = max(self._stamp, modified)
-            created = round(file.created * _NS)
+            created = _stamp(file.created)
             if created != node.stamp:
                 self._created[name] = created
             budget.add_file(file_charge(name, len(file.content)))
