@@ -13,6 +13,7 @@ import hashlib
 import io
 import random
 import threading
+import time
 
 import pytest
 from django.core.files.base import ContentFile, File
@@ -263,3 +264,103 @@ def test_readers_and_overwriters_detects_shared_positions():
         if any("unknown bytes" in v for v in readers_and_overwriters(SharedPositionStorage())):
             return
     pytest.fail("readers_and_overwriters never noticed readers sharing one position")
+
+
+def lock_free_readers(storage: InMemoryStorage, rounds: int = 1000) -> list[str]:
+    """Readers without a lock against a writer that replaces, creates and deletes files.
+
+    Three promises of the read path, each checked by every read: content is a
+    whole version (never partly published); a read that starts after a save
+    returned sees that version or a newer one; a read that starts after a
+    delete returned finds nothing.
+    """
+    published = [0]  # the latest version of hot.bin whose save has returned
+    deleted: set[str] = set()  # names whose delete has returned (never saved again)
+    created: list[str] = []
+    violations: list[str] = []
+    done = threading.Event()
+
+    def version_of(name: str, data: bytes) -> int | None:
+        head = data.split(b":", 1)[0].decode(errors="replace")
+        prefix = f"{name}@"
+        if not head.startswith(prefix) or not head[len(prefix) :].isdigit():
+            return None
+        version = int(head[len(prefix) :])
+        return version if data == versioned(name, version, len(data)) else None
+
+    def writer() -> None:
+        for number in range(1, rounds):
+            storage.save("hot.bin", ContentFile(versioned("hot.bin", number, 512 + number % 97)))
+            published[0] = number
+            fresh = f"fresh/{number}.bin"
+            storage.save(fresh, ContentFile(versioned(fresh, number, 64 + number % 31)))
+            created.append(fresh)
+            if len(created) > 4:
+                gone = created.pop(0)
+                storage.delete(gone)
+                deleted.add(gone)
+        done.set()
+
+    def reader() -> None:
+        while not done.is_set():
+            floor = published[0]
+            gone_before = set(deleted)
+            data = storage.open("hot.bin", "rb").read()
+            version = version_of("hot.bin", data)
+            if version is None:
+                violations.append(f"hot.bin read as a partial or unknown {data[:24]!r}")
+            elif version < floor:
+                violations.append(f"hot.bin read as version {version} after {floor} was saved")
+            for name in list(created[-3:]) + sorted(gone_before)[-3:]:
+                try:
+                    data = storage.open(name, "rb").read()
+                except FileNotFoundError:
+                    continue
+                if name in gone_before:
+                    violations.append(f"{name} read after its delete() returned")
+                elif version_of(name, data) is None:
+                    violations.append(f"{name} read as a partial or unknown {data[:24]!r}")
+
+    storage.save("hot.bin", ContentFile(versioned("hot.bin", 0, 512)))
+    errors = run_threads([writer] + [reader] * 4)
+    return errors + violations + check_consistency(storage._store)
+
+
+def overwriting() -> InMemoryStorage:
+    return InMemoryStorage(allow_overwrite=True)
+
+
+def test_lock_free_readers_see_only_whole_current_files():
+    """Readers take no lock, yet see whole files, never stale or deleted ones."""
+    assert [] == lock_free_readers(overwriting())
+
+
+class TornPublication(dict):  # type: ignore[type-arg]
+    """An index that publishes in two steps: an empty node first, the real one after."""
+
+    def __setitem__(self, name, node):
+        super().__setitem__(name, type(node)(b"", node.stamp))
+        time.sleep(0)  # the moment a reader could find the empty node
+        super().__setitem__(name, node)
+
+
+class LateRemoval(dict):  # type: ignore[type-arg]
+    """An index that forgets a removed name a little after pop() has returned."""
+
+    def pop(self, name, *default):
+        node = self[name]
+        threading.Timer(0.005, super().pop, (name, None)).start()
+        return node
+
+
+@pytest.mark.parametrize("index", [TornPublication, LateRemoval], ids=lambda c: c.__name__)
+def test_lock_free_readers_detects_a_broken_publication(index):
+    """With publication or removal broken in the index, the same scenario reports violations."""
+    for _ in range(MUTATION_ATTEMPTS):
+        storage = overwriting()
+        store = storage._store
+        store._files = index(store._files)
+        store._lock = type(store._lock)()  # the mutation is the index's, not the lock's
+        if lock_free_readers(storage, rounds=150):
+            return
+    pytest.fail(f"lock_free_readers never noticed {index.__name__} in {MUTATION_ATTEMPTS} runs")
