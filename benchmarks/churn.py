@@ -83,6 +83,9 @@ def churn(env: Env, seed: int) -> dict[str, Any]:
                 recent.append(saved)
                 tally[mine] += 1
                 tally[theirs] += 1
+        except Exception:  # a request that failed lost its upload; counted, never hidden
+            with lock:
+                tally["lost"] += 1
         finally:
             slots.release()
 
