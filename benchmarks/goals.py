@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 #: Bytes still held per finished request thread that count as none (tracemalloc's
-#: noise over a few thousand threads is well under 1 B a thread; a per-thread
-#: registration costs about 90 B).
+#: noise over 4,000 threads is well under 1 B a thread, about 2.5 KB in all; a
+#: per-thread registration costs about 90 B).
 NOISE_BYTES_PER_THREAD = 2.0
 #: Decimals each unit is shown (and compared) with.
 DECIMALS = {"x": 2, "B": 1}

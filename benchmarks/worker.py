@@ -32,7 +32,6 @@ CHURN_RUNS = 3
 MODE_SIZES: dict[str, dict[str, Any]] = {
     "full": {},
     "quick": {
-        "request_threads": 1_000,
         "latency_writes": 500,
         "churn_requests": 2_000,
     },
