@@ -30,7 +30,10 @@ class Goal:
     ``goal``, ``target``, ``measured`` and ``met`` are what a report shows
     (``met`` is ``None`` where the run did not measure it; ``measured`` ends
     with the ``note``, figures that explain it, in parentheses); the other
-    fields are the same as data.
+    fields are the same as data. ``scenario`` is an API scenario's key, or
+    the HTTP method of a runserver goal; a throughput goal (ours at least
+    ``target_ratio`` times ``versus``, at ``threads`` or ``clients``) carries
+    ``target_ratio``. Fields that do not apply are left out of the JSON.
     """
 
     goal: str
@@ -50,11 +53,13 @@ class Goal:
     value: float | None = None
     stretch: float | None = None
     stretch_met: bool | None = None
+    target_ratio: float | None = None
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain data for the JSON document."""
-        return asdict(self)
+        """Plain data for the JSON document, without the fields that do not apply."""
+        always = ("met", "value")
+        return {k: v for k, v in asdict(self).items() if v is not None or k in always}
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -119,7 +124,8 @@ def _api_ratio(
         blocker = f"{mine['lost']} saves lost or given a taken name"
     return _goal(
         name, ratio, ">=", target, blocker=blocker, id=f"{scenario}/{backend}/{versus}/{threads}",
-        backend=backend, versus=versus, scenario=scenario, threads=threads, **extra,
+        backend=backend, versus=versus, scenario=scenario, threads=threads, target_ratio=target,
+        **extra,
     )  # fmt: skip
 
 
@@ -247,7 +253,7 @@ def http_goals(doc: dict[str, Any]) -> list[Goal]:
                     f"runserver GET 64 KiB, {_plural(clients, 'client')}: ours / {versus}",
                     ours / other if ours and other else None, ">=", target,
                     id=f"http/GET/{versus}/{clients}", kind="http", versus=versus,
-                    clients=clients,
+                    scenario="GET", clients=clients, target_ratio=target,
                 )
             )  # fmt: skip
     return goals
