@@ -33,25 +33,26 @@ def scratch_root() -> tuple[Path, str]:
     return Path(tempfile.gettempdir()), f"the temp dir ({tempfile.gettempdir()})"
 
 
-def _ours(scratch: Path, overwrite: bool) -> Any:
+def _ours(scratch: Path, overwrite: bool, budget: int | None) -> Any:
     from inmemorystorage import InMemoryStorage
 
     return InMemoryStorage(allow_overwrite=overwrite)
 
 
-def _ours_bounded(scratch: Path, overwrite: bool) -> Any:
+def _ours_bounded(scratch: Path, overwrite: bool, budget: int | None) -> Any:
     from inmemorystorage import InMemoryStorage
 
-    return InMemoryStorage(allow_overwrite=overwrite, max_bytes=BOUNDED_MAX_BYTES, on_full="evict")
+    max_bytes = BOUNDED_MAX_BYTES if budget is None else budget
+    return InMemoryStorage(allow_overwrite=overwrite, max_bytes=max_bytes, on_full="evict")
 
 
-def _django(scratch: Path, overwrite: bool) -> Any:
+def _django(scratch: Path, overwrite: bool, budget: int | None) -> Any:
     from django.core.files.storage import InMemoryStorage
 
     return InMemoryStorage()
 
 
-def _peer_210(scratch: Path, overwrite: bool) -> Any:
+def _peer_210(scratch: Path, overwrite: bool, budget: int | None) -> Any:
     import inmemorystorage
 
     origin = Path(inmemorystorage.__file__).resolve()
@@ -61,25 +62,25 @@ def _peer_210(scratch: Path, overwrite: bool) -> Any:
     return inmemorystorage.InMemoryStorage()
 
 
-def _filesystem(scratch: Path, overwrite: bool) -> Any:
+def _filesystem(scratch: Path, overwrite: bool, budget: int | None) -> Any:
     from django.core.files.storage import FileSystemStorage
 
     return FileSystemStorage(location=scratch, allow_overwrite=overwrite)
 
 
-def _floor(scratch: Path, overwrite: bool) -> Any:
+def _floor(scratch: Path, overwrite: bool, budget: int | None) -> Any:
     from .floors import FloorStorage
 
     return FloorStorage(allow_overwrite=overwrite)
 
 
-def _locked_floor(scratch: Path, overwrite: bool) -> Any:
+def _locked_floor(scratch: Path, overwrite: bool, budget: int | None) -> Any:
     from .floors import LockedFloorStorage
 
     return LockedFloorStorage(allow_overwrite=overwrite)
 
 
-def _shared_position(scratch: Path, overwrite: bool) -> Any:
+def _shared_position(scratch: Path, overwrite: bool, budget: int | None) -> Any:
     from .floors import SharedPositionStorage
 
     return SharedPositionStorage(allow_overwrite=overwrite)
@@ -89,25 +90,29 @@ def _shared_position(scratch: Path, overwrite: bool) -> Any:
 class Backend:
     """One storage under test.
 
-    ``overwrite`` says how the mixed load replaces a file: ``"save"`` where the
-    storage can be told to save over a taken name (``allow_overwrite``), else
-    ``"open-wb"``: ``storage.open(name, "wb")``, write, close, the only public
-    way to replace a file's content in place there.
+    ``make(scratch, overwrite, budget)`` builds one; *budget* is the
+    ``max_bytes`` of a ``bounded`` backend (``None``: its default), ignored by
+    the others. ``overwrite`` says how the mixed load replaces a file:
+    ``"save"`` where the storage can be told to save over a taken name
+    (``allow_overwrite``), else ``"open-wb"``: ``storage.open(name, "wb")``,
+    write, close, the only public way to replace a file's content in place
+    there.
     """
 
     key: str
     label: str
-    make: Callable[[Path, bool], Any]
+    make: Callable[[Path, bool, int | None], Any]
     overwrite: str = "save"
     peer: Path | None = None
     thread_safe: bool = True
+    bounded: bool = False
 
 
 BACKENDS: dict[str, Backend] = {
     b.key: b
     for b in (
         Backend("ours", "inmemorystorage (ours)", _ours),
-        Backend("ours-bounded", "ours, max_bytes=4 MiB", _ours_bounded),
+        Backend("ours-bounded", "ours, max_bytes=4 MiB", _ours_bounded, bounded=True),
         Backend("django", "Django InMemoryStorage", _django, "open-wb", thread_safe=False),
         Backend(
             "dj210", "dj-inmemorystorage 2.1.0", _peer_210, "open-wb", PEER_210, thread_safe=False

@@ -6,8 +6,8 @@ in-process Python store, and it is *not* thread-safe. The locked floor adds one
 plain :class:`threading.Lock` around each dict access: the cost of the simplest
 correct lock. :class:`SharedPositionStorage` hands every reader one shared file
 object, as Django's ``InMemoryStorage`` and dj-inmemorystorage 2.1.0 do, with a
-forced thread switch in the middle of each read; the test suite uses it to prove
-that the harness counts wrong reads.
+forced thread switch in the middle of each read, and calls every name free; the
+test suite uses it to prove that the harness counts wrong reads and lost writes.
 """
 
 from __future__ import annotations
@@ -119,7 +119,11 @@ class _SharedFile(File):
 
 
 class SharedPositionStorage(FloorStorage):
-    """Deliberately broken: all readers of a name share one file position (test use only)."""
+    """Deliberately broken: readers of a name share one file position, and every name is free.
+
+    For the test suite only: its reads go wrong under threads, and its saves
+    of one name all get that name, each replacing the last.
+    """
 
     def __init__(self, *, allow_overwrite: bool = False) -> None:
         super().__init__(allow_overwrite=allow_overwrite)
@@ -132,3 +136,6 @@ class SharedPositionStorage(FloorStorage):
             shared = self._shared[name] = _SharedFile(data, name)
         shared.seek(0)
         return shared
+
+    def is_name_available(self, name: str, max_length: int | None = None) -> bool:
+        return True

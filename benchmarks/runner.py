@@ -19,6 +19,7 @@ from . import goals, machine
 from .backends import BACKENDS, DEFAULT_BACKENDS
 from .peers import ensure_peer_210
 from .scenarios import SCENARIOS
+from .worker import MODE_SIZES
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -44,7 +45,7 @@ class Config:
     memory: bool = True
     #: One process per backend and scenario for all thread counts (quick runs), not per count.
     grouped: bool = False
-    job_timeout: float = 120.0
+    job_timeout: float = 600.0  # a bounded backend's memory job runs three churns
 
 
 def make_config(args: argparse.Namespace) -> Config:
@@ -77,6 +78,7 @@ def make_config(args: argparse.Namespace) -> Config:
         config.memory = False
     if args.repeats:
         config.repeats = args.repeats
+    config.sizes = MODE_SIZES[config.mode] | config.sizes
     return config
 
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 KIB = 1024
 MIB = 1024 * KIB
+GIB = 1024 * MIB
 HOT_FILES = 100
 DIR_FILES = 1000
 INF = float("inf")
@@ -44,18 +45,23 @@ class Env:
     duration: float
     max_ops: int
     repeats: int
-    sizes: dict[str, int] = field(default_factory=dict)
+    sizes: dict[str, Any] = field(default_factory=dict)
 
-    def new_storage(self, *, overwrite: bool = False, sub: str = "") -> Any:
-        """A fresh storage of this backend (in its own directory, for FileSystemStorage)."""
+    def new_storage(
+        self, *, overwrite: bool = False, sub: str = "", budget: int | None = None
+    ) -> Any:
+        """A fresh storage of this backend (in its own directory, for FileSystemStorage).
+
+        *budget* is the ``max_bytes`` of a bounded backend (``None``: its default).
+        """
         scratch = self.scratch / sub if sub else self.scratch
         scratch.mkdir(parents=True, exist_ok=True)
-        return self.backend.make(scratch, overwrite)
+        return self.backend.make(scratch, overwrite, budget)
 
 
 @dataclass
 class Rep:
-    """One repetition's figures."""
+    """One repetition's figures: operations, time, faults, and evictions the store made."""
 
     ops: int
     seconds: float
@@ -101,12 +107,26 @@ def _overwriter(backend: Backend, storage: Any) -> Callable[[str, bytes], None]:
     return open_wb
 
 
+def _fill_until_evicting(storage: Any, size: int) -> None:
+    """Save files of *size* bytes into a bounded storage until it has evicted one."""
+    data = make_content("fill", 0, size)
+    for i in range(100_000):  # bounded: any budget the bench uses is full long before
+        storage.save(f"fill/f{i}.bin", ContentFile(data))
+        if _evictions(storage):
+            return
+
+
 def save_4k(env: Env) -> list[Rep]:
-    """``save()`` of new 4 KiB files into one directory; every saved name is read back after."""
+    """``save()`` of new 4 KiB files into one directory; every saved name is read back after.
+
+    A bounded backend is filled first, so that every timed save evicts.
+    """
     size = env.sizes.get("save", 4 * KIB)
     reps = []
     for rep in range(env.repeats):
         storage = env.new_storage(sub=f"save{rep}")
+        if env.backend.bounded:
+            _fill_until_evicting(storage, size)
         saved: list[list[tuple[str, bytes]]] = [[] for _ in range(env.threads)]
 
         def make_loop(
@@ -130,19 +150,69 @@ def save_4k(env: Env) -> list[Rep]:
 
             return loop
 
-        run = run_threads(make_loop, env.threads, env.duration, env.max_ops)
-        checked = _check_saved(storage, saved, run.ops, run.seconds)
-        checked.errors = run.errors
-        checked.lost += run.errors
-        reps.append(checked)
+        reps.append(_timed_saves(storage, make_loop, saved, env))
     return reps
 
 
-def _check_saved(
-    storage: Any, saved: list[list[tuple[str, bytes]]], ops: int, seconds: float
+def save_one_name(env: Env) -> list[Rep]:
+    """Every thread saves 4 KiB files under one and the same name; each must get its own name.
+
+    Django's ``get_available_name()`` hands out an alternative name when the
+    name is taken; a name handed out twice is a lost write (the second save
+    replaced the first), as is content that does not read back.
+    """
+    size = env.sizes.get("save", 4 * KIB)
+    reps = []
+    for rep in range(env.repeats):
+        # Room for every save: a name that eviction freed may rightly be handed out again.
+        storage = env.new_storage(sub=f"one{rep}", budget=GIB)
+        saved: list[list[tuple[str, bytes]]] = [[] for _ in range(env.threads)]
+
+        def make_loop(index: int, storage: Any = storage, saved: Any = saved) -> Loop:
+            body = make_content("x", 0, size)
+            counter = itertools.count()
+            record = saved[index].append
+            save = storage.save
+
+            def loop(n: int) -> tuple[int, int]:
+                errors = 0
+                for _ in range(n):
+                    data = header(f"one/t{index}-{next(counter)}", 0) + body[HEADER_BYTES:]
+                    try:
+                        record((save("one/same.bin", ContentFile(data)), data))
+                    except Exception:  # a save that fails is a lost write, counted apart
+                        errors += 1
+                return 0, errors
+
+            return loop
+
+        reps.append(_timed_saves(storage, make_loop, saved, env))
+    return reps
+
+
+def _timed_saves(
+    storage: Any,
+    make_loop: Callable[[int], Loop],
+    saved: list[list[tuple[str, bytes]]],
+    env: Env,
 ) -> Rep:
-    """Read back every saved file: a name handed out twice, or wrong or missing content, is lost."""
+    """Run the saving threads, then read back everything they saved."""
     evictions = _evictions(storage)
+    run = run_threads(make_loop, env.threads, env.duration, env.max_ops)
+    checked = _check_saved(storage, saved, run.ops, run.seconds, _evictions(storage) - evictions)
+    checked.errors = run.errors
+    checked.lost += run.errors
+    return checked
+
+
+def _check_saved(
+    storage: Any, saved: list[list[tuple[str, bytes]]], ops: int, seconds: float, evictions: int
+) -> Rep:
+    """Read back every saved file: a name handed out twice, or wrong or missing content, is lost.
+
+    A missing file is not lost as far as the *evictions* the store made while
+    saving go; the repetition's ``evicted`` is that count of evictions.
+    """
     counts: dict[str, int] = {}
     lost = missing = 0
     for name, data in itertools.chain.from_iterable(saved):
@@ -153,8 +223,8 @@ def _check_saved(
         except FileNotFoundError:
             missing += 1
     lost += sum(n - 1 for n in counts.values())
-    evicted = min(missing, evictions)
-    return Rep(ops, seconds, lost=lost + missing - evicted, evicted=evicted, checked=len(counts))
+    lost += max(0, missing - evictions)
+    return Rep(ops, seconds, lost=lost, evicted=evictions, checked=len(counts))
 
 
 def _read_scenario(env: Env, size: int) -> list[Rep]:
@@ -356,6 +426,7 @@ def _repeat(env: Env, make_loop: Callable[[int], Loop]) -> list[Rep]:
 
 SCENARIOS: dict[str, Callable[[Env], list[Rep]]] = {
     "save_4k": save_4k,
+    "save_one_name": save_one_name,
     "read_4k": read_4k,
     "read_1m": read_1m,
     "mixed": mixed,
@@ -365,6 +436,7 @@ SCENARIOS: dict[str, Callable[[Env], list[Rep]]] = {
 
 SCENARIO_LABELS = {
     "save_4k": "save 4 KiB",
+    "save_one_name": "save 4 KiB, all threads one name",
     "read_4k": "open+read 4 KiB",
     "read_1m": "open+read 1 MiB",
     "mixed": "mixed 90/10, 100 hot files",
