@@ -69,6 +69,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from .allocator import release_free_memory
 from .budget import OnFull, dir_charge, file_charge, make_budget
 from .exceptions import InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
 from .locking import PoliteLock
@@ -92,6 +93,10 @@ __all__ = ["Eviction", "FileInfo", "Loaded", "Store", "StoreStats", "StoredFile"
 _READS_BEFORE_DRAIN = 1024
 #: How many recent evictions a store remembers (each is also charged to the budget).
 EVICTIONS_REMEMBERED = 64
+#: Content bytes a store frees (evicted, deleted or replaced) before it asks the
+#: allocator to return free memory to the system: a quarter of a bounded
+#: store's budget (at least this floor), or this much for an unbounded one.
+RELEASE_AFTER_BYTES = 16 * 1024 * 1024
 _NS = 1_000_000_000
 
 
@@ -223,6 +228,11 @@ class Store:
         self._accessed: dict[str, int] = {}  # guarded by self._lock; files read since published
         self._created: dict[str, int] = {}  # guarded by self._lock; files replaced since created
         self._stamp = 0  # guarded by self._lock; the latest stamp given out
+        # Content bytes freed since the allocator was last asked to release memory.
+        self._freed = 0  # guarded by self._lock (read without it as a hint)
+        self._release_after = (
+            RELEASE_AFTER_BYTES if max_bytes is None else max(max_bytes // 4, RELEASE_AFTER_BYTES)
+        )
         self._counters = _Counters()  # guarded by self._lock
         # The latest evictions by name, oldest first; each is charged to the budget.
         self._evicted: dict[str, Eviction] = {}  # guarded by self._lock
@@ -487,6 +497,8 @@ class Store:
             self.check_size(name, size)
         with self._lock:
             evictions = self._publish(name, content, size, exclusive=exclusive)
+        if self._freed >= self._release_after:
+            self._release_memory()
         return Written(name, tuple(evictions))
 
     def _publish(self, name: str, content: bytes, size: int, *, exclusive: bool) -> list[Eviction]:
@@ -520,6 +532,7 @@ class Store:
             self._files[name] = new  # the publication: a new name goes last in any order
         else:
             budget.remove_file(freed)
+            self._freed += len(old.content)
             self._created.setdefault(name, old.stamp)
             self._accessed.pop(name, None)
             self._files[name] = new  # the publication
@@ -618,7 +631,18 @@ class Store:
         self._accessed.pop(name, None)
         self._created.pop(name, None)
         self._budget.remove_file(file_charge(name, len(node.content)))
+        self._freed += len(node.content)
         return node
+
+    def _release_memory(self) -> None:
+        # Ask the allocator to return free memory, once enough content has been
+        # freed since the last time. Called with self._lock NOT held: it walks
+        # every arena of the process, which can take milliseconds.
+        with self._lock:
+            if self._freed < self._release_after:
+                return  # another thread just did it
+            self._freed = 0
+        release_free_memory()
 
     def _prune_from(self, name: str, keep: set[str]) -> None:
         # Remove the directory *name* and its ancestors while they are empty,
@@ -704,6 +728,8 @@ class Store:
                 self._delete_dir(name)
                 parent = self._dirs[parent_name(name)]
                 parent.modified = parent.accessed = stamp
+        if self._freed >= self._release_after:
+            self._release_memory()
 
     def _delete_dir(self, name: str) -> None:
         # Remove the directory *name* with everything below it. Called with self._lock held.
@@ -794,6 +820,8 @@ class Store:
                 raise self._refusal(label, size, "larger than the whole budget")
         with self._lock:
             evictions = self._load(batch, replace=replace)
+        if self._freed >= self._release_after:
+            self._release_memory()
         return Loaded(tuple(batch), tuple(evictions))
 
     def _load(self, batch: dict[str, StoredFile], *, replace: bool) -> list[Eviction]:

@@ -7,6 +7,8 @@ import threading
 import time
 import tracemalloc
 
+import pytest
+
 from inmemorystorage.locking import PoliteLock
 from inmemorystorage.store import Store
 
@@ -87,6 +89,7 @@ def read_in_fresh_threads(store: Store, count: int) -> None:
         thread.join(TIMEOUT)
 
 
+@pytest.mark.memory  # a tracemalloc measurement: run apart from the coverage tracer
 def test_finished_reader_threads_leave_nothing_behind():
     """After 1,000 thread-per-request reads (applied), the store holds what it held before."""
     store = Store()
