@@ -22,6 +22,7 @@ from tests.django_suites.suites import (
     compare,
     differences,
     format_verdict,
+    improvements,
     judge,
     pending,
     read_outcomes,
@@ -141,6 +142,14 @@ def test_an_expected_failure_that_passes_with_ours_is_a_difference():
         {"t.T.test_a": Outcome("unexpected success")},
     )
     assert ["unexpected success"] == [difference.ours.outcome for difference in found]
+
+
+def test_tests_only_ours_passes_are_counted_apart():
+    """Where ours does better (Django's lacks allow_overwrite), it is reported, not compared."""
+    reference = {"t.T.test_overwrite": Outcome("error"), "t.T.test_a": Outcome("passed")}
+    ours = {"t.T.test_overwrite": Outcome("passed"), "t.T.test_a": Outcome("passed")}
+    assert ["t.T.test_overwrite"] == improvements(reference, ours)
+    assert [] == differences("stand-in", reference, ours)
 
 
 def test_allowed_differences_are_excused_with_their_reason():
