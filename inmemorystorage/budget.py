@@ -1,43 +1,60 @@
-"""The byte budget: what each node is charged, and least-recently-used order over files.
+"""The byte budget: what each node is charged, and the recency order that eviction follows.
 
-The recency order is a :class:`cachetools.LRUCache` keyed by file path whose
-``getsizeof`` charges each file node; eviction goes through its ``popitem()``
-hook. Nothing here locks: the store guards a :class:`Budget` (see ``store.py``).
+A store keeps its files in an index by name. Without a bound the index is a
+plain ``dict``: nothing is ever evicted, so no order is kept. With a bound it
+is an :class:`collections.OrderedDict` whose order *is* the recency order,
+least recently used first: a use moves the name to the end, eviction takes the
+first. One structure, not an index beside an LRU cache, because each entry
+costs memory a small file can ill afford. Nothing here locks: the store
+guards a :class:`Budget` (see ``store.py``).
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
-from cachetools import LRUCache
+import collections
+import operator
+from typing import TYPE_CHECKING, Literal
 
 from .tree import FileNode
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
     "DIR_OVERHEAD",
     "FILE_OVERHEAD",
+    "RECORD_OVERHEAD",
     "BoundedBudget",
     "Budget",
+    "Index",
     "OnFull",
     "dir_charge",
     "file_charge",
     "make_budget",
+    "record_charge",
 ]
 
 OnFull = Literal["evict", "error"]
+Index = dict[str, FileNode]
 
-#: Bytes a stored file costs beyond its content and its path: the node object,
-#: its float times and version, its path string and its entries in the parent
-#: directory, the name index and the recency order. Measured with tracemalloc
-#: (see tests/test_budget_memory.py): about 440 bytes for a one-byte file in a
-#: large directory of a bounded store, plus room for the spare capacity that
-#: those dicts keep when files come and go (about 640 bytes a file, measured
-#: after 60,000 saves and evictions in one directory).
+#: Bytes a stored file costs beyond its content and its name: the node and its
+#: stamp, its entries in the name index (with the recency order of a bounded
+#: store), in its directory and, once read or replaced, in the access and
+#: creation times kept beside it. Measured with tracemalloc (see
+#: tests/test_budget_memory.py) at about 400 bytes for a one-byte file that has
+#: been read and replaced; charged more, as headroom for the spare capacity that
+#: those dicts keep when files come and go.
 FILE_OVERHEAD = 640
-#: Bytes a directory costs beyond its name: the node, its float times, its
-#: children dict and its entry in its parent (measured at about 240 bytes for a
-#: directory holding one file; charged more, as a directory's dict grows).
+#: Bytes a directory costs beyond its name: the node, its times, its children
+#: dict and its entries in its parent and in the directory index (measured at
+#: about 330 bytes for a directory holding one file; charged more, as a
+#: directory's dict grows).
 DIR_OVERHEAD = 400
+#: Bytes one entry in the record of recent evictions costs beyond the evicted
+#: name: the record object, its fields and its dict entry (about 200 bytes
+#: measured; always less than a file's overhead, so that recording an eviction
+#: never costs what the eviction freed).
+RECORD_OVERHEAD = 240
 
 
 def file_charge(path: str, size: int) -> int:
@@ -46,37 +63,23 @@ def file_charge(path: str, size: int) -> int:
 
 
 def dir_charge(name: str) -> int:
-    """What a directory called *name* costs the budget."""
+    """What a directory whose last segment is *name* costs the budget."""
     return len(name) + DIR_OVERHEAD
 
 
-def _charge_of(node: FileNode) -> int:
-    return file_charge(node.path, len(node.content))
-
-
-class _RecencyOrder(LRUCache[str, FileNode]):
-    """Files by path, least recently used first, weighed by their charge.
-
-    Two things in cachetools do not fit and are handled by the budget instead:
-    ``__setitem__`` raises ``ValueError`` for an item larger than ``maxsize``
-    (the budget refuses such a file with ``StorageFull`` before inserting), and
-    it evicts on its own when full, which would miss directory charges (the
-    budget makes room first, so the cache never has to). ``__getitem__``
-    reorders, so a lookup is a write: the store guards it like one.
-    """
-
-    def __init__(self, maxsize: float) -> None:
-        super().__init__(maxsize=maxsize, getsizeof=_charge_of)
+def record_charge(name: str) -> int:
+    """What remembering the eviction of the file at *name* costs the budget."""
+    return len(name) + RECORD_OVERHEAD
 
 
 class Budget:
-    """The bytes a store holds, with no bound: counting only, no recency order.
+    """The bytes a store holds, with no bound: counting only, and no recency order.
 
     ``used`` never exceeds ``max_bytes`` once an operation is complete; the
     store only lets other threads look between complete operations.
     """
 
-    __slots__ = ("dir_bytes", "file_bytes", "on_full")
+    __slots__ = ("dir_bytes", "file_bytes", "on_full", "record_bytes")
 
     max_bytes: int | None = None
 
@@ -84,40 +87,55 @@ class Budget:
         self.on_full: OnFull = on_full
         self.file_bytes = 0
         self.dir_bytes = 0
+        self.record_bytes = 0
 
     @property
     def used(self) -> int:
-        """Bytes charged for every file and directory held."""
-        return self.file_bytes + self.dir_bytes
+        """Bytes charged for every file, directory and eviction record held."""
+        return self.file_bytes + self.dir_bytes + self.record_bytes
 
     def too_large(self, charge: int) -> bool:
         """Whether *charge* could never fit, even in an empty store."""
         return self.max_bytes is not None and charge > self.max_bytes
 
     def overflow(self, extra: int) -> int:
-        """How many bytes past ``max_bytes`` holding *extra* more bytes would go (≤ 0: it fits)."""
+        """How many bytes past ``max_bytes`` holding *extra* more bytes would go (≤ 0: it fits).
+
+        Eviction records do not count: they only fill the room that files and
+        directories leave free, and give it up first.
+        """
         if self.max_bytes is None:
             return -1
-        return self.used + extra - self.max_bytes
+        return self.file_bytes + self.dir_bytes + extra - self.max_bytes
 
-    def add_file(self, node: FileNode) -> None:
-        """Charge a new file (its path holds none) and make it the most recently used."""
-        self.file_bytes += _charge_of(node)
+    def new_index(self) -> Index:
+        """An empty name index of the kind this budget orders (a plain dict: no order)."""
+        return {}
 
-    def remove_file(self, node: FileNode) -> None:
-        """Stop charging a file that is held."""
-        self.file_bytes -= _charge_of(node)
+    def touch(self, index: Index, name: str) -> None:
+        """Mark the file at *name* as just used (no order to keep without a bound)."""
 
-    def touch(self, path: str) -> None:
-        """Mark the file at *path* as just used (no order to keep without a bound)."""
+    def touch_all(self, index: Index, uses: Sequence[tuple[str, int]]) -> None:
+        """Mark the files named in *uses* (name, time) as used, in that order.
 
-    def least_recent(self) -> FileNode:
-        """Take the least recently used file out of the order (the eviction hook).
+        Without a bound there is no order to keep.
+        """
+
+    def least_recent(self, index: Index) -> str:  # noqa: ARG002  # the bounded budget reads it
+        """The name of the least recently used file, the next to evict.
 
         Raises:
-            KeyError: no file is held in any order (always, without a bound).
+            KeyError: no file can be evicted (always, without a bound).
         """
         raise KeyError(self)
+
+    def add_file(self, charge: int) -> None:
+        """Charge a file its :func:`file_charge`."""
+        self.file_bytes += charge
+
+    def remove_file(self, charge: int) -> None:
+        """Stop charging a file its :func:`file_charge`."""
+        self.file_bytes -= charge
 
     def add_dir(self, name: str) -> None:
         """Charge one new directory."""
@@ -127,59 +145,60 @@ class Budget:
         """Stop charging one directory."""
         self.dir_bytes -= dir_charge(name)
 
+    def add_record(self, name: str) -> None:
+        """Charge one remembered eviction."""
+        self.record_bytes += record_charge(name)
+
+    def remove_record(self, name: str) -> None:
+        """Stop charging one remembered eviction."""
+        self.record_bytes -= record_charge(name)
+
     def clear(self) -> None:
         """Forget every charge."""
-        self.file_bytes = self.dir_bytes = 0
+        self.file_bytes = self.dir_bytes = self.record_bytes = 0
 
 
 class BoundedBudget(Budget):
-    """At most ``max_bytes``, with files in least-recently-used order for eviction."""
+    """At most ``max_bytes``, with the index in least-recently-used order for eviction."""
 
-    __slots__ = ("files", "max_bytes")
+    __slots__ = ("max_bytes",)
 
     def __init__(self, max_bytes: int, on_full: OnFull = "evict") -> None:
         super().__init__(on_full)
         self.max_bytes: int | None = max_bytes
-        self.files = _RecencyOrder(max_bytes)
 
-    @property
-    def used(self) -> int:
-        """Bytes charged for every file and directory held."""
-        return int(self.files.currsize) + self.dir_bytes
+    def new_index(self) -> Index:
+        """An empty name index whose order is the recency order."""
+        return collections.OrderedDict()
 
-    def add_file(self, node: FileNode) -> None:
-        """Charge a new file (its path holds none) and make it the most recently used.
+    def touch(self, index: Index, name: str) -> None:
+        """Move *name* to the most recently used end; nothing happens if it is not held."""
+        if name in index:
+            index.move_to_end(name)  # type: ignore[attr-defined]  # an OrderedDict, from new_index()
 
-        Raises:
-            RuntimeError: there is no room: the caller failed to make it first.
+    def touch_all(self, index: Index, uses: Sequence[tuple[str, int]]) -> None:
+        """Mark the files named in *uses* (name, time) as used, in that order.
+
+        Names not held are skipped.
         """
-        if self.overflow(_charge_of(node)) > 0 or node.path in self.files:
-            msg = f"internal error: no room was made for {node.path!r}"
-            raise RuntimeError(msg)
-        self.files[node.path] = node
+        # Only each name's last use counts: move them in the order of their last uses.
+        in_order = list(dict.fromkeys(map(operator.itemgetter(0), reversed(uses))))
+        move_to_end = index.move_to_end  # type: ignore[attr-defined]  # an OrderedDict, from new_index()
+        for name in reversed(in_order):
+            if name in index:
+                move_to_end(name)
 
-    def remove_file(self, node: FileNode) -> None:
-        """Stop charging a file that is held."""
-        del self.files[node.path]
-
-    def touch(self, path: str) -> None:
-        """Mark the file at *path* as just used; nothing happens if none is held there."""
-        self.files.get(path)  # LRUCache lookups reorder: this lookup is the touch
-
-    def least_recent(self) -> FileNode:
-        """Take the least recently used file out of the order (the eviction hook).
+    def least_recent(self, index: Index) -> str:
+        """The name of the least recently used file.
 
         Raises:
             KeyError: no file is held.
         """
-        return self.files.popitem()[1]
-
-    def clear(self) -> None:
-        """Forget every charge."""
-        self.files.clear()
-        self.dir_bytes = 0
+        for name in index:
+            return name
+        raise KeyError(self)
 
 
 def make_budget(max_bytes: int | None, on_full: OnFull = "evict") -> Budget:
-    """The budget for a store: counting only when unbounded, an LRU order when bounded."""
+    """The budget for a store: counting only when unbounded, a recency order when bounded."""
     return Budget(on_full) if max_bytes is None else BoundedBudget(max_bytes, on_full)

@@ -23,7 +23,7 @@ class NotADirectory(NotADirectoryError, FileExistsError):
     """
 
     def __init__(self, name: str) -> None:
-        super().__init__(errno.ENOTDIR, f"{name!r} exists and is a file, not a directory", name)
+        super().__init__(errno.ENOTDIR, f"{name} exists and is not a directory.", name)
 
 
 class StorageFull(OSError):

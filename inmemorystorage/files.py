@@ -113,14 +113,19 @@ class SnapshotFile(_ReadOnly, _File):
     def __init__(
         self, content: bytes, name: str, store: Store, mode: str = "rb", newline: str | None = None
     ) -> None:
-        # File.__init__ only sets these three; set them directly on this hot path.
-        self.file = io.BytesIO(content) if mode == "rb" else _make_reader(content, mode, newline)
+        # File.__init__ only sets these; set them directly on this hot path, and
+        # leave the class's defaults for the usual mode.
+        if mode == "rb":
+            self.file = io.BytesIO(content)
+        else:
+            self.file = _make_reader(content, mode, newline)
+            self.mode = mode
+            if newline is not None:
+                self._newline = newline
         self.name = name
-        self.mode = mode
         self._store = store
-        if newline is not None:
-            self._newline = newline
 
+    mode = "rb"
     _newline: str | None = None
 
     def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> SnapshotFile:

@@ -11,10 +11,11 @@ from django.core.signals import setting_changed
 from django.utils.deconstruct import deconstructible
 from django.utils.functional import cached_property
 
-from .storage import InMemoryStorage
+from .storage import InMemoryStorage, _shared_store
 
 if TYPE_CHECKING:
     from .budget import OnFull
+    from .store import Store
 
 __all__ = [
     "STATICFILES_NAMESPACE",
@@ -22,6 +23,7 @@ __all__ = [
     "InMemoryStaticFilesStorage",
 ]
 
+#: The prefix of the shared stores that hold static files by destination.
 STATICFILES_NAMESPACE = "staticfiles"
 
 
@@ -31,10 +33,13 @@ class InMemoryStaticFilesStorage(InMemoryStorage):
 
     ``location`` defaults to ``STATIC_ROOT`` (reported, never touched on
     disk) and ``base_url`` to ``STATIC_URL``, both following
-    ``setting_changed``. ``namespace`` defaults to ``"staticfiles"``: Django
-    builds a new staticfiles storage whenever a test overrides ``STORAGES``,
-    ``STATIC_URL`` or ``STATIC_ROOT``, and the shared store keeps what
-    ``collectstatic`` put there. Pass ``namespace=None`` for private files.
+    ``setting_changed``. Without a ``namespace``, the files are shared by
+    every static storage with the same ``location``, as two directories on
+    disk would be: Django builds a new staticfiles storage whenever a test
+    overrides ``STORAGES``, ``STATIC_URL`` or ``STATIC_ROOT``, and what
+    ``collectstatic`` put there must still be there, while a test with a
+    fresh ``STATIC_ROOT`` starts with none of it. A ``namespace`` shares one
+    store whatever the location.
 
     Raises:
         ImproperlyConfigured: as ``StaticFilesStorage``, when ``STATIC_URL`` is
@@ -51,7 +56,7 @@ class InMemoryStaticFilesStorage(InMemoryStorage):
         directory_permissions_mode: int | None = None,
         *,
         allow_overwrite: bool = False,
-        namespace: str | None = STATICFILES_NAMESPACE,
+        namespace: str | None = None,
         max_bytes: int | None = None,
         on_full: OnFull = "evict",
     ) -> None:
@@ -79,11 +84,19 @@ class InMemoryStaticFilesStorage(InMemoryStorage):
         check_settings(url)
         return str(url)
 
+    def _choose_store(self) -> Store:
+        """The namespace's store, or the one for this ``location``."""
+        if self.namespace is not None:
+            return super()._choose_store()
+        max_bytes, on_full = self._budget_options
+        return _shared_store(f"{STATICFILES_NAMESPACE}:{self.location}", max_bytes, on_full)
+
     def _clear_static_properties(self, setting: str, **_: Any) -> None:
         """Forget the values that STATIC_ROOT and STATIC_URL back when they change."""
         if setting == "STATIC_ROOT":
             self.__dict__.pop("base_location", None)
             self.__dict__.pop("location", None)
+            self._store = self._choose_store()
         elif setting == "STATIC_URL":
             self.__dict__.pop("base_url", None)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import inspect
 import io
 import logging
 import os
@@ -12,26 +14,30 @@ from urllib.parse import urljoin
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
-from django.core.files.base import File
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage
 from django.core.files.storage.mixins import StorageSettingsMixin
+from django.core.files.uploadedfile import InMemoryUploadedFile
+from django.core.files.utils import validate_file_name
 from django.core.signals import setting_changed
+from django.utils._os import safe_join
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
 from django.utils.functional import cached_property
 
-from .exceptions import UnsafePath
+from .exceptions import NotADirectory, UnsafePath
 from .files import SnapshotFile, WriterFile, parse_mode
 from .signals import file_evicted
-from .store import Eviction, FileInfo, Store, StoreStats
-from .tree import is_a_directory
+from .store import Eviction, FileInfo, Store, StoredFile, StoreStats
+from .tree import is_a_directory, is_canonical
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from types import TracebackType
 
     from .budget import OnFull
 
-__all__ = ["InMemoryStorage"]
+__all__ = ["InMemoryStorage", "check_options", "shared_storages"]
 
 logger = logging.getLogger("inmemorystorage")
 
@@ -41,11 +47,35 @@ _ON_FULL_CHOICES = ("evict", "error")
 _shared_stores: dict[str | None, Store] = {}  # guarded by _shared_stores_lock
 _shared_stores_lock = threading.Lock()
 
+#: Content types whose ``chunks()`` provably yields exactly their inner buffer's
+#: value: Django's own classes, not subclasses, which may override ``read()``.
+_PLAIN_CONTENT_TYPES = frozenset({File, ContentFile, InMemoryUploadedFile})
+#: The methods Django's ``Storage.save()`` calls (directly or through
+#: ``get_available_name()``): a subclass that overrides one gets Django's
+#: generic ``save()``, so that its override is called.
+_SAVE_HOOKS = (
+    "get_available_name",
+    "is_name_available",
+    "exists",
+    "get_alternative_name",
+    "_save",
+)
+#: Attributes that, set on a content instance, change what ``chunks()`` yields.
+_READING_ATTRIBUTES = frozenset({"chunks", "read", "seek", "open"})
+
 
 class _DjangoNames:
-    """Report names that escape the storage as Django does, with SuspiciousFileOperation."""
+    """Report bad names as Django's storages do.
 
-    __slots__ = ()
+    A name that escapes the storage raises ``SuspiciousFileOperation``; a path
+    through a file names it by its absolute path under ``location``, as in
+    Django's ``"/media/a.txt exists and is not a directory."``.
+    """
+
+    __slots__ = ("_storage",)
+
+    def __init__(self, storage: InMemoryStorage) -> None:
+        self._storage = storage
 
     def __enter__(self) -> None:
         return None
@@ -58,12 +88,41 @@ class _DjangoNames:
     ) -> None:
         if isinstance(exc, UnsafePath):
             raise SuspiciousFileOperation(str(exc)) from exc
+        if isinstance(exc, NotADirectory) and not os.path.isabs(exc.filename):
+            raise NotADirectory(os.path.join(self._storage.location, exc.filename)) from exc
 
 
-_django_names = _DjangoNames()
+def check_options(**options: Any) -> None:
+    """Check ``OPTIONS`` for :class:`InMemoryStorage`, before a storage is built.
+
+    For ``manage.py check``: what the constructor would refuse, and also an
+    ``on_full`` given without ``max_bytes``, which has no effect.
+
+    Raises:
+        ImproperlyConfigured: an option is unknown, or has a value it cannot
+            take (the message names the option and what it accepts).
+    """
+    unknown = {name: value for name, value in options.items() if name not in _option_names()}
+    if unknown:
+        raise _unknown_options(unknown)
+    if "on_full" in options and options.get("max_bytes") is None:
+        msg = (
+            f"InMemoryStorage option on_full={options['on_full']!r} has no effect without "
+            "max_bytes; set max_bytes (a number of bytes) or remove on_full"
+        )
+        raise ImproperlyConfigured(msg)
+    _check_values(
+        options.get("max_bytes"), options.get("on_full", "evict"), options.get("namespace")
+    )
 
 
-def _check_options(max_bytes: object, on_full: object, namespace: object) -> None:
+def _option_names() -> list[str]:
+    """The keyword arguments :class:`InMemoryStorage` accepts, in signature order."""
+    parameters = inspect.signature(InMemoryStorage.__init__).parameters.values()
+    return [p.name for p in parameters if p.name != "self" and p.kind is not p.VAR_KEYWORD]
+
+
+def _check_values(max_bytes: object, on_full: object, namespace: object) -> None:
     if max_bytes is not None and (
         isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0
     ):
@@ -94,6 +153,25 @@ def _shared_store(key: str | None, max_bytes: int | None, on_full: OnFull) -> St
         )
         raise ImproperlyConfigured(msg)
     return store
+
+
+def shared_storages() -> list[InMemoryStorage]:
+    """One storage over each process-wide shared store: every namespace, and the persist store.
+
+    Each has the store's ``namespace`` (``None`` for the store that
+    ``INMEMORYSTORAGE_PERSIST`` shares), ``max_bytes`` and ``on_full``; for
+    code that hands every store on at once, such as the runserver hand-off.
+    """
+    with _shared_stores_lock:
+        stores = sorted(_shared_stores.items(), key=lambda item: item[0] or "")
+    return [InMemoryStorage._over(store, key) for key, store in stores]  # noqa: SLF001  # ours
+
+
+def _unknown_options(unknown: dict[str, Any]) -> ImproperlyConfigured:
+    names = ", ".join(map(repr, sorted(unknown)))
+    valid = ", ".join(_option_names())
+    msg = f"InMemoryStorage got unknown option(s) {names}; the options are: {valid}"
+    return ImproperlyConfigured(msg)
 
 
 @deconstructible(path="inmemorystorage.InMemoryStorage")
@@ -130,21 +208,38 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         namespace: str | None = None,
         max_bytes: int | None = None,
         on_full: OnFull = "evict",
+        **unknown: Any,
     ) -> None:
-        _check_options(max_bytes, on_full, namespace)
+        if unknown:
+            raise _unknown_options(unknown)
+        _check_values(max_bytes, on_full, namespace)
         self._location = location
         self._base_url = base_url
         self._file_permissions_mode = file_permissions_mode
         self._directory_permissions_mode = directory_permissions_mode
         self._allow_overwrite = bool(allow_overwrite)
         self.namespace = namespace
-        if namespace is not None:
-            self._store = _shared_store(namespace, max_bytes, on_full)
-        elif getattr(settings, "INMEMORYSTORAGE_PERSIST", False):
-            self._store = _shared_store(None, max_bytes, on_full)
-        else:
-            self._store = Store(max_bytes, on_full)
+        self._names = _DjangoNames(self)
+        self._budget_options = (max_bytes, on_full)
+        self._store = self._choose_store()
         setting_changed.connect(self._clear_cached_properties)
+
+    def _choose_store(self) -> Store:
+        """The store this instance uses: its namespace's, the persist store, or its own."""
+        max_bytes, on_full = self._budget_options
+        if self.namespace is not None:
+            return _shared_store(self.namespace, max_bytes, on_full)
+        if getattr(settings, "INMEMORYSTORAGE_PERSIST", False):
+            return _shared_store(None, max_bytes, on_full)
+        return Store(max_bytes, on_full)
+
+    @classmethod
+    @classmethod
+    def _over(cls, store: Store, namespace: str | None) -> InMemoryStorage:
+        """An instance over an existing shared *store* (``namespace=None``: the persist store)."""
+        storage = cls(namespace=namespace, max_bytes=store.max_bytes, on_full=store.on_full)
+        storage._store = store
+        return storage
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, InMemoryStorage):
@@ -218,8 +313,70 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             PathDoesNotExist: nothing is stored under *name*.
             IsADirectoryError: *name* is a directory.
         """
-        with _django_names:
-            return self._store.read_with_info(name)
+        with self._names:
+            return self._store.read_with_info(self._name(name))
+
+    def recent_eviction(self, name: str | os.PathLike[str]) -> Eviction | None:
+        """How and when the file at *name* was evicted, if that is among the latest evictions.
+
+        The store remembers its last 64 evictions (charged to its budget)
+        until a file is saved under that name again; ``None`` otherwise.
+        """
+        with self._names:
+            return self._store.recent_eviction(self._name(name))
+
+    def stored_files(self) -> list[StoredFile]:
+        """Every file with its content and times, from one moment, sorted by name."""
+        return self._store.files()
+
+    def load_files(self, files: Iterable[StoredFile], *, replace: bool = False) -> list[str]:
+        """Store many files with their times at once: all of them, or none.
+
+        Each name is checked as :meth:`save` checks it, before anything
+        changes; evictions are logged and signalled as for a save.
+
+        Returns:
+            The names stored, in the order given.
+
+        Raises:
+            FileExistsError: not *replace*, and something is already stored at a name.
+            StorageFull: the files do not fit together; nothing changed.
+            SuspiciousFileOperation: a name escapes the storage.
+            ValueError: a name is blank or holds a NUL byte.
+        """
+        checked = [
+            StoredFile(self._name(file.name), file.content, file.created, file.modified)
+            for file in files
+        ]
+        for file in checked:
+            validate_file_name(file.name, allow_relative_path=True)
+        with self._names:
+            loaded = self._store.load(checked, replace=replace)
+        if loaded.evictions:
+            self._report(loaded.evictions)
+        return list(loaded.names)
+
+    def _name(self, name: str | os.PathLike[str]) -> str:
+        """*name* as the store takes it: a ``str``, relative to ``location``.
+
+        ``pathlib.Path`` names work as in Django's storages, and an absolute
+        name inside ``location`` means the file at its relative name, as
+        ``FileSystemStorage`` and Django's ``InMemoryStorage`` take it.
+
+        Raises:
+            SuspiciousFileOperation: an absolute name outside ``location``.
+        """
+        if isinstance(name, os.PathLike):
+            name = os.fspath(name)
+        if isinstance(name, str) and os.path.isabs(name):
+            try:
+                joined = safe_join(self.location, name)
+            except SuspiciousFileOperation:
+                msg = f"the absolute name {name!r} is outside the storage's {self.location=}"
+                raise SuspiciousFileOperation(msg) from None
+            relative = os.path.relpath(joined, self.location)
+            return "" if relative == "." else relative
+        return name
 
     # Opening and saving.
 
@@ -230,9 +387,23 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             TypeError: *content* is ``None``.
             StorageFull: the content does not fit the budget; nothing changed.
         """
-        if content is None:
-            msg = "save() needs content: a File, a ContentFile or a file-like object, not None"
+        if content is None or isinstance(content, bytes | bytearray | memoryview | str):
+            kind = "None" if content is None else type(content).__name__
+            msg = (
+                f"save() needs a File, not {kind}: wrap raw content in "
+                "django.core.files.base.ContentFile, as in save(name, ContentFile(data))"
+            )
             raise TypeError(msg)
+        if name is None:
+            name = content.name
+        if not hasattr(content, "chunks"):
+            content = File(content, name)
+        if is_canonical(name) and (max_length or len(name)) >= len(name) and self._hooks_are_ours():
+            # Django's name checks are provably no-ops for a canonical name, and
+            # no hook they call is overridden: check and claim in one step.
+            return self._claim(name, content, max_length=max_length)
+        if name is not None and not isinstance(name, str):
+            name = self._name(name)
         return str(super().save(name, content, max_length=max_length))
 
     def open(self, name: str, mode: str = "rb") -> SnapshotFile | WriterFile:
@@ -248,15 +419,17 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         if mode == "rb":
             store = self._store
             try:
-                return SnapshotFile(store.read_node(name).content, name, store)
-            except UnsafePath as exc:
-                raise SuspiciousFileOperation(str(exc)) from exc
+                node = store.read_node(name)
+            except (UnsafePath, TypeError, NotADirectory):  # see _name() and _DjangoNames
+                return self._open(name, mode)
+            return SnapshotFile(node.content, name, store)
         return self._open(name, mode)
 
     def _open(self, name: str, mode: str = "rb") -> SnapshotFile | WriterFile:
         parsed = parse_mode(mode)
         store = self._store
-        with _django_names:
+        name = self._name(name)
+        with self._names:
             if not parsed.writing:
                 return SnapshotFile(store.read(name), name, store, mode)
             if parsed.kind == "r" or (parsed.kind == "a" and store.exists(name)):
@@ -267,39 +440,80 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             return WriterFile(name, mode, store, initial, publish=self._publish)
 
     def _save(self, name: str, content: Any) -> str:
-        with _django_names:
+        return self._claim(name, content, max_length=None)
+
+    def _claim(self, name: str, content: Any, *, max_length: int | None) -> str:
+        """Gather the content, then claim a free name and publish in one step.
+
+        If the name is taken meanwhile (or, on the lean path of :meth:`save`,
+        already was), Django's ``get_available_name()`` finds another and the
+        claim is tried again, the content already in hand. A hook that gives
+        back the very name refused means to keep it: the file is replaced, as
+        Django's ``InMemoryStorage`` does, rather than looping forever.
+        """
+        exclusive = not self._allow_overwrite
+        with self._names:
             data = self._gather(name, content)
             while True:
                 try:
-                    written = self._publish(name, data, exclusive=not self._allow_overwrite)
+                    written = self._publish(name, data, exclusive=exclusive)
                 except (FileExistsError, IsADirectoryError) as exc:
-                    if isinstance(exc, NotADirectoryError) or self._allow_overwrite:
+                    if isinstance(exc, NotADirectoryError) or not exclusive:
                         raise
-                    # Another thread claimed the name since get_available_name().
-                    name = self.get_available_name(name)
+                    alternative = self.get_available_name(name, max_length=max_length)
+                    exclusive = alternative != name
+                    name = alternative
                 else:
                     break
         if hasattr(content, "temporary_file_path"):
             os.remove(content.temporary_file_path())
         return written
 
+    def _hooks_are_ours(self) -> bool:
+        """Whether every method Django's ``save()`` would call is this class's own.
+
+        Looked up on each save, so that a subclass, or a test that patches a
+        hook on the class or the instance, gets its override called.
+        """
+        cls = type(self)
+        return (
+            cls.get_available_name,
+            cls.is_name_available,
+            cls.exists,
+            cls.get_alternative_name,
+            cls._save,
+        ) == _ORIGINAL_HOOKS and _HOOK_NAMES.isdisjoint(self.__dict__)
+
     def _publish(self, name: str, data: bytes, *, exclusive: bool) -> str:
-        written = self._store.write(name, data, exclusive=exclusive)
+        written = self._store.write(name, data, exclusive=exclusive, canonical=is_canonical(name))
         if written.evictions:
             self._report(written.evictions)
         return written.name
 
     def _gather(self, name: str, content: Any) -> bytes:
-        """The content's bytes: refused early when too large, never copied when already bytes."""
+        """The content's bytes, read through its ``chunks()``: refused early when too large.
+
+        Content that already is bytes in a buffer is taken without a copy, but
+        only where that is provably what ``chunks()`` would yield: one of
+        Django's own content classes over a plain ``BytesIO`` or ``StringIO``,
+        with nothing that reads replaced on the instance.
+        """
         inner = getattr(content, "file", None)
-        if type(content).chunks is File.chunks and isinstance(inner, io.BytesIO | io.StringIO):
+        if (
+            type(content) in _PLAIN_CONTENT_TYPES
+            and isinstance(inner, io.BytesIO | io.StringIO)
+            and type(inner) in (io.BytesIO, io.StringIO)
+            and _READING_ATTRIBUTES.isdisjoint(vars(content))
+        ):
             value = inner.getvalue()
-            self._store.check_size(name, len(value))  # characters never outnumber bytes
             if isinstance(value, str):
+                self._store.check_size(name, len(value))  # characters never outnumber bytes
                 value = value.encode()
-                self._store.check_size(name, len(value))
-            return value
-        size = getattr(content, "size", None) if hasattr(type(content), "size") else None
+            return value  # the store checks its size before it takes a lock
+        try:
+            size = content.size
+        except (AttributeError, OSError, ValueError):  # unknown, or a stream that cannot tell
+            size = None
         if isinstance(size, int):
             self._store.check_size(name, size)
         chunks = []
@@ -333,33 +547,43 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         msg = "InMemoryStorage keeps files in memory and has no local paths; use open()"
         raise NotImplementedError(msg)
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str | os.PathLike[str]) -> None:
         """Delete the file, or the directory with everything below it; quiet if missing."""
         if not name:
             msg = "The name must be given to delete()."
             raise ValueError(msg)
-        with _django_names:
-            self._store.delete(name)
+        with self._names:
+            self._store.delete(self._name(name))
 
-    def exists(self, name: str) -> bool:
-        with _django_names:
-            return self._store.exists(name)
+    def exists(self, name: str | os.PathLike[str]) -> bool:
+        """Whether a file or directory is stored at *name*.
 
-    def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        with _django_names:
-            return self._store.listdir(path)
+        ``False`` for a name that no store could hold (a segment longer than
+        255 bytes), so that Django's ``get_available_name()`` can shorten it.
+        """
+        with self._names:
+            try:
+                return self._store.exists(self._name(name))
+            except OSError as exc:
+                if exc.errno == errno.ENAMETOOLONG:
+                    return False
+                raise
 
-    def size(self, name: str) -> int:
+    def listdir(self, path: str | os.PathLike[str]) -> tuple[list[str], list[str]]:
+        with self._names:
+            return self._store.listdir(self._name(path))
+
+    def size(self, name: str | os.PathLike[str]) -> int:
         info = self._stat(name)
         if info.is_dir:
-            raise is_a_directory(name)
+            raise is_a_directory(info.name)
         return info.size
 
-    def url(self, name: str | None) -> str:
+    def url(self, name: str | os.PathLike[str] | None) -> str:
         if self.base_url is None:
             msg = "This file is not accessible via a URL."
             raise ValueError(msg)
-        url = filepath_to_uri(name)
+        url = filepath_to_uri(None if name is None else os.fspath(name))
         if url is not None:
             url = url.lstrip("/")
         return urljoin(self.base_url, url)
@@ -374,20 +598,24 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             return f"{file_root}{file_ext}"
         return str(super().get_alternative_name(file_root, file_ext))
 
-    def get_accessed_time(self, name: str) -> datetime:
+    def get_accessed_time(self, name: str | os.PathLike[str]) -> datetime:
         return self._datetime(self._stat(name).accessed)
 
-    def get_created_time(self, name: str) -> datetime:
+    def get_created_time(self, name: str | os.PathLike[str]) -> datetime:
         return self._datetime(self._stat(name).created)
 
-    def get_modified_time(self, name: str) -> datetime:
+    def get_modified_time(self, name: str | os.PathLike[str]) -> datetime:
         return self._datetime(self._stat(name).modified)
 
-    def _stat(self, name: str) -> FileInfo:
-        with _django_names:
-            return self._store.stat(name)
+    def _stat(self, name: str | os.PathLike[str]) -> FileInfo:
+        with self._names:
+            return self._store.stat(self._name(name))
 
     @staticmethod
     def _datetime(timestamp: float) -> datetime:
         """Aware in UTC with ``USE_TZ``, naive local time otherwise, as FileSystemStorage does."""
         return datetime.fromtimestamp(timestamp, tz=UTC if settings.USE_TZ else None)
+
+
+_ORIGINAL_HOOKS = tuple(getattr(InMemoryStorage, hook) for hook in _SAVE_HOOKS)
+_HOOK_NAMES = frozenset(_SAVE_HOOKS)

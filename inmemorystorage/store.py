@@ -1,38 +1,69 @@
-"""The thread-safe core: a tree of immutable contents, a read-write lock and a byte budget.
+"""The thread-safe core: files in an index by name, a tree of directories, and a byte budget.
 
 Nothing here imports Django, so the store can be tested and benchmarked alone;
 ``storage.py`` adapts it to Django's Storage API.
 
-Two locks guard everything, always taken in this order:
+What guards what
+----------------
 
-* ``_lock``, a :class:`~inmemorystorage.locking.ReadWriteLock`, guards the
-  tree's shape (which node is at which path), the index of files by
-  canonical name and the directory count. A reader holds it for one index
-  lookup, or for a walk of O(path depth) when the name is not canonical; a
-  writer for O(path depth) plus whatever it evicts.
-* ``_tally``, a plain lock, guards what a read changes: access times, the
-  budget's recency order (a lookup in an LRU is a write), the budget's
-  charges and the counters. Writers take it inside the write lock, only for
-  their budget arithmetic.
+* ``_files`` maps each file's canonical name to its
+  :class:`~inmemorystorage.tree.FileNode`; ``_dirs`` maps each directory's
+  canonical name (the root is ``""``) to its
+  :class:`~inmemorystorage.tree.DirNode`. Both are **read without a lock**
+  (one ``dict.get`` or ``in``) and **changed only under** ``_lock``.
+* ``_lock``, a :class:`~inmemorystorage.locking.PoliteLock`, guards every
+  change to ``_files`` and ``_dirs``, the directories' children and times,
+  the budget, the counters, the access and creation times kept beside the
+  nodes, the remembered evictions and the stamp counter. Readers that need
+  more than one entry to agree (``listdir()``, ``stat()``, ``stats()``) take
+  it too. It is held for O(path depth) plus any evictions, never while
+  copying content or calling user code.
+* ``_reads``, a :class:`collections.deque` (whose ``append`` and ``popleft``
+  are thread-safe by their documented contract), carries reads to whoever
+  next holds ``_lock``: that thread applies them in order to the access
+  times and to the recency order, so the order is exact whenever it is
+  consulted (every consumer applies pending reads first), and readers never
+  queue behind one another to reorder it.
 
-A read never takes ``_tally`` on its way: it appends ``(node, time)`` to
-``_reads``, a :class:`collections.deque` (whose ``append`` and ``popleft`` are
-thread-safe by their documented contract), and whoever next takes ``_tally``
-applies the pending reads in order. So the LRU order is exact whenever it is
-consulted, and readers never queue behind one another to reorder it.
+Why a reader without a lock sees only what it should
+----------------------------------------------------
 
-Content is immutable ``bytes`` and a publication always installs a new
-:class:`~inmemorystorage.tree.FileNode`, so what a reader got stays what it
-got, whatever happens to the path afterwards. No user code, signal or
-logging runs with either lock held: a write returns the evictions it caused,
-for its caller to report once both are released.
+A read of a canonical name is ``node = self._files.get(name)``. That one
+operation is atomic on every CPython: under the GIL because ``dict.get`` on
+``str`` keys runs no Python code, and on free-threaded builds because
+``dict`` reads are made safe against concurrent writers by the interpreter
+(the documented guarantee that built-in ``dict`` operations are
+thread-safe), ``OrderedDict`` included, whose lookups are ``dict`` lookups;
+its linked order list is touched only under ``_lock``.
+
+* **No partly built node.** A writer builds the whole ``FileNode`` (content
+  and stamp) and only then stores it into ``_files``; nothing ever changes a
+  node afterwards. The store into the dict is the publication: on the GIL
+  build the interpreter lock orders it after the node's construction; on
+  the free-threaded build the dict's own synchronisation (its per-object
+  lock on the writer's side, and the acquire-ordered read of the entry on
+  the reader's side) does. A reader that finds the node finds it whole.
+* **No file after its ``delete()`` returned.** ``delete()`` (and eviction,
+  and ``clear()``) remove the name from ``_files`` before they return; a
+  ``get`` that starts afterwards cannot find it.
+* **No old content after a ``save()`` returned.** A write replaces the entry
+  with its new node before it returns; a ``get`` that starts afterwards
+  finds the new node or a newer one. A reader that got the old node before
+  keeps it: content is immutable ``bytes``, so what it reads never changes
+  (like a POSIX file unlinked while open).
+
+Directories are never read without the lock except by ``exists()``, whose
+answer depends on one ``in`` test at a time, each atomic as above.
+
+No user code, signal or logging runs with ``_lock`` held: a write returns
+the evictions it caused, for its caller to report once it is released.
 """
 
 from __future__ import annotations
 
 import collections
 import errno
-import threading
+import itertools
 import time
 from typing import TYPE_CHECKING
 
@@ -40,28 +71,47 @@ import attrs
 
 from .budget import OnFull, dir_charge, file_charge, make_budget
 from .exceptions import InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
-from .locking import ReadWriteLock
+from .locking import PoliteLock
 from .tree import (
     DirNode,
     FileNode,
-    Node,
-    ancestors,
-    find,
+    ancestor_names,
+    base_name,
     is_a_directory,
-    iter_dirs,
-    iter_files,
     join,
-    lookup,
+    parent_name,
     split_path,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
-__all__ = ["Eviction", "FileInfo", "Store", "StoreStats", "Written"]
+__all__ = ["Eviction", "FileInfo", "Loaded", "Store", "StoreStats", "StoredFile", "Written"]
 
 #: Pending reads beyond which a reader applies them itself (if nobody else is).
 _READS_BEFORE_DRAIN = 1024
+#: How many recent evictions a store remembers (each is also charged to the budget).
+EVICTIONS_REMEMBERED = 64
+_NS = 1_000_000_000
+
+
+def _seconds(stamp: int) -> float:
+    return stamp / _NS
+
+
+def _stamp(seconds: float) -> int:
+    """Nanoseconds for *seconds*, chosen so that ``_seconds()`` gives *seconds* back when it can.
+
+    A float of seconds since the epoch resolves about 240 ns, so several
+    stamps share one float: take the one nearest that maps back exactly, so
+    that a store handed over through floats keeps its times to the bit.
+    """
+    nearest = round(seconds * _NS)
+    for offset in range(512):
+        for candidate in (nearest - offset, nearest + offset):
+            if candidate / _NS == seconds:
+                return candidate
+    return nearest
 
 
 @attrs.frozen
@@ -94,10 +144,23 @@ class FileInfo:
 
 @attrs.frozen
 class Eviction:
-    """One file that made way for another."""
+    """One file that made way for another: its name, content length and when it went."""
 
     name: str
     size: int
+    #: Seconds since the epoch, by the store's clock.
+    evicted_at: float
+
+
+@attrs.frozen
+class StoredFile:
+    """One file as a whole: for handing a store's content over, and loading it back."""
+
+    name: str
+    content: bytes
+    #: Seconds since the epoch.
+    created: float
+    modified: float
 
 
 @attrs.frozen
@@ -105,6 +168,14 @@ class Written:
     """What a write did: the canonical name it published and the files it evicted."""
 
     name: str
+    evictions: tuple[Eviction, ...]
+
+
+@attrs.frozen
+class Loaded:
+    """What a load did: the canonical names it published and the files it evicted."""
+
+    names: tuple[str, ...]
     evictions: tuple[Eviction, ...]
 
 
@@ -127,7 +198,8 @@ class Store:
             per-node overhead), or ``None`` for no bound.
         on_full: ``"evict"`` to make room by dropping least recently used
             files, ``"error"`` to refuse with :class:`StorageFull` instead.
-        clock: Seconds since the epoch; injectable for tests.
+        clock: Seconds since the epoch; injectable for tests (by default the
+            store reads :func:`time.time_ns`).
     """
 
     def __init__(
@@ -135,23 +207,25 @@ class Store:
         max_bytes: int | None = None,
         on_full: OnFull = "evict",
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
-        self._clock = clock
-        self._lock = ReadWriteLock()
-        self._tally = threading.Lock()
-        # Reads not yet applied to access times and the recency order; a deque's
-        # append() and popleft() are thread-safe by themselves.
-        self._reads: collections.deque[tuple[FileNode, float]] = collections.deque()
-        now = clock()
-        self._root = DirNode(now, now, now)  # guarded by self._lock
-        # Every file by its canonical name, so that a read of a canonical name is one
-        # lookup, not a walk; its length is the file count.
-        self._index: dict[str, FileNode] = {}  # guarded by self._lock
-        self._dirs = 0  # guarded by self._lock
-        self._version = 0  # guarded by self._lock (write)
-        self._budget = make_budget(max_bytes, on_full)  # guarded by self._tally
-        self._counters = _Counters()  # guarded by self._tally
+        self._now: Callable[[], int] = (
+            time.time_ns if clock is None else (lambda: round(clock() * _NS))
+        )
+        self._lock = PoliteLock()
+        self._budget = make_budget(max_bytes, on_full)  # guarded by self._lock
+        # Read without a lock (see the module docstring); changed under self._lock.
+        self._files = self._budget.new_index()
+        now = self._now()
+        self._dirs: dict[str, DirNode] = {"": DirNode(now, now, now)}
+        # Reads not yet applied: (name, when); append() and popleft() are thread-safe.
+        self._reads: collections.deque[tuple[str, int]] = collections.deque()
+        self._accessed: dict[str, int] = {}  # guarded by self._lock; files read since published
+        self._created: dict[str, int] = {}  # guarded by self._lock; files replaced since created
+        self._stamp = 0  # guarded by self._lock; the latest stamp given out
+        self._counters = _Counters()  # guarded by self._lock
+        # The latest evictions by name, oldest first; each is charged to the budget.
+        self._evicted: dict[str, Eviction] = {}  # guarded by self._lock
 
     @property
     def max_bytes(self) -> int | None:
@@ -168,9 +242,8 @@ class Store:
     def read(self, path: str) -> bytes:
         """Return the content of the file at *path*, counting it as a use.
 
-        Takes the read lock for one lookup (a walk if the name is not
-        canonical). The returned ``bytes`` is the content as published by one
-        complete write; later writes never change it.
+        Takes no lock. The returned ``bytes`` is the content as published by
+        one complete write; later writes never change it.
 
         Raises:
             PathDoesNotExist: nothing is stored at *path*.
@@ -185,144 +258,161 @@ class Store:
         Like :meth:`read`; the info describes exactly the returned content.
         """
         node = self.read_node(path)
-        return node.content, self._info(node.path, node)
+        name = path if self._files.get(path) is node else join(split_path(path))
+        with self._lock:
+            self._apply_reads()
+            return node.content, self._file_info(name, node)
 
     def read_node(self, path: str) -> FileNode:
         """Return the file node at *path*, counting it as a use (the hot path of every read).
 
-        The node's ``content`` never changes; treat the node as read-only.
-        Takes this thread's reader lock for one walk. Raises as :meth:`read`.
+        The node never changes. Takes no lock: one lookup for a canonical
+        name (see the module docstring for why that is safe). Raises as
+        :meth:`read`.
         """
-        token = self._lock.acquire_read()
         try:
-            try:
-                node = self._index.get(path)  # a canonical name: one lookup
-            except TypeError:  # unhashable: let split_path() say what a name must be
-                node = None
-            if node is None:
-                node = self._walk_to_file(path)
-            self._reads.append((node, self._clock()))
-        finally:
-            token.release()
-        if len(self._reads) >= _READS_BEFORE_DRAIN and self._tally.acquire(blocking=False):
+            node = self._files.get(path)
+        except TypeError:  # unhashable: let split_path() say what a name must be
+            node = None
+        if node is None:
+            path, node = self._find_file(path)
+        reads = self._reads
+        reads.append((path, self._now()))
+        if len(reads) >= _READS_BEFORE_DRAIN and self._lock.acquire(blocking=False):
             try:
                 self._apply_reads()
             finally:
-                self._tally.release()
+                self._lock.release()
         return node
 
-    def _walk_to_file(self, path: str) -> FileNode:
-        # Called with the read lock held, for a name that is not canonical or
-        # not a file: normalize it and walk, or raise the precise error.
-        parts = split_path(path)
-        try:
-            node = lookup(self._root, parts)
-        except PathDoesNotExist:
-            with self._tally:
-                self._counters.misses += 1
-            raise
-        if isinstance(node, DirNode):
-            raise is_a_directory(path)
-        return node
+    def _find_file(self, path: str) -> tuple[str, FileNode]:
+        # A name that is not canonical, or not a file: normalize it and look
+        # again, or raise the precise error. Takes no lock but to count a miss.
+        name = join(split_path(path))
+        node = self._files.get(name)
+        if node is not None:
+            return name, node
+        error = self._missing(name)
+        with self._lock:
+            self._counters.misses += 1
+        raise error
+
+    def _missing(self, name: str) -> OSError:
+        # The error for a file operation on *name*, where no file is.
+        if name in self._dirs:
+            return is_a_directory(name)
+        for ancestor in ancestor_names(name):
+            if ancestor in self._files:
+                return NotADirectory(ancestor)
+        return PathDoesNotExist(name)
 
     def _apply_reads(self) -> None:
-        # Called with self._tally held. Only each node's latest read matters,
-        # so a batch of reads of one hot file costs one LRU touch.
+        # Called with self._lock held. A read counts as a use of its name at
+        # the moment it was queued, which lies within the read, so only each
+        # name's latest queued read matters, for its access time and for its
+        # place in the recency order: the batch is reduced in bulk. Reads of
+        # names that have gone since change nothing.
         reads = self._reads
         count = len(reads)
         if not count:
             return
-        latest: dict[FileNode, float] = {}
-        for _ in range(count):
-            node, when = reads.popleft()
-            latest.pop(node, None)  # re-inserted last: the dict ends in order of latest reads
-            latest[node] = when
+        batch = list(itertools.starmap(reads.popleft, itertools.repeat((), count)))
         self._counters.hits += count
-        touch = self._budget.touch if self._budget.max_bytes is not None else None
-        for node, when in latest.items():
-            node.accessed = when
-            if touch is not None:
-                touch(node.path)
+        latest = dict(batch)
+        files = self._files
+        for gone in latest.keys() - files.keys():
+            del latest[gone]
+        self._accessed.update(latest)
+        self._budget.touch_all(files, batch)
 
     def stat(self, path: str) -> FileInfo:
         """Describe the file or directory at *path* without counting a use.
 
-        Takes the read lock, then the tally lock to apply pending reads, so the
-        access time is that of the latest completed read.
+        Takes the lock, applying pending reads first, so the access time is
+        that of the latest completed read.
 
         Raises:
             PathDoesNotExist: nothing is stored at *path*.
             NotADirectory: a parent of *path* is a file.
         """
-        parts = split_path(path)
-        with self._lock.read:
-            node = lookup(self._root, parts)
-            with self._tally:
-                self._apply_reads()
-                return self._info(join(parts), node)
-
-    def _info(self, name: str, node: Node) -> FileInfo:
-        if isinstance(node, DirNode):
+        name = join(split_path(path))
+        with self._lock:
+            self._apply_reads()
+            node = self._files.get(name)
+            if node is not None:
+                return self._file_info(name, node)
+            directory = self._dirs.get(name)
+            if directory is None:
+                raise self._missing(name)
             return FileInfo(
                 name=name,
                 is_dir=True,
                 size=0,
-                created=node.created,
-                modified=node.modified,
-                accessed=node.accessed,
+                created=_seconds(directory.created),
+                modified=_seconds(directory.modified),
+                accessed=_seconds(directory.accessed),
                 version=0,
             )
+
+    def _file_info(self, name: str, node: FileNode) -> FileInfo:
+        # Called with self._lock held, for the file *node* published at *name*.
+        stamp = node.stamp
         return FileInfo(
             name=name,
             is_dir=False,
             size=len(node.content),
-            created=node.created,
-            modified=node.modified,
-            accessed=node.accessed,
-            version=node.version,
+            created=_seconds(self._created.get(name, stamp)),
+            modified=_seconds(stamp),
+            accessed=_seconds(max(self._accessed.get(name, stamp), stamp)),
+            version=stamp,
         )
 
     def exists(self, path: str) -> bool:
         """Whether a file or directory is at *path* (a file on the way means no).
 
-        Takes the read lock; does not count as a use.
+        Takes no lock: one or two lookups. Does not count as a use.
         """
-        parts = split_path(path)
-        with self._lock.read:
-            return find(self._root, parts) is not None
+        try:
+            if path in self._files:
+                return True
+        except TypeError:  # unhashable: let split_path() say what a name must be
+            pass
+        name = join(split_path(path))
+        return name in self._files or name in self._dirs
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         """The names of the directories and of the files directly in *path*.
 
-        Takes the read lock while copying the names (O(entries)); the lists
-        are a snapshot. Does not count as a use.
+        Takes the lock while copying the names (O(entries)); the lists are a
+        snapshot. Does not count as a use.
 
         Raises:
             PathDoesNotExist: nothing is stored at *path*.
             NotADirectory: *path* or one of its parents is a file.
         """
-        parts = split_path(path)
-        with self._lock.read:
-            node = lookup(self._root, parts)
-            if isinstance(node, FileNode):
-                raise NotADirectory(join(parts))
-            children = list(node.children.items())
-        dirs = [name for name, child in children if isinstance(child, DirNode)]
-        files = [name for name, child in children if isinstance(child, FileNode)]
+        name = join(split_path(path))
+        with self._lock:
+            directory = self._dirs.get(name)
+            if directory is None:
+                raise NotADirectory(name) if name in self._files else self._missing(name)
+            children = list(directory.children.items())
+        cut = len(name) + 1 if name else 0
+        dirs = [key[cut:] for key, child in children if isinstance(child, DirNode)]
+        files = [key[cut:] for key, child in children if isinstance(child, FileNode)]
         return dirs, files
 
     def stats(self) -> StoreStats:
         """A consistent snapshot of the counts, the bytes used and the counters.
 
-        Takes the read lock and the tally lock, so the figures describe one
-        moment between complete writes: ``bytes_used <= max_bytes`` holds.
+        Takes the lock, so the figures describe one moment between complete
+        writes: ``bytes_used <= max_bytes`` holds.
         """
-        with self._lock.read, self._tally:
+        with self._lock:
             self._apply_reads()
             counters = self._counters
             return StoreStats(
-                files=len(self._index),
-                dirs=self._dirs,
+                files=len(self._files),
+                dirs=len(self._dirs) - 1,
                 bytes_used=self._budget.used,
                 max_bytes=self._budget.max_bytes,
                 hits=counters.hits,
@@ -336,20 +426,29 @@ class Store:
     def check_size(self, path: str, size: int) -> None:
         """Refuse early a file that could never fit, before its content is gathered.
 
-        Takes no store lock (the bound never changes); a refusal takes the
-        tally lock to count itself.
+        Takes no lock (the bound never changes); a refusal takes the lock to
+        count itself.
 
         Raises:
             StorageFull: a file of *size* bytes at *path* exceeds ``max_bytes``.
         """
-        if self._budget.too_large(file_charge(path, size)):
-            with self._tally:
-                raise self._refusal(path, size, "larger than the whole budget")
+        charge = file_charge(path, size)
+        if self._budget.too_large(charge):
+            if self._budget.too_large(size):
+                detail = "larger than the whole budget"
+            else:
+                overhead = charge - size
+                detail = (
+                    f"with the per-file overhead (its name and bookkeeping, {overhead:,} "
+                    f"bytes) it needs {charge:,} bytes, more than the whole budget"
+                )
+            with self._lock:
+                raise self._refusal(path, size, detail)
 
     def check_writable(self, path: str, *, exclusive: bool = False) -> None:
-        """Raise now what writing *path* would raise for the tree's present shape.
+        """Raise now what writing *path* would raise for the store's present shape.
 
-        Takes the read lock. Used when a writer opens, so that ``open(dir, "w")``
+        Takes the lock. Used when a writer opens, so that ``open(dir, "w")``
         fails at once, as with Python's :func:`open`.
 
         Raises:
@@ -357,19 +456,24 @@ class Store:
             IsADirectoryError: *path* is a directory (or the root).
             NotADirectory: a parent of *path* is a file.
         """
-        parts = split_path(path)
-        if not parts:
-            raise is_a_directory(path)
-        with self._lock.read:
-            self._target(parts, exclusive=exclusive)
+        name = join(split_path(path))
+        with self._lock:
+            self._target(name, exclusive=exclusive)
 
-    def write(self, path: str, content: bytes, *, exclusive: bool = False) -> Written:
+    def write(
+        self, path: str, content: bytes, *, exclusive: bool = False, canonical: bool = False
+    ) -> Written:
         """Publish *content* as the file at *path*, creating its parent directories.
 
-        Takes the write lock for O(path depth) plus any evictions. Readers see
-        the old content or the new, never a mix; readers that already hold
-        the old content keep it. Returns the canonical name and the files
-        evicted to make room, for the caller to report (no lock is held then).
+        Checking that the name is free (with *exclusive*) and claiming it are
+        one step. Takes the lock for O(path depth) plus any evictions. Readers
+        see the old content or the new, never a mix; readers that already
+        hold the old content keep it. Returns the canonical name and the
+        files evicted to make room, for the caller to report (no lock is held
+        then).
+
+        *canonical* says that the caller has checked *path* with
+        :func:`~inmemorystorage.tree.is_canonical`, sparing it a second look.
 
         Raises:
             FileExistsError: *exclusive* and something already is at *path*.
@@ -377,191 +481,381 @@ class Store:
             NotADirectory: a parent of *path* is a file.
             StorageFull: the content cannot fit; nothing changed.
         """
-        parts = split_path(path)
-        if not parts:
-            raise is_a_directory(path)
-        name = join(parts)
+        name = path if canonical else join(split_path(path))
         size = len(content)
-        charge = file_charge(name, size)
-        self.check_size(name, size)
-        now = self._clock()
-        with self._lock.write:
-            evictions = self._publish(parts, name, content, charge, now, exclusive=exclusive)
+        if self._budget.max_bytes is not None:
+            self.check_size(name, size)
+        with self._lock:
+            evictions = self._publish(name, content, size, exclusive=exclusive)
         return Written(name, tuple(evictions))
 
-    def _publish(
-        self,
-        parts: tuple[str, ...],
-        name: str,
-        content: bytes,
-        charge: int,
-        now: float,
-        *,
-        exclusive: bool,
-    ) -> list[Eviction]:
-        # Called with the write lock held: the tree and the counts are ours.
-        existing, old = self._target(parts, exclusive=exclusive)
-        new_dirs = parts[len(existing) - 1 : -1]
-        needed = charge + sum(dir_charge(d) for d in new_dirs)
-        freed = file_charge(name, len(old.content)) if old is not None else 0
-        self._version += 1
-        created = old.created if old is not None else now
-        new = FileNode(name, content, created, now, now, self._version)
-        evictions: list[Eviction] = []
-        budget = self._budget
-        with self._tally:
+    def _publish(self, name: str, content: bytes, size: int, *, exclusive: bool) -> list[Eviction]:
+        # Called with self._lock held: check the target, settle the budget,
+        # then publish the node with one store into the index.
+        old, missing = self._target(name, exclusive=exclusive)
+        if self._reads:
             self._apply_reads()
-            if budget.overflow(needed - freed) > 0:
-                self._check_room(parts, len(content), needed, existing)
+        budget = self._budget
+        charge = file_charge(name, size)
+        needed = charge + sum(dir_charge(base_name(d)) for d in missing) if missing else charge
+        freed = file_charge(name, len(old.content)) if old is not None else 0
+        stamp = self._next_stamp()
+        evictions: list[Eviction] = []
+        if budget.overflow(needed - freed) > 0:
+            self._check_room(name, size, needed, missing)
             if old is not None:
-                budget.remove_file(old)
-            if budget.overflow(needed) > 0:
-                evictions = self._make_room(needed, protected=existing)
-            for dir_name in new_dirs:
-                budget.add_dir(dir_name)
-            budget.add_file(new)
-        node: DirNode = existing[-1]
-        for dir_name in new_dirs:
-            child = DirNode(now, now, now)
-            node.children[dir_name] = child
-            node.modified = node.accessed = now
-            self._dirs += 1
-            node = child
+                budget.touch(self._files, name)  # the write is a use: evict others first
+            keep = set(ancestor_names(name))
+            evictions = self._make_room(needed - freed, stamp, keep, protected=old is not None)
+        if self._evicted:
+            self._forget_eviction(name)
+        if missing:
+            self._make_dirs(missing, stamp)
+        parent = self._dirs[parent_name(name)]
+        new = FileNode(content, stamp)
+        parent.children[name] = new
+        budget.add_file(charge)
         if old is None:
-            node.modified = node.accessed = now
-        node.children[parts[-1]] = new
-        self._index[name] = new
+            parent.modified = parent.accessed = stamp
+            self._files[name] = new  # the publication: a new name goes last in any order
+        else:
+            budget.remove_file(freed)
+            self._created.setdefault(name, old.stamp)
+            self._accessed.pop(name, None)
+            self._files[name] = new  # the publication
+            budget.touch(self._files, name)
+        if self._evicted:
+            self._trim_evictions()
         return evictions
 
-    def _target(
-        self, parts: tuple[str, ...], *, exclusive: bool
-    ) -> tuple[list[DirNode], FileNode | None]:
-        # The existing directories on the way to *parts* and the file there, if
-        # any; raises what a write there would raise for the tree's shape.
-        # Called with the lock held (read or write).
-        existing, missing = ancestors(self._root, parts)
-        old = existing[-1].children.get(parts[-1]) if not missing else None
-        if isinstance(old, DirNode):
-            raise is_a_directory(join(parts))
-        if old is not None and exclusive:
-            name = join(parts)
-            raise FileExistsError(errno.EEXIST, f"{name!r} already exists", name)
-        return existing, old
+    def _next_stamp(self) -> int:
+        # Called with self._lock held: the clock, made strictly increasing, so
+        # that a stamp also tells two contents of one name apart.
+        stamp = max(self._now(), self._stamp + 1)
+        self._stamp = stamp
+        return stamp
 
-    def _check_room(
-        self, parts: tuple[str, ...], size: int, needed: int, existing: list[DirNode]
-    ) -> None:
+    def _target(self, name: str, *, exclusive: bool) -> tuple[FileNode | None, list[str]]:
+        # The file at *name*, if any, and the directories missing on the way
+        # to it, outermost first; raises what a write there would raise for the
+        # store's shape. Called with self._lock held.
+        if not name:
+            raise is_a_directory(name)
+        old = self._files.get(name)
+        if old is not None:
+            if exclusive:
+                raise FileExistsError(errno.EEXIST, f"{name!r} already exists", name)
+            return old, []
+        if name in self._dirs:
+            raise is_a_directory(name)
+        missing: list[str] = []
+        parent = parent_name(name)
+        while parent not in self._dirs:
+            if parent in self._files:
+                raise NotADirectory(parent)
+            missing.append(parent)
+            parent = parent_name(parent)
+        missing.reverse()
+        return None, missing
+
+    def _make_dirs(self, missing: Iterable[str], stamp: int) -> None:
+        # Create the *missing* directories, parents first, and charge them.
+        # Called with self._lock held.
+        budget = self._budget
+        for name in missing:
+            parent = self._dirs[parent_name(name)]
+            child = DirNode(stamp, stamp, stamp)
+            parent.children[name] = child
+            parent.modified = parent.accessed = stamp
+            self._dirs[name] = child
+            budget.add_dir(base_name(name))
+
+    def _check_room(self, name: str, size: int, needed: int, missing: list[str]) -> None:
         # Refuse, changing nothing, unless evicting can make room for the
         # *needed* bytes of the new file and its new directories (the file it
-        # replaces, if any, is freed either way). Called with the write lock
-        # and self._tally held.
+        # replaces, if any, is freed either way). Called with self._lock held.
         budget = self._budget
-        name = join(parts)
         if budget.on_full == "error":
             detail = f"the budget is full ({budget.used:,} bytes used) and on_full='error'"
             raise self._refusal(name, size, detail)
         # Evictions never prune the file's existing ancestors; all else can go.
-        kept = sum(dir_charge(parts[i]) for i in range(len(existing) - 1))
+        existing = [d for d in ancestor_names(name) if d not in missing]
+        kept = sum(dir_charge(base_name(d)) for d in existing)
         if budget.too_large(kept + needed):
             raise self._refusal(name, size, "it does not fit beside its parent directories")
 
-    def _make_room(self, needed: int, *, protected: list[DirNode]) -> list[Eviction]:
-        # Evict least recently used files until *needed* bytes fit; _check_room
-        # has proven that they can. Called with the write lock and self._tally
-        # held: evictions change the tree and the budget together.
+    def _make_room(
+        self, needed: int, stamp: int, keep: set[str], *, protected: int
+    ) -> list[Eviction]:
+        # Evict least recently used files until *needed* more bytes fit; the
+        # caller has proven that they can without evicting the *protected*
+        # files being replaced (moved to the most recent end) or pruning the
+        # directories in *keep*. Remembered evictions never cost a file its
+        # place: they live in the room that files leave free (see
+        # _trim_evictions). Called with self._lock held.
         budget = self._budget
         evictions: list[Eviction] = []
-        keep = {id(d) for d in protected}
         while budget.overflow(needed) > 0:
-            try:
-                victim = budget.least_recent()
-            except KeyError:
-                self._prune_empty_dirs(self._root, keep)
+            if len(self._files) <= protected:
+                self._prune_empty_dirs(keep)
                 break
-            self._detach(victim, keep)
-            evictions.append(Eviction(victim.path, len(victim.content)))
+            victim = budget.least_recent(self._files)
+            node = self._remove_file(victim, stamp)
+            self._prune_from(parent_name(victim), keep)
+            eviction = Eviction(victim, len(node.content), _seconds(stamp))
+            self._remember_eviction(eviction)
+            evictions.append(eviction)
         self._counters.evictions += len(evictions)
         return evictions
 
-    def _detach(self, victim: FileNode, keep: set[int]) -> None:
-        # Remove an evicted file from the tree and prune the directories it leaves empty.
-        parts = split_path(victim.path)
-        chain: list[DirNode] = [self._root]
-        for part in parts[:-1]:
-            chain.append(chain[-1].children[part])  # type: ignore[arg-type]  # a file's parents are directories
-        del chain[-1].children[parts[-1]]
-        del self._index[victim.path]
-        now = self._clock()
-        chain[-1].modified = chain[-1].accessed = now
-        for depth in range(len(chain) - 1, 0, -1):
-            directory = chain[depth]
-            if directory.children or id(directory) in keep:
-                break
-            del chain[depth - 1].children[parts[depth - 1]]
-            self._budget.remove_dir(parts[depth - 1])
-            self._dirs -= 1
+    def _remove_file(self, name: str, stamp: int) -> FileNode:
+        # Take the file at *name* out of the index, its directory and the
+        # budget. Called with self._lock held.
+        node = self._files.pop(name)
+        parent = self._dirs[parent_name(name)]
+        del parent.children[name]
+        parent.modified = parent.accessed = stamp
+        self._accessed.pop(name, None)
+        self._created.pop(name, None)
+        self._budget.remove_file(file_charge(name, len(node.content)))
+        return node
 
-    def _prune_empty_dirs(self, directory: DirNode, keep: set[int]) -> None:
-        for name, child in list(directory.children.items()):
-            if isinstance(child, DirNode):
-                self._prune_empty_dirs(child, keep)
-                if not child.children and id(child) not in keep:
-                    del directory.children[name]
-                    self._budget.remove_dir(name)
-                    self._dirs -= 1
+    def _prune_from(self, name: str, keep: set[str]) -> None:
+        # Remove the directory *name* and its ancestors while they are empty,
+        # except the root and those in *keep*. Called with self._lock held.
+        while name and name not in keep:
+            directory = self._dirs[name]
+            if directory.children:
+                return
+            self._remove_dir(name)
+            name = parent_name(name)
+
+    def _remove_dir(self, name: str) -> None:
+        # Called with self._lock held, for an empty directory.
+        del self._dirs[name]
+        del self._dirs[parent_name(name)].children[name]
+        self._budget.remove_dir(base_name(name))
+
+    def _prune_empty_dirs(self, keep: set[str]) -> None:
+        # Remove every empty directory not in *keep*, deepest first, so that
+        # parents emptied on the way go too. Called with self._lock held.
+        for name in sorted(self._dirs, key=lambda d: d.count("/"), reverse=True):
+            if name and name not in keep and not self._dirs[name].children:
+                self._remove_dir(name)
+
+    def _remember_eviction(self, eviction: Eviction) -> None:
+        # Called with self._lock held.
+        self._forget_eviction(eviction.name)
+        self._evicted[eviction.name] = eviction
+        self._budget.add_record(eviction.name)
+        if len(self._evicted) > EVICTIONS_REMEMBERED:
+            self._forget_eviction(next(iter(self._evicted)))
+
+    def _trim_evictions(self) -> None:
+        # Forget the oldest remembered evictions until the budget holds again.
+        # Called with self._lock held, at the end of a write.
+        while self._budget.overflow(self._budget.record_bytes) > 0 and self._evicted:
+            self._forget_eviction(next(iter(self._evicted)))
+
+    def _forget_eviction(self, name: str) -> None:
+        # Called with self._lock held.
+        if self._evicted.pop(name, None) is not None:
+            self._budget.remove_record(name)
+
+    def recent_eviction(self, path: str) -> Eviction | None:
+        """The eviction of the file at *path*, if it is among the latest ones remembered.
+
+        A store remembers its last 64 evictions, until a file is published at
+        that name again. They are charged to the budget but never cost a file
+        its place: they fill the room files leave free, and the oldest are
+        forgotten when files need it. Takes the lock.
+
+        Raises:
+            InvalidPath: *path* is not a name a store could hold.
+        """
+        name = join(split_path(path))
+        with self._lock:
+            return self._evicted.get(name)
 
     def _refusal(self, name: str, size: int, detail: str) -> StorageFull:
-        # Count a refusal and build its error. Called with self._tally held.
+        # Count a refusal and build its error. Called with self._lock held.
         self._counters.refusals += 1
         return StorageFull(name, size, self._budget.max_bytes or 0, detail)
 
     def delete(self, path: str) -> None:
         """Remove the file, or the directory with everything below it, at *path*.
 
-        Quiet when nothing is there. Takes the write lock for O(path depth),
-        plus O(entries) for a directory. Readers that hold content keep it.
+        Quiet when nothing is there. Takes the lock for O(path depth), plus
+        O(entries) for a directory. Readers that hold content keep it.
 
         Raises:
             InvalidPath: *path* is the root (use :meth:`clear`).
         """
-        parts = split_path(path)
-        if not parts:
+        name = join(split_path(path))
+        if not name:
             msg = "the root cannot be deleted; use clear() to empty the store"
             raise InvalidPath(msg)
-        now = self._clock()
-        with self._lock.write:
-            parent = find(self._root, parts[:-1])
-            if not isinstance(parent, DirNode):
-                return
-            node = parent.children.pop(parts[-1], None)
-            if node is None:
-                return
-            parent.modified = parent.accessed = now
+        with self._lock:
+            self._apply_reads()
+            stamp = self._next_stamp()
+            if name in self._files:
+                self._remove_file(name, stamp)
+            elif name in self._dirs:
+                self._delete_dir(name)
+                parent = self._dirs[parent_name(name)]
+                parent.modified = parent.accessed = stamp
+
+    def _delete_dir(self, name: str) -> None:
+        # Remove the directory *name* with everything below it. Called with self._lock held.
+        stamp = self._stamp
+        for child, node in list(self._dirs[name].children.items()):
             if isinstance(node, FileNode):
-                files, dirs = [node], []
+                self._remove_file(child, stamp)
             else:
-                files = list(iter_files(node))
-                dirs = [name for name, _ in iter_dirs(node)] + [parts[-1]]
-            for file in files:
-                del self._index[file.path]
-            self._dirs -= len(dirs)
-            with self._tally:
-                self._apply_reads()
-                for file in files:
-                    self._budget.remove_file(file)
-                for name in dirs:
-                    self._budget.remove_dir(name)
+                self._delete_dir(child)
+        self._remove_dir(name)
 
     def clear(self) -> None:
         """Remove every file and directory and reset the counters, as if new.
 
-        Takes the write lock. Readers that hold content keep it.
+        Takes the lock. Readers that hold content keep it.
         """
-        now = self._clock()
-        with self._lock.write, self._tally:
+        with self._lock:
             self._reads.clear()
-            self._root = DirNode(now, now, now)
-            self._index = {}
-            self._dirs = 0
+            self._files.clear()
+            root = self._dirs[""]
+            self._dirs.clear()
+            root.children.clear()
+            root.modified = root.accessed = self._next_stamp()
+            self._dirs[""] = root
+            self._accessed.clear()
+            self._created.clear()
             self._budget.clear()
             self._counters = _Counters()
+            self._evicted = {}
+
+    # Handing a store's content over as a whole.
+
+    def files(self) -> list[StoredFile]:
+        """Every file, with its content and times, from one moment; sorted by name.
+
+        Takes the lock while collecting (O(files)); does not count as a use.
+        """
+        with self._lock:
+            entries = [
+                (name, node, self._created.get(name, node.stamp))
+                for name, node in self._files.items()
+            ]
+        return sorted(
+            (
+                StoredFile(name, node.content, _seconds(created), _seconds(node.stamp))
+                for name, node, created in entries
+            ),
+            key=lambda file: file.name,
+        )
+
+    def load(self, files: Iterable[StoredFile], *, replace: bool = False) -> Loaded:
+        """Publish many files at once, with their times: all of them, or none.
+
+        Every name is checked before anything changes; a later file of the
+        same name replaces an earlier one. Takes the lock once, for
+        O(files x path depth) plus any evictions; readers see each file
+        before the load or after it, and a reader that finds one loaded file
+        finds every file that was loaded before it in the batch.
+
+        Raises:
+            FileExistsError: not *replace*, and something is already at a name.
+            IsADirectoryError: a name is a directory (or the root).
+            NotADirectory: a name goes through a file, stored or loaded.
+            StorageFull: the files cannot fit together; nothing changed.
+            InvalidPath: a name is not one a store can hold.
+            TypeError: a content is not ``bytes``.
+        """
+        batch: dict[str, StoredFile] = {}
+        for file in files:
+            name = join(split_path(file.name))
+            if not name:
+                raise is_a_directory(file.name)
+            if not isinstance(file.content, bytes):
+                kind = type(file.content).__name__
+                msg = f"the content of {file.name!r} must be bytes, not {kind}"
+                raise TypeError(msg)
+            batch.pop(name, None)
+            batch[name] = file
+        dirs_in_batch = {d for name in batch for d in ancestor_names(name)}
+        for name in batch:
+            if name in dirs_in_batch:
+                raise NotADirectory(name)
+        total = sum(file_charge(name, len(f.content)) for name, f in batch.items())
+        if self._budget.too_large(total):
+            size = sum(len(f.content) for f in batch.values())
+            label = f"{len(batch)} files"
+            with self._lock:
+                raise self._refusal(label, size, "larger than the whole budget")
+        with self._lock:
+            evictions = self._load(batch, replace=replace)
+        return Loaded(tuple(batch), tuple(evictions))
+
+    def _load(self, batch: dict[str, StoredFile], *, replace: bool) -> list[Eviction]:
+        # Called with self._lock held: check every target, settle the budget
+        # once, then publish every node.
+        missing: dict[str, None] = {}
+        olds: dict[str, FileNode] = {}
+        for name in batch:
+            old, new_dirs = self._target(name, exclusive=not replace)
+            missing.update(dict.fromkeys(new_dirs))
+            if old is not None:
+                olds[name] = old
+        self._apply_reads()
+        budget = self._budget
+        needed = sum(file_charge(name, len(f.content)) for name, f in batch.items())
+        needed += sum(dir_charge(base_name(d)) for d in missing)
+        freed = sum(file_charge(name, len(old.content)) for name, old in olds.items())
+        stamp = self._next_stamp()
+        evictions: list[Eviction] = []
+        if budget.overflow(needed - freed) > 0:
+            size = sum(len(f.content) for f in batch.values())
+            label = f"{len(batch)} files"
+            if budget.on_full == "error":
+                detail = f"the budget is full ({budget.used:,} bytes used) and on_full='error'"
+                raise self._refusal(label, size, detail)
+            kept = {d for name in batch for d in ancestor_names(name)} - set(missing)
+            if budget.too_large(sum(dir_charge(base_name(d)) for d in kept) + needed):
+                raise self._refusal(label, size, "they do not fit beside their directories")
+            for name in olds:
+                budget.touch(self._files, name)
+            evictions = self._make_room(needed - freed, stamp, kept, protected=len(olds))
+        self._publish_loaded(batch, olds, missing, stamp)
+        self._trim_evictions()
+        return evictions
+
+    def _publish_loaded(
+        self,
+        batch: dict[str, StoredFile],
+        olds: dict[str, FileNode],
+        missing: Iterable[str],
+        stamp: int,
+    ) -> None:
+        # Charge and publish a checked batch, room already made. Called with self._lock held.
+        budget = self._budget
+        for name, old in olds.items():
+            budget.remove_file(file_charge(name, len(old.content)))
+            self._accessed.pop(name, None)
+            self._created.pop(name, None)
+        self._make_dirs(missing, stamp)
+        for name, file in batch.items():
+            self._forget_eviction(name)
+            modified = max(_stamp(file.modified), 1)
+            if name in olds and olds[name].stamp == modified:
+                modified += 1  # a new version, even at the same time
+            node = FileNode(file.content, modified)
+            self._stamp = max(self._stamp, modified)
+            created = _stamp(file.created)
+            if created != node.stamp:
+                self._created[name] = created
+            budget.add_file(file_charge(name, len(file.content)))
+            parent = self._dirs[parent_name(name)]
+            parent.children[name] = node
+            parent.modified = parent.accessed = stamp
+            self._files[name] = node
+            budget.touch(self._files, name)

@@ -1,30 +1,25 @@
-"""The node tree a store holds, and walking it by path; no locking here (the store locks)."""
+"""The nodes a store holds and the names it keeps them under; no locking here (the store locks)."""
 
 from __future__ import annotations
 
 import errno
 import functools
 import os
-from typing import TYPE_CHECKING
 
 import attrs
 
-from .exceptions import InvalidPath, NotADirectory, PathDoesNotExist, UnsafePath
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+from .exceptions import InvalidPath, UnsafePath
 
 __all__ = [
     "DirNode",
     "FileNode",
     "Node",
-    "ancestors",
-    "find",
+    "ancestor_names",
+    "base_name",
     "is_a_directory",
-    "iter_dirs",
-    "iter_files",
+    "is_canonical",
     "join",
-    "lookup",
+    "parent_name",
     "split_path",
 ]
 
@@ -34,28 +29,70 @@ MAX_SEGMENT_BYTES = 255
 
 @attrs.define(slots=True, eq=False, weakref_slot=False)
 class FileNode:
-    """One stored file: immutable content and its times (seconds since the epoch)."""
+    """One published file: its immutable content and when it was published.
 
-    path: str
+    Built whole before it is published and never changed afterwards, so a
+    reader that finds it needs no lock. Its name is the key it is stored
+    under (not repeated here, to keep a small file small).
+    """
+
     content: bytes
-    created: float
-    modified: float
-    accessed: float
-    #: Store-wide publication number: tells two contents apart even within one clock tick.
-    version: int
+    #: Nanoseconds since the epoch at publication: the modification time, and,
+    #: being unique within a store, also the version of the name's content.
+    stamp: int
 
 
 @attrs.define(slots=True, eq=False, weakref_slot=False)
 class DirNode:
-    """One directory: its children by name, and its times."""
+    """One directory: its children by their full canonical names, and its times in nanoseconds."""
 
-    created: float
-    modified: float
-    accessed: float
+    created: int
+    modified: int
+    accessed: int
     children: dict[str, FileNode | DirNode] = attrs.field(factory=dict)
 
 
 Node = FileNode | DirNode
+
+
+def is_canonical(path: object) -> bool:
+    """Whether *path* is a file name already in the form a store keeps it.
+
+    The common case, tested cheaply: ``False`` may also mean an unusual but
+    valid name (a segment of over 63 characters), never the reverse.
+    """
+    if type(path) is not str or not path or path[0] == "/" or "\\" in path or "\x00" in path:
+        return False
+    segments = path.split("/")
+    return (
+        "" not in segments
+        and "." not in segments
+        and ".." not in segments
+        and max(map(len, segments)) <= MAX_SEGMENT_BYTES // 4
+        and not any(map(str.isspace, segments))
+        and not (path[1:2] == ":" and path[0].isalpha())
+    )
+
+
+def parent_name(name: str) -> str:
+    """The canonical name of the directory that holds *name* (``""``: the root)."""
+    cut = name.rfind("/")
+    return name[:cut] if cut > 0 else ""
+
+
+def base_name(name: str) -> str:
+    """The last segment of a canonical name."""
+    return name[name.rfind("/") + 1 :]
+
+
+def ancestor_names(name: str) -> list[str]:
+    """The canonical names of the directories above *name*, outermost first, root excluded."""
+    names = []
+    cut = name.find("/")
+    while cut > 0:
+        names.append(name[:cut])
+        cut = name.find("/", cut + 1)
+    return names
 
 
 @functools.lru_cache(maxsize=1024)
@@ -110,8 +147,12 @@ def _split_slowly(path: str, segments: list[str]) -> tuple[str, ...]:
             len(segment) > MAX_SEGMENT_BYTES // 4  # shorter ones fit: 4 bytes a character at most
             and len(segment.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES
         ):
-            msg = f"a name segment is longer than {MAX_SEGMENT_BYTES} bytes: {segment[:40]!r}..."
-            raise OSError(errno.ENAMETOOLONG, msg, path)
+            # The message quotes an excerpt: a whole 5,000-character name helps nobody.
+            msg = (
+                f"a name segment is longer than {MAX_SEGMENT_BYTES} bytes "
+                f"({len(segment):,} characters): {segment[:40]!r}..."
+            )
+            raise OSError(errno.ENAMETOOLONG, msg)
         else:
             parts.append(segment)
     return tuple(parts)
@@ -120,77 +161,6 @@ def _split_slowly(path: str, segments: list[str]) -> tuple[str, ...]:
 def join(parts: tuple[str, ...]) -> str:
     """The canonical name of a split path."""
     return "/".join(parts)
-
-
-def lookup(root: DirNode, parts: tuple[str, ...]) -> Node:
-    """Return the node at *parts*.
-
-    Raises:
-        PathDoesNotExist: nothing is stored there.
-        NotADirectory: a segment before the last is a file.
-    """
-    node: Node = root
-    for depth, part in enumerate(parts):
-        if isinstance(node, FileNode):
-            raise NotADirectory(join(parts[:depth]))
-        try:
-            node = node.children[part]
-        except KeyError:
-            raise PathDoesNotExist(join(parts)) from None
-    return node
-
-
-def find(root: DirNode, parts: tuple[str, ...]) -> Node | None:
-    """Return the node at *parts*, or ``None`` where nothing (or a file on the way) is."""
-    node: Node = root
-    for part in parts:
-        if isinstance(node, FileNode):
-            return None
-        child = node.children.get(part)
-        if child is None:
-            return None
-        node = child
-    return node
-
-
-def ancestors(root: DirNode, parts: tuple[str, ...]) -> tuple[list[DirNode], int]:
-    """The directories that exist on the way to *parts* (root first) and how many are missing.
-
-    Raises:
-        NotADirectory: a segment before the last is a file.
-    """
-    existing = [root]
-    node: DirNode = root
-    for depth, part in enumerate(parts[:-1]):
-        child = node.children.get(part)
-        if child is None:
-            return existing, len(parts) - 1 - depth
-        if isinstance(child, FileNode):
-            raise NotADirectory(join(parts[: depth + 1]))
-        existing.append(child)
-        node = child
-    return existing, 0
-
-
-def iter_files(directory: DirNode) -> Iterator[FileNode]:
-    """Every file below *directory*, at any depth."""
-    stack = [directory]
-    while stack:
-        for child in stack.pop().children.values():
-            if isinstance(child, FileNode):
-                yield child
-            else:
-                stack.append(child)
-
-
-def iter_dirs(directory: DirNode) -> Iterator[tuple[str, DirNode]]:
-    """Every directory below *directory*, at any depth, with its own name."""
-    stack = [directory]
-    while stack:
-        for name, child in stack.pop().children.items():
-            if isinstance(child, DirNode):
-                yield name, child
-                stack.append(child)
 
 
 def is_a_directory(name: str) -> IsADirectoryError:

@@ -11,51 +11,37 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
-from cachetools import Cache
 
-from inmemorystorage.budget import dir_charge, file_charge
+from inmemorystorage.budget import dir_charge, file_charge, record_charge
 from inmemorystorage.store import Store
-from inmemorystorage.tree import DirNode, FileNode
+from inmemorystorage.tree import DirNode, FileNode, base_name, parent_name
 
 DEADLOCK_TIMEOUT = 60.0
 
 
 class NoOpLock:
-    """A read-write lock that locks nothing: the mutation the stress tests must catch."""
+    """A lock that locks nothing: the mutation the stress tests must catch."""
 
-    def __init__(self) -> None:
-        self.read = self.write = _NoOpSide()
+    def acquire(self, blocking: bool = True) -> bool:
+        return True
 
-    def acquire_read(self) -> _NoOpSide:
-        return self.read
+    def release(self) -> None: ...
+    def locked(self) -> bool:
+        return False
 
-    def release_read(self) -> None: ...
-    def acquire_write(self) -> None: ...
-    def release_write(self) -> None: ...
-
-
-class _NoOpSide:
     def __enter__(self) -> None: ...
     def __exit__(self, *exc: object) -> None: ...
-    def release(self) -> None: ...
 
 
 @contextmanager
-def broken_lock(store: Store, *, tally: bool = False) -> Iterator[None]:
-    """Replace the store's read-write lock (and with *tally*, its tally lock) with no-ops."""
-    real_lock, real_tally = store._lock, store._tally
+def broken_lock(store: Store) -> Iterator[None]:
+    """Replace the store's lock with a no-op for the duration of the block."""
+    real_lock = store._lock
     store._lock = NoOpLock()  # type: ignore[assignment]
-    if tally:
-        store._tally = _NoOpMutex()  # type: ignore[assignment]
     try:
         yield
     finally:
-        store._lock, store._tally = real_lock, real_tally
-
-
-class _NoOpMutex(_NoOpSide):
-    def acquire(self, blocking: bool = True) -> bool:
-        return True
+        store._lock = real_lock
 
 
 def run_threads(targets: list[Callable[[], None]], timeout: float = DEADLOCK_TIMEOUT) -> list[str]:
@@ -91,45 +77,56 @@ def check_consistency(store: Store) -> list[str]:
     """Compare the tree, the counts, the budget and the bound, under the store's locks."""
     try:
         return _compare(store)
-    except RuntimeError as exc:  # "dictionary changed size during iteration"
+    except (RuntimeError, KeyError) as exc:  # the tree changed under a broken lock
         return [f"the tree changed while the read lock was held: {exc}"]
+
+
+def _walk(store: Store, problems: list[str]) -> tuple[dict[str, FileNode], dict[str, DirNode]]:
+    """Every file and directory reachable from the root, by name (the lock is held)."""
+    tree_files: dict[str, FileNode] = {}
+    tree_dirs: dict[str, DirNode] = {"": store._dirs[""]}
+    stack = [""]
+    while stack:
+        directory = stack.pop()
+        for name, child in tree_dirs[directory].children.items():
+            if parent_name(name) != directory:
+                problems.append(f"{name!r} is listed in {directory!r}")
+            if isinstance(child, DirNode):
+                tree_dirs[name] = child
+                stack.append(name)
+            else:
+                tree_files[name] = child
+    return tree_files, tree_dirs
 
 
 def _compare(store: Store) -> list[str]:
     problems: list[str] = []
-    with store._lock.read, store._tally:
-        files = dirs = charged = 0
-        tree_files: dict[str, FileNode] = {}
-        stack: list[tuple[str, DirNode]] = [("", store._root)]
-        while stack:
-            prefix, directory = stack.pop()
-            for name, child in directory.children.items():
-                path = f"{prefix}{name}"
-                if isinstance(child, DirNode):
-                    dirs += 1
-                    charged += dir_charge(name)
-                    stack.append((path + "/", child))
-                else:
-                    files += 1
-                    charged += file_charge(path, len(child.content))
-                    tree_files[path] = child
-                    if child.path != path:
-                        problems.append(f"node at {path!r} thinks it is at {child.path!r}")
-        budget = store._budget
-        counted = (len(store._index), store._dirs)
-        if (files, dirs) != counted:
-            problems.append(f"tree has {files} files, {dirs} dirs; the counts say {counted}")
-        if store._index.keys() != tree_files.keys() or any(
-            store._index[p] is not n for p, n in tree_files.items()
-        ):
+    with store._lock:
+        tree_files, tree_dirs = _walk(store, problems)
+        file_bytes = sum(file_charge(name, len(node.content)) for name, node in tree_files.items())
+        dir_bytes = sum(dir_charge(base_name(name)) for name in tree_dirs if name)
+        charged = file_bytes + dir_bytes
+        if store._files.keys() != tree_files.keys():
             problems.append("the index does not hold exactly the tree's files")
-        order = getattr(budget, "files", None)  # only a bounded budget keeps an order
-        if order is not None and set(order) != set(tree_files):
-            problems.append("the budget's files are not the tree's files")
-        elif order is not None and any(
-            Cache.__getitem__(order, p) is not n for p, n in tree_files.items()
+        elif any(store._files[name] is not node for name, node in tree_files.items()):
+            problems.append("the index holds a different node than the tree")
+        if store._dirs.keys() != tree_dirs.keys() or any(
+            store._dirs[name] is not node for name, node in tree_dirs.items()
         ):
-            problems.append("the budget holds a different node than the tree")
+            problems.append("the directory index does not hold exactly the tree's directories")
+        budget = store._budget
+        if (budget.file_bytes, budget.dir_bytes) != (file_bytes, dir_bytes):
+            problems.append(
+                f"the budget charges {budget.file_bytes} + {budget.dir_bytes} bytes; "
+                f"the tree weighs {file_bytes} + {dir_bytes}"
+            )
+        remembered = sum(record_charge(name) for name in store._evicted)
+        if charged + remembered != budget.used:
+            problems.append(f"tree and records weigh {charged + remembered}, used {budget.used}")
+        if not store._accessed.keys() <= tree_files.keys():
+            problems.append("access times are kept for files that are gone")
+        if not store._created.keys() <= tree_files.keys():
+            problems.append("creation times are kept for files that are gone")
         if budget.max_bytes is not None and budget.used > budget.max_bytes:
             problems.append(f"bytes used {budget.used} exceed max_bytes {budget.max_bytes}")
     return problems

@@ -318,7 +318,7 @@ def test_the_bound_check_detects_broken_budget_locking():
     """With the store's locks made no-ops, the same scenario sees the bound or the books break."""
     for _ in range(20):
         storage = InMemoryStorage(max_bytes=2 * 1024 * KIB, allow_overwrite=True)
-        with broken_lock(storage._store, tally=True):
+        with broken_lock(storage._store):
             if varying_overwrites(storage):
                 return
     pytest.fail("the scenario never noticed the broken budget locking")

@@ -18,6 +18,7 @@ def test_the_readme_has_python_snippets():
     assert len(SNIPPETS) >= 4
 
 
+@pytest.mark.usefixtures("forget_shared_stores")
 @pytest.mark.parametrize("snippet", SNIPPETS, ids=lambda s: s.splitlines()[0][:40])
 def test_each_snippet_runs(snippet, settings):
     """Each snippet executes; a STORAGES setting it defines builds every storage it names."""

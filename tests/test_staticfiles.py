@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.exceptions import ImproperlyConfigured
+from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.core.management import call_command
 from django.template import Context, Engine
@@ -18,7 +19,6 @@ from inmemorystorage import (
     InMemoryStaticFilesStorage,
     InMemoryStorage,
 )
-from inmemorystorage import storage as storage_module
 from inmemorystorage.testing import use_inmemory_storage
 
 APP_CSS = Path(__file__).parent / "testapp" / "static" / "testapp" / "app.css"
@@ -47,11 +47,7 @@ def collectstatic():
     call_command("collectstatic", interactive=False, verbosity=0)
 
 
-@pytest.fixture(autouse=True)
-def _forget_shared_stores():
-    yield
-    with storage_module._shared_stores_lock:
-        storage_module._shared_stores.clear()
+pytestmark = pytest.mark.usefixtures("forget_shared_stores")
 
 
 @pytest.fixture
@@ -159,10 +155,49 @@ def test_static_url_must_differ_from_media_url():
         InMemoryStaticFilesStorage().url("app.css")
 
 
-def test_static_storages_share_a_namespace():
-    """Static storages share the 'staticfiles' store by default; namespace=None opts out."""
-    assert "staticfiles" == InMemoryStaticFilesStorage().namespace
-    assert InMemoryStaticFilesStorage(namespace=None).namespace is None
+def test_static_storages_with_one_location_share_their_files():
+    """Two static storages over the same STATIC_ROOT see the same files, as one directory would."""
+    InMemoryStaticFilesStorage(location="/srv/static").save("app.css", ContentFile(b"a{}"))
+    assert InMemoryStaticFilesStorage(location="/srv/static").exists("app.css")
+
+
+def test_static_storages_with_different_locations_do_not():
+    """Different locations are different destinations: one's files do not show in another."""
+    InMemoryStaticFilesStorage(location="/srv/one").save("app.css", ContentFile(b"a{}"))
+    assert not InMemoryStaticFilesStorage(location="/srv/two").exists("app.css")
+    assert not InMemoryManifestStaticFilesStorage(location="/srv/two").exists("app.css")
+
+
+def test_a_fresh_static_root_starts_empty(tmp_path):
+    """collectstatic into one STATIC_ROOT leaves a test with another STATIC_ROOT empty."""
+    backend = "inmemorystorage.InMemoryStaticFilesStorage"
+    with static_settings(backend, tmp_path / "first"):
+        collectstatic()
+        assert staticfiles_storage.exists("testapp/app.css")
+    with static_settings(backend, tmp_path / "second"):
+        assert not staticfiles_storage.exists("testapp/app.css")
+
+
+def test_collectstatic_copies_a_changed_source_into_a_fresh_root(tmp_path):
+    """A source changed since another root was collected is copied, not skipped as unmodified."""
+    backend = "inmemorystorage.InMemoryStaticFilesStorage"
+    source = tmp_path / "src" / "site.css"
+    source.parent.mkdir()
+    source.write_text("old")
+    with override_settings(STATICFILES_DIRS=[str(source.parent)]):
+        with static_settings(backend, tmp_path / "first"):
+            collectstatic()
+        source.write_text("new")
+        with static_settings(backend, tmp_path / "second"):
+            collectstatic()
+            assert b"new" == staticfiles_storage.open("site.css").read()
+
+
+def test_a_namespace_shares_whatever_the_location():
+    """An explicit namespace puts static storages of any location in one store."""
+    one = InMemoryStaticFilesStorage(location="/srv/one", namespace="assets")
+    one.save("app.css", ContentFile(b"a{}"))
+    assert InMemoryStaticFilesStorage(location="/srv/two", namespace="assets").exists("app.css")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,181 @@
+"""What Django's storages accept, ours accepts: Path, absolute and long names, content."""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.base import ContentFile, File
+from django.core.files.uploadedfile import InMemoryUploadedFile, SimpleUploadedFile
+
+from inmemorystorage import InMemoryStorage
+
+
+@pytest.fixture
+def storage():
+    storage = InMemoryStorage(location="/srv/media", base_url="/media/")
+    storage.save("docs/a.txt", ContentFile(b"alpha"))
+    return storage
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        pytest.param(lambda s, n: s.exists(n), True, id="exists"),
+        pytest.param(lambda s, n: s.size(n), 5, id="size"),
+        pytest.param(lambda s, n: s.open(n).read(), b"alpha", id="open"),
+        pytest.param(lambda s, n: s.open(n, "r").read(), "alpha", id="open-text"),
+        pytest.param(lambda s, n: s.url(n), "/media/docs/a.txt", id="url"),
+        pytest.param(lambda s, n: s.snapshot(n)[0], b"alpha", id="snapshot"),
+        pytest.param(lambda s, n: s.get_modified_time(n).year > 2000, True, id="modified"),
+        pytest.param(lambda s, n: s.get_created_time(n).year > 2000, True, id="created"),
+        pytest.param(lambda s, n: s.get_accessed_time(n).year > 2000, True, id="accessed"),
+    ],
+)
+def test_path_names_work_like_str_names(storage, call, expected):
+    """Every method that takes a name takes a pathlib.Path, as Django's storages do."""
+    assert expected == call(storage, Path("docs/a.txt"))
+
+
+def test_path_names_list_and_delete(storage):
+    """listdir(Path("")) lists the root; delete(Path(...)) deletes."""
+    assert (["docs"], []) == storage.listdir(Path(""))
+    assert ([], ["a.txt"]) == storage.listdir(Path("docs"))
+    storage.delete(Path("docs/a.txt"))
+    assert not storage.exists("docs/a.txt")
+
+
+def test_save_takes_a_path_name(storage):
+    """save() takes a Path and returns the str name used."""
+    assert "b.txt" == storage.save(Path("b.txt"), ContentFile(b"beta"))
+
+
+def test_absolute_names_inside_location_mean_the_relative_name(storage):
+    """An absolute name inside location is the file at its relative name."""
+    absolute = os.path.join(storage.location, "docs", "a.txt")
+    assert storage.exists(absolute)
+    assert b"alpha" == storage.open(absolute).read()
+    assert 5 == storage.size(Path(absolute))
+    assert ([], ["a.txt"]) == storage.listdir(os.path.join(storage.location, "docs"))
+    assert (["docs"], []) == storage.listdir(storage.location)
+    storage.delete(absolute)
+    assert not storage.exists("docs/a.txt")
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "/srv/media/../secret", "/srv/media-other/a"])
+def test_absolute_names_outside_location_are_suspicious(storage, name):
+    """An absolute name outside location raises SuspiciousFileOperation and stores nothing."""
+    before = storage.stats()
+    for call in (storage.exists, storage.open, storage.delete, storage.size):
+        with pytest.raises(SuspiciousFileOperation, match="outside"):
+            call(name)
+    with pytest.raises(SuspiciousFileOperation):
+        storage.save(name, ContentFile(b"x"))
+    assert before == storage.stats()
+
+
+def test_a_path_through_a_file_reads_as_djangos_message(storage):
+    """Saving below a file says, as Django does, that it exists and is not a directory."""
+    with pytest.raises(FileExistsError, match=r"docs/a\.txt exists and is not a directory\."):
+        storage.save("docs/a.txt/b", ContentFile(b"x"))
+
+
+def test_an_overlong_name_does_not_exist(storage):
+    """exists() of a name no store could hold is False, not an OSError."""
+    assert storage.exists("x" * 300) is False
+
+
+def test_an_overlong_name_is_shortened_to_max_length(storage):
+    """Like a FileField(max_length=100), get_available_name() truncates and the save succeeds."""
+    name = storage.save("x" * 300 + ".txt", ContentFile(b"x"), max_length=100)
+    assert (100, ".txt") == (len(name), name[-4:])
+    assert storage.exists(name)
+
+
+def test_storing_an_overlong_segment_quotes_a_bounded_excerpt(storage):
+    """ENAMETOOLONG still refuses it, and the message quotes an excerpt, not 5,000 characters."""
+    with pytest.raises(OSError) as info:
+        storage.save("y" * 5000, ContentFile(b"x"))
+    assert errno.ENAMETOOLONG == info.value.errno
+    assert len(str(info.value)) < 300
+
+
+class Shouting(ContentFile):
+    """A content subclass whose read() transforms what it reads."""
+
+    def read(self, *args):
+        return self.file.read(*args).upper()
+
+
+class Doubling(File):
+    """A content subclass whose chunks() yields every chunk twice."""
+
+    def chunks(self, chunk_size=None):
+        for chunk in super().chunks(chunk_size):
+            yield chunk
+            yield chunk
+
+
+def replaced_chunks():
+    content = ContentFile(b"plain")
+    content.chunks = lambda chunk_size=None: iter([b"from ", b"chunks"])
+    return content
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        pytest.param(Shouting(b"quiet"), b"QUIET", id="read-override"),
+        pytest.param(Doubling(io.BytesIO(b"ab")), b"abab", id="chunks-override"),
+        pytest.param(replaced_chunks(), b"from chunks", id="instance-chunks"),
+        pytest.param(ContentFile(b"bytes"), b"bytes", id="plain-bytes"),
+        pytest.param(ContentFile("text \u00e9"), "text \u00e9".encode(), id="plain-text"),
+        pytest.param(SimpleUploadedFile("u.txt", b"upload"), b"upload", id="upload"),
+    ],
+)
+def test_save_reads_content_through_its_own_methods(storage, content, expected):
+    """save() stores what the content's chunks() yields, overrides included."""
+    name = storage.save("c.bin", content)
+    assert expected == storage.open(name).read()
+
+
+def test_plain_content_is_stored_without_a_copy(storage):
+    """Django's own ContentFile over bytes is stored as the very same bytes object."""
+    data = b"z" * 10_000
+    name = storage.save("big.bin", ContentFile(data))
+    assert storage._store.read(name) is data
+
+
+def test_an_in_memory_upload_is_read_from_its_start(storage):
+    """An upload whose position was moved is still stored whole, as chunks() reads it."""
+    buffer = io.BytesIO(b"whole upload")
+    upload = InMemoryUploadedFile(buffer, "f", "u.txt", "text/plain", 12, None)
+    upload.read(5)
+    name = storage.save("u.txt", upload)
+    assert b"whole upload" == storage.open(name).read()
+
+
+def test_a_failing_chunks_raises_and_stores_nothing(storage):
+    """A chunks() that raises propagates its error; the store is unchanged."""
+    content = ContentFile(b"never")
+
+    def failing(chunk_size=None):
+        yield b"partial"
+        raise ConnectionResetError("client went away")
+
+    content.chunks = failing
+    before = storage.stats()
+    with pytest.raises(ConnectionResetError):
+        storage.save("never.bin", content)
+    assert before == storage.stats()
+    assert not storage.exists("never.bin")
+
+
+def test_path_raises_not_implemented(storage):
+    """path() raises NotImplementedError, Django's contract for storages without local files."""
+    with pytest.raises(NotImplementedError):
+        storage.path("docs/a.txt")
