@@ -17,11 +17,13 @@ from tests.django_suites.suites import (
     OURS,
     REFERENCE,
     TIMED_OUT,
+    Allowed,
     Difference,
     Outcome,
     compare,
     differences,
     format_verdict,
+    improvements,
     judge,
     pending,
     read_outcomes,
@@ -29,7 +31,8 @@ from tests.django_suites.suites import (
     tally,
 )
 
-PATH_REASON = "calls path(), which ours refuses by design"
+NO_PATH = Allowed("NotImplementedError", "calls path(), which ours refuses by design")
+NOT_IMPLEMENTED = "Traceback...\nNotImplementedError: no local paths\n"
 
 
 def lines(*records: dict[str, object]) -> list[str]:
@@ -143,14 +146,36 @@ def test_an_expected_failure_that_passes_with_ours_is_a_difference():
     assert ["unexpected success"] == [difference.ours.outcome for difference in found]
 
 
+def test_tests_only_ours_passes_are_counted_apart():
+    """Where ours does better (Django's lacks allow_overwrite), it is reported, not compared."""
+    reference = {"t.T.test_overwrite": Outcome("error"), "t.T.test_a": Outcome("passed")}
+    ours = {"t.T.test_overwrite": Outcome("passed"), "t.T.test_a": Outcome("passed")}
+    assert ["t.T.test_overwrite"] == improvements(reference, ours)
+    assert [] == differences("stand-in", reference, ours)
+
+
 def test_allowed_differences_are_excused_with_their_reason():
     """A difference named in the noxfile's list does not fail the session."""
     found = differences(
-        "default", {"t.T.test_path": Outcome("passed")}, {"t.T.test_path": Outcome("error")}
+        "default",
+        {"t.T.test_path": Outcome("passed")},
+        {"t.T.test_path": Outcome("error", NOT_IMPLEMENTED)},
     )
-    verdict = judge(found, {"t.T.test_path": PATH_REASON}, ran=["t.T.test_path"])
+    verdict = judge(found, {"t.T.test_path": NO_PATH}, ran=["t.T.test_path"])
     assert verdict.ok
-    assert [(found[0], PATH_REASON)] == verdict.allowed
+    assert [(found[0], NO_PATH.reason)] == verdict.allowed
+
+
+def test_an_allowed_test_that_fails_another_way_is_unexpected():
+    """The list excuses one error, not the test: a new TypeError there still fails the session."""
+    found = differences(
+        "stand-in",
+        {"t.T.test_path": Outcome("passed")},
+        {"t.T.test_path": Outcome("error", "Traceback...\nTypeError: not a str\n")},
+    )
+    verdict = judge(found, {"t.T.test_path": NO_PATH}, ran=["t.T.test_path"])
+    assert not verdict.ok
+    assert found == verdict.unexpected
 
 
 def test_a_difference_not_on_the_list_fails_the_session():
@@ -158,21 +183,21 @@ def test_a_difference_not_on_the_list_fails_the_session():
     found = differences(
         "stand-in", {"t.T.test_chunks": Outcome("passed")}, {"t.T.test_chunks": Outcome("failed")}
     )
-    verdict = judge(found, {"t.T.test_path": PATH_REASON}, ran=["t.T.test_chunks"])
+    verdict = judge(found, {"t.T.test_path": NO_PATH}, ran=["t.T.test_chunks"])
     assert not verdict.ok
     assert found == verdict.unexpected
 
 
 def test_an_allowed_entry_that_no_longer_differs_is_stale():
     """When ours starts passing an allowed test, the list must shrink: the session fails."""
-    verdict = judge([], {"t.T.test_path": PATH_REASON}, ran=["t.T.test_path"])
+    verdict = judge([], {"t.T.test_path": NO_PATH}, ran=["t.T.test_path"])
     assert not verdict.ok
     assert ["t.T.test_path"] == verdict.stale
 
 
 def test_an_allowed_entry_this_django_version_lacks_is_not_stale():
     """Entries for tests of another Django version are left alone."""
-    verdict = judge([], {"t.Removed.test_path": PATH_REASON}, ran=["t.T.test_a"])
+    verdict = judge([], {"t.Removed.test_path": NO_PATH}, ran=["t.T.test_a"])
     assert verdict.ok
 
 
@@ -190,10 +215,13 @@ def test_the_report_names_each_unexpected_difference_with_its_error():
 def test_the_report_groups_allowed_differences_under_their_reason():
     """Each reason is printed once, above the tests it excuses."""
     reference = {"t.A.test_path": Outcome("passed"), "t.B.test_path": Outcome("passed")}
-    ours = {"t.A.test_path": Outcome("error"), "t.B.test_path": Outcome("error")}
-    allowed = dict.fromkeys(reference, PATH_REASON)
+    ours = {
+        "t.A.test_path": Outcome("error", NOT_IMPLEMENTED),
+        "t.B.test_path": Outcome("error", NOT_IMPLEMENTED),
+    }
+    allowed = dict.fromkeys(reference, NO_PATH)
     report = format_verdict(judge(differences("default", reference, ours), allowed, ours), [])
-    assert 1 == report.count(PATH_REASON)
+    assert 1 == report.count(NO_PATH.reason)
     assert "t.A.test_path" in report
     assert "t.B.test_path" in report
 
@@ -204,8 +232,8 @@ def test_the_report_groups_allowed_differences_under_their_reason():
 class FakeRuntests:
     """Writes JSON lines as the recording runner would; hangs in the tests it is told to."""
 
-    def __init__(self, results: dict[str, dict[str, str]], hangs: dict[str, set[str]]) -> None:
-        self.results = results  # backend -> test id -> outcome
+    def __init__(self, results: dict[str, dict], hangs: dict[str, set[str]]) -> None:
+        self.results = results  # backend -> test id -> outcome, or (outcome, detail)
         self.hangs = hangs  # backend -> test ids where the run stops
         self.calls: list[tuple[str, str, list[str]]] = []
 
@@ -219,7 +247,10 @@ class FakeRuntests:
                 if test_id in self.hangs.get(backend, set()):
                     return 1
                 exercised = backend == REFERENCE or mode == "stand-in" or test_id != "t.T.a"
-                record = ended(test_id, tests[test_id], exercised=exercised)
+                outcome, detail = (
+                    tests[test_id] if isinstance(tests[test_id], tuple) else (tests[test_id], "")
+                )
+                record = ended(test_id, outcome, detail, exercised=exercised)
                 out.write(json.dumps(record) + "\n")
         return 0
 
@@ -273,13 +304,13 @@ def test_the_session_passes_when_every_difference_is_allowed(tmp_path):
     fake = FakeRuntests(
         {
             REFERENCE: {"t.T.a": "passed", "t.T.b": "passed"},
-            OURS: {"t.T.a": "passed", "t.T.b": "error"},
+            OURS: {"t.T.a": "passed", "t.T.b": ("error", NOT_IMPLEMENTED)},
         },
         hangs={},
     )
-    report, ok = compare(fake, ["t"], tmp_path, allowed={"t.T.b": PATH_REASON})
+    report, ok = compare(fake, ["t"], tmp_path, allowed={"t.T.b": NO_PATH})
     assert ok, report
-    assert PATH_REASON in report
+    assert NO_PATH.reason in report
 
 
 def test_the_session_fails_when_ours_was_never_called(tmp_path):

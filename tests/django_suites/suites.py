@@ -19,10 +19,11 @@ each of two passes:
     ``model_fields``.
 
 A test that passes with the reference and does not pass with ours is a
-difference; the run fails on any difference that the allowed list (test id
--> reason, kept in the noxfile) does not name, and on any allowed entry that
-no longer differs. A run that hangs in a test (the runner's watchdog stops
-it) resumes after that test, which counts as ``timed out``.
+difference; the run fails on any difference that the allowed list (kept in
+the noxfile: test id -> the error ours raises there on purpose, and why) does
+not excuse, and on any allowed entry that no longer differs. A run that
+hangs in a test (the runner's watchdog stops it) resumes after that test,
+which counts as ``timed out``.
 """
 
 from __future__ import annotations
@@ -83,6 +84,18 @@ class Difference:
     test_id: str
     reference: str
     ours: Outcome
+
+
+@attrs.frozen
+class Allowed:
+    """A deliberate difference: the start of the exception line ours gives, and why."""
+
+    error: str
+    reason: str
+
+    def excuses(self, difference: Difference) -> bool:
+        """Whether the difference is this one: the same test failing the same way."""
+        return difference.ours.summary.startswith(self.error)
 
 
 @attrs.frozen
@@ -155,11 +168,32 @@ def differences(
     return found
 
 
-def judge(found: Sequence[Difference], allowed: Mapping[str, str], ran: Iterable[str]) -> Verdict:
-    """Sort differences by the allowed list; allowed tests that ran alike are stale."""
+def improvements(reference: Mapping[str, Outcome], ours: Mapping[str, Outcome]) -> list[str]:
+    """Tests that pass with ours and not with the reference (reported, never a failure)."""
+    return [
+        test_id
+        for test_id, outcome in ours.items()
+        if outcome.outcome == "passed"
+        and reference.get(test_id, Outcome(NOT_RUN)).outcome not in GOOD
+    ]
+
+
+def judge(
+    found: Sequence[Difference], allowed: Mapping[str, Allowed], ran: Iterable[str]
+) -> Verdict:
+    """Sort differences by the allowed list; allowed tests that ran alike are stale.
+
+    An allowed test that fails in another way than the list says is unexpected:
+    the list excuses one error, not the test.
+    """
     differing = {difference.test_id for difference in found}
-    unexpected = [d for d in found if d.test_id not in allowed]
-    excused = [(d, allowed[d.test_id]) for d in found if d.test_id in allowed]
+    excused = [
+        (d, allowed[d.test_id].reason)
+        for d in found
+        if d.test_id in allowed and allowed[d.test_id].excuses(d)
+    ]
+    excused_ids = {d.test_id for d, _ in excused}
+    unexpected = [d for d in found if d.test_id not in excused_ids]
     ran_ids = set(ran)
     stale = sorted(t for t in allowed if t in ran_ids and t not in differing)
     return Verdict(unexpected, excused, stale)
@@ -272,7 +306,7 @@ def runtests_runner(django_tests: Path, logs: Path, timeout: float) -> Runner:
 
 
 def compare(
-    runner: Runner, labels: Sequence[str], results: Path, allowed: Mapping[str, str]
+    runner: Runner, labels: Sequence[str], results: Path, allowed: Mapping[str, Allowed]
 ) -> tuple[str, bool]:
     """Run both backends in both passes; the report and whether the session passes."""
     report: list[str] = []
@@ -289,6 +323,11 @@ def compare(
             report.append(
                 f"[{mode}] {name}: {format_tally(tally(outcomes))} "
                 f"({len(outcomes)} tests, {used} used the backend)"
+            )
+        better = len(improvements(reference, ours))
+        if better:
+            report.append(
+                f"[{mode}] ours passes {better} tests that Django's InMemoryStorage does not"
             )
         problems.extend(_sanity(mode, reference, ours))
         found.extend(differences(mode, reference, ours))
@@ -322,13 +361,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--django-tests", type=Path, required=True, help="Django's tests/ directory"
     )
     parser.add_argument("--results", type=Path, required=True, help="where results and logs go")
-    parser.add_argument("--allowed", type=Path, required=True, help="JSON: test id -> reason")
-    parser.add_argument("--timeout", type=float, default=60, help="seconds one test may run")
+    parser.add_argument(
+        "--allowed", type=Path, required=True, help='JSON: {test id: {"error", "reason"}}'
+    )
+    parser.add_argument("--timeout", type=float, default=30, help="seconds one test may run")
     parser.add_argument("labels", nargs="+", help="runtests.py labels")
     args = parser.parse_args(argv)
     args.results = args.results.resolve()  # runtests.py runs in Django's tests/ directory
     args.results.mkdir(parents=True, exist_ok=True)
-    allowed = json.loads(args.allowed.read_text(encoding="utf-8"))
+    allowed = {
+        test_id: Allowed(**entry)
+        for test_id, entry in json.loads(args.allowed.read_text(encoding="utf-8")).items()
+    }
     runner = runtests_runner(args.django_tests.resolve(), args.results, args.timeout)
     report, ok = compare(runner, args.labels, args.results, allowed)
     print(report)  # noqa: T201 (the session's output)
