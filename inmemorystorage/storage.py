@@ -400,7 +400,11 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             content = File(content, name)
         if is_canonical(name) and (max_length or len(name)) >= len(name) and self._hooks_are_ours():
             # Django's name checks are provably no-ops for a canonical name, and
-            # no hook they call is overridden: check and claim in one step.
+            # no hook they call is overridden: check and claim in one step. A
+            # name already taken goes to Django's search for another first (a
+            # look without a lock), sparing a claim that would fail.
+            if not self._allow_overwrite and self._store.exists(name):
+                name = self.get_available_name(name, max_length=max_length)
             return self._claim(name, content, max_length=max_length)
         if name is not None and not isinstance(name, str):
             name = self._name(name)
