@@ -16,12 +16,14 @@ from .tree import FileNode
 __all__ = [
     "DIR_OVERHEAD",
     "FILE_OVERHEAD",
+    "RECORD_OVERHEAD",
     "BoundedBudget",
     "Budget",
     "OnFull",
     "dir_charge",
     "file_charge",
     "make_budget",
+    "record_charge",
 ]
 
 OnFull = Literal["evict", "error"]
@@ -38,6 +40,11 @@ FILE_OVERHEAD = 640
 #: children dict and its entry in its parent (measured at about 240 bytes for a
 #: directory holding one file; charged more, as a directory's dict grows).
 DIR_OVERHEAD = 400
+#: Bytes one entry in the record of recent evictions costs beyond the evicted
+#: name: the record object, its fields and its dict entry (about 200 bytes
+#: measured; always less than a file's overhead, so that recording an eviction
+#: never costs what the eviction freed).
+RECORD_OVERHEAD = 240
 
 
 def file_charge(path: str, size: int) -> int:
@@ -48,6 +55,11 @@ def file_charge(path: str, size: int) -> int:
 def dir_charge(name: str) -> int:
     """What a directory called *name* costs the budget."""
     return len(name) + DIR_OVERHEAD
+
+
+def record_charge(name: str) -> int:
+    """What remembering the eviction of the file at *name* costs the budget."""
+    return len(name) + RECORD_OVERHEAD
 
 
 def _charge_of(node: FileNode) -> int:
@@ -76,7 +88,7 @@ class Budget:
     store only lets other threads look between complete operations.
     """
 
-    __slots__ = ("dir_bytes", "file_bytes", "on_full")
+    __slots__ = ("dir_bytes", "file_bytes", "on_full", "record_bytes")
 
     max_bytes: int | None = None
 
@@ -84,21 +96,26 @@ class Budget:
         self.on_full: OnFull = on_full
         self.file_bytes = 0
         self.dir_bytes = 0
+        self.record_bytes = 0
 
     @property
     def used(self) -> int:
-        """Bytes charged for every file and directory held."""
-        return self.file_bytes + self.dir_bytes
+        """Bytes charged for every file, directory and eviction record held."""
+        return self.file_bytes + self.dir_bytes + self.record_bytes
 
     def too_large(self, charge: int) -> bool:
         """Whether *charge* could never fit, even in an empty store."""
         return self.max_bytes is not None and charge > self.max_bytes
 
     def overflow(self, extra: int) -> int:
-        """How many bytes past ``max_bytes`` holding *extra* more bytes would go (≤ 0: it fits)."""
+        """How many bytes past ``max_bytes`` holding *extra* more bytes would go (≤ 0: it fits).
+
+        Eviction records do not count: they only fill the room that files and
+        directories leave free, and give it up first.
+        """
         if self.max_bytes is None:
             return -1
-        return self.used + extra - self.max_bytes
+        return self.used - self.record_bytes + extra - self.max_bytes
 
     def add_file(self, node: FileNode) -> None:
         """Charge a new file (its path holds none) and make it the most recently used."""
@@ -127,9 +144,17 @@ class Budget:
         """Stop charging one directory."""
         self.dir_bytes -= dir_charge(name)
 
+    def add_record(self, name: str) -> None:
+        """Charge one remembered eviction."""
+        self.record_bytes += record_charge(name)
+
+    def remove_record(self, name: str) -> None:
+        """Stop charging one remembered eviction."""
+        self.record_bytes -= record_charge(name)
+
     def clear(self) -> None:
         """Forget every charge."""
-        self.file_bytes = self.dir_bytes = 0
+        self.file_bytes = self.dir_bytes = self.record_bytes = 0
 
 
 class BoundedBudget(Budget):
@@ -144,8 +169,8 @@ class BoundedBudget(Budget):
 
     @property
     def used(self) -> int:
-        """Bytes charged for every file and directory held."""
-        return int(self.files.currsize) + self.dir_bytes
+        """Bytes charged for every file, directory and eviction record held."""
+        return int(self.files.currsize) + self.dir_bytes + self.record_bytes
 
     def add_file(self, node: FileNode) -> None:
         """Charge a new file (its path holds none) and make it the most recently used.
@@ -177,7 +202,7 @@ class BoundedBudget(Budget):
     def clear(self) -> None:
         """Forget every charge."""
         self.files.clear()
-        self.dir_bytes = 0
+        self.dir_bytes = self.record_bytes = 0
 
 
 def make_budget(max_bytes: int | None, on_full: OnFull = "evict") -> Budget:

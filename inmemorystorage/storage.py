@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import inspect
 import io
 import logging
 import os
@@ -12,10 +14,13 @@ from urllib.parse import urljoin
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
-from django.core.files.base import File
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage
 from django.core.files.storage.mixins import StorageSettingsMixin
+from django.core.files.uploadedfile import InMemoryUploadedFile
+from django.core.files.utils import validate_file_name
 from django.core.signals import setting_changed
+from django.utils._os import safe_join
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
 from django.utils.functional import cached_property
@@ -23,15 +28,16 @@ from django.utils.functional import cached_property
 from .exceptions import UnsafePath
 from .files import SnapshotFile, WriterFile, parse_mode
 from .signals import file_evicted
-from .store import Eviction, FileInfo, Store, StoreStats
+from .store import Eviction, FileInfo, Store, StoredFile, StoreStats
 from .tree import is_a_directory
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from types import TracebackType
 
     from .budget import OnFull
 
-__all__ = ["InMemoryStorage"]
+__all__ = ["InMemoryStorage", "check_options", "shared_storages"]
 
 logger = logging.getLogger("inmemorystorage")
 
@@ -40,6 +46,12 @@ _ON_FULL_CHOICES = ("evict", "error")
 # Stores shared by namespace; None is the store that INMEMORYSTORAGE_PERSIST shares.
 _shared_stores: dict[str | None, Store] = {}  # guarded by _shared_stores_lock
 _shared_stores_lock = threading.Lock()
+
+#: Content types whose ``chunks()`` provably yields exactly their inner buffer's
+#: value: Django's own classes, not subclasses, which may override ``read()``.
+_PLAIN_CONTENT_TYPES = frozenset({File, ContentFile, InMemoryUploadedFile})
+#: Attributes that, set on a content instance, change what ``chunks()`` yields.
+_READING_ATTRIBUTES = frozenset({"chunks", "read", "seek", "open"})
 
 
 class _DjangoNames:
@@ -63,7 +75,37 @@ class _DjangoNames:
 _django_names = _DjangoNames()
 
 
-def _check_options(max_bytes: object, on_full: object, namespace: object) -> None:
+def check_options(**options: Any) -> None:
+    """Check ``OPTIONS`` for :class:`InMemoryStorage`, before a storage is built.
+
+    For ``manage.py check``: what the constructor would refuse, and also an
+    ``on_full`` given without ``max_bytes``, which has no effect.
+
+    Raises:
+        ImproperlyConfigured: an option is unknown, or has a value it cannot
+            take (the message names the option and what it accepts).
+    """
+    unknown = {name: value for name, value in options.items() if name not in _option_names()}
+    if unknown:
+        raise _unknown_options(unknown)
+    if "on_full" in options and options.get("max_bytes") is None:
+        msg = (
+            f"InMemoryStorage option on_full={options['on_full']!r} has no effect without "
+            "max_bytes; set max_bytes (a number of bytes) or remove on_full"
+        )
+        raise ImproperlyConfigured(msg)
+    _check_values(
+        options.get("max_bytes"), options.get("on_full", "evict"), options.get("namespace")
+    )
+
+
+def _option_names() -> list[str]:
+    """The keyword arguments :class:`InMemoryStorage` accepts, in signature order."""
+    parameters = inspect.signature(InMemoryStorage.__init__).parameters.values()
+    return [p.name for p in parameters if p.name != "self" and p.kind is not p.VAR_KEYWORD]
+
+
+def _check_values(max_bytes: object, on_full: object, namespace: object) -> None:
     if max_bytes is not None and (
         isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0
     ):
@@ -94,6 +136,25 @@ def _shared_store(key: str | None, max_bytes: int | None, on_full: OnFull) -> St
         )
         raise ImproperlyConfigured(msg)
     return store
+
+
+def shared_storages() -> list[InMemoryStorage]:
+    """One storage over each process-wide shared store: every namespace, and the persist store.
+
+    Each has the store's ``namespace`` (``None`` for the store that
+    ``INMEMORYSTORAGE_PERSIST`` shares), ``max_bytes`` and ``on_full``; for
+    code that hands every store on at once, such as the runserver hand-off.
+    """
+    with _shared_stores_lock:
+        stores = sorted(_shared_stores.items(), key=lambda item: item[0] or "")
+    return [InMemoryStorage._over(store, key) for key, store in stores]  # noqa: SLF001  # ours
+
+
+def _unknown_options(unknown: dict[str, Any]) -> ImproperlyConfigured:
+    names = ", ".join(map(repr, sorted(unknown)))
+    valid = ", ".join(_option_names())
+    msg = f"InMemoryStorage got unknown option(s) {names}; the options are: {valid}"
+    return ImproperlyConfigured(msg)
 
 
 @deconstructible(path="inmemorystorage.InMemoryStorage")
@@ -130,21 +191,36 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         namespace: str | None = None,
         max_bytes: int | None = None,
         on_full: OnFull = "evict",
+        **unknown: Any,
     ) -> None:
-        _check_options(max_bytes, on_full, namespace)
+        if unknown:
+            raise _unknown_options(unknown)
+        _check_values(max_bytes, on_full, namespace)
         self._location = location
         self._base_url = base_url
         self._file_permissions_mode = file_permissions_mode
         self._directory_permissions_mode = directory_permissions_mode
         self._allow_overwrite = bool(allow_overwrite)
         self.namespace = namespace
-        if namespace is not None:
-            self._store = _shared_store(namespace, max_bytes, on_full)
-        elif getattr(settings, "INMEMORYSTORAGE_PERSIST", False):
-            self._store = _shared_store(None, max_bytes, on_full)
-        else:
-            self._store = Store(max_bytes, on_full)
+        self._budget_options = (max_bytes, on_full)
+        self._store = self._choose_store()
         setting_changed.connect(self._clear_cached_properties)
+
+    def _choose_store(self) -> Store:
+        """The store this instance uses: its namespace's, the persist store, or its own."""
+        max_bytes, on_full = self._budget_options
+        if self.namespace is not None:
+            return _shared_store(self.namespace, max_bytes, on_full)
+        if getattr(settings, "INMEMORYSTORAGE_PERSIST", False):
+            return _shared_store(None, max_bytes, on_full)
+        return Store(max_bytes, on_full)
+
+    @classmethod
+    def _over(cls, store: Store, namespace: str | None) -> InMemoryStorage:
+        """An instance over an existing shared *store* (``namespace=None``: the persist store)."""
+        storage = cls(namespace=namespace, max_bytes=store.max_bytes, on_full=store.on_full)
+        storage._store = store
+        return storage
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, InMemoryStorage):
@@ -219,7 +295,69 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             IsADirectoryError: *name* is a directory.
         """
         with _django_names:
-            return self._store.read_with_info(name)
+            return self._store.read_with_info(self._name(name))
+
+    def recent_eviction(self, name: str | os.PathLike[str]) -> Eviction | None:
+        """How and when the file at *name* was evicted, if that is among the latest evictions.
+
+        The store remembers its last 64 evictions (charged to its budget)
+        until a file is saved under that name again; ``None`` otherwise.
+        """
+        with _django_names:
+            return self._store.recent_eviction(self._name(name))
+
+    def stored_files(self) -> list[StoredFile]:
+        """Every file with its content and times, from one moment, sorted by name."""
+        return self._store.files()
+
+    def load_files(self, files: Iterable[StoredFile], *, replace: bool = False) -> list[str]:
+        """Store many files with their times at once: all of them, or none.
+
+        Each name is checked as :meth:`save` checks it, before anything
+        changes; evictions are logged and signalled as for a save.
+
+        Returns:
+            The names stored, in the order given.
+
+        Raises:
+            FileExistsError: not *replace*, and something is already stored at a name.
+            StorageFull: the files do not fit together; nothing changed.
+            SuspiciousFileOperation: a name escapes the storage.
+            ValueError: a name is blank or holds a NUL byte.
+        """
+        checked = [
+            StoredFile(self._name(file.name), file.content, file.created, file.modified)
+            for file in files
+        ]
+        for file in checked:
+            validate_file_name(file.name, allow_relative_path=True)
+        with _django_names:
+            loaded = self._store.load(checked, replace=replace)
+        if loaded.evictions:
+            self._report(loaded.evictions)
+        return list(loaded.names)
+
+    def _name(self, name: str | os.PathLike[str]) -> str:
+        """*name* as the store takes it: a ``str``, relative to ``location``.
+
+        ``pathlib.Path`` names work as in Django's storages, and an absolute
+        name inside ``location`` means the file at its relative name, as
+        ``FileSystemStorage`` and Django's ``InMemoryStorage`` take it.
+
+        Raises:
+            SuspiciousFileOperation: an absolute name outside ``location``.
+        """
+        if isinstance(name, os.PathLike):
+            name = os.fspath(name)
+        if isinstance(name, str) and os.path.isabs(name):
+            try:
+                joined = safe_join(self.location, name)
+            except SuspiciousFileOperation:
+                msg = f"the absolute name {name!r} is outside the storage's {self.location=}"
+                raise SuspiciousFileOperation(msg) from None
+            relative = os.path.relpath(joined, self.location)
+            return "" if relative == "." else relative
+        return name
 
     # Opening and saving.
 
@@ -230,9 +368,15 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             TypeError: *content* is ``None``.
             StorageFull: the content does not fit the budget; nothing changed.
         """
-        if content is None:
-            msg = "save() needs content: a File, a ContentFile or a file-like object, not None"
+        if content is None or isinstance(content, bytes | bytearray | memoryview | str):
+            kind = "None" if content is None else type(content).__name__
+            msg = (
+                f"save() needs a File, not {kind}: wrap raw content in "
+                "django.core.files.base.ContentFile, as in save(name, ContentFile(data))"
+            )
             raise TypeError(msg)
+        if name is not None and not isinstance(name, str):
+            name = self._name(name)
         return str(super().save(name, content, max_length=max_length))
 
     def open(self, name: str, mode: str = "rb") -> SnapshotFile | WriterFile:
@@ -245,7 +389,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             SuspiciousFileOperation: *name* escapes the storage.
         """
         # Overrides Storage.open only to spare the hottest path one call.
-        if mode == "rb":
+        if mode == "rb" and type(name) is str and not os.path.isabs(name):
             store = self._store
             try:
                 return SnapshotFile(store.read_node(name).content, name, store)
@@ -256,6 +400,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
     def _open(self, name: str, mode: str = "rb") -> SnapshotFile | WriterFile:
         parsed = parse_mode(mode)
         store = self._store
+        name = self._name(name)
         with _django_names:
             if not parsed.writing:
                 return SnapshotFile(store.read(name), name, store, mode)
@@ -290,9 +435,20 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         return written.name
 
     def _gather(self, name: str, content: Any) -> bytes:
-        """The content's bytes: refused early when too large, never copied when already bytes."""
+        """The content's bytes, read through its ``chunks()``: refused early when too large.
+
+        Content that already is bytes in a buffer is taken without a copy, but
+        only where that is provably what ``chunks()`` would yield: one of
+        Django's own content classes over a plain ``BytesIO`` or ``StringIO``,
+        with nothing that reads replaced on the instance.
+        """
         inner = getattr(content, "file", None)
-        if type(content).chunks is File.chunks and isinstance(inner, io.BytesIO | io.StringIO):
+        if (
+            type(content) in _PLAIN_CONTENT_TYPES
+            and isinstance(inner, io.BytesIO | io.StringIO)
+            and type(inner) in (io.BytesIO, io.StringIO)
+            and _READING_ATTRIBUTES.isdisjoint(vars(content))
+        ):
             value = inner.getvalue()
             self._store.check_size(name, len(value))  # characters never outnumber bytes
             if isinstance(value, str):
@@ -333,33 +489,43 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         msg = "InMemoryStorage keeps files in memory and has no local paths; use open()"
         raise NotImplementedError(msg)
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str | os.PathLike[str]) -> None:
         """Delete the file, or the directory with everything below it; quiet if missing."""
         if not name:
             msg = "The name must be given to delete()."
             raise ValueError(msg)
         with _django_names:
-            self._store.delete(name)
+            self._store.delete(self._name(name))
 
-    def exists(self, name: str) -> bool:
+    def exists(self, name: str | os.PathLike[str]) -> bool:
+        """Whether a file or directory is stored at *name*.
+
+        ``False`` for a name that no store could hold (a segment longer than
+        255 bytes), so that Django's ``get_available_name()`` can shorten it.
+        """
         with _django_names:
-            return self._store.exists(name)
+            try:
+                return self._store.exists(self._name(name))
+            except OSError as exc:
+                if exc.errno == errno.ENAMETOOLONG:
+                    return False
+                raise
 
-    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+    def listdir(self, path: str | os.PathLike[str]) -> tuple[list[str], list[str]]:
         with _django_names:
-            return self._store.listdir(path)
+            return self._store.listdir(self._name(path))
 
-    def size(self, name: str) -> int:
+    def size(self, name: str | os.PathLike[str]) -> int:
         info = self._stat(name)
         if info.is_dir:
-            raise is_a_directory(name)
+            raise is_a_directory(info.name)
         return info.size
 
-    def url(self, name: str | None) -> str:
+    def url(self, name: str | os.PathLike[str] | None) -> str:
         if self.base_url is None:
             msg = "This file is not accessible via a URL."
             raise ValueError(msg)
-        url = filepath_to_uri(name)
+        url = filepath_to_uri(None if name is None else os.fspath(name))
         if url is not None:
             url = url.lstrip("/")
         return urljoin(self.base_url, url)
@@ -374,18 +540,18 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             return f"{file_root}{file_ext}"
         return str(super().get_alternative_name(file_root, file_ext))
 
-    def get_accessed_time(self, name: str) -> datetime:
+    def get_accessed_time(self, name: str | os.PathLike[str]) -> datetime:
         return self._datetime(self._stat(name).accessed)
 
-    def get_created_time(self, name: str) -> datetime:
+    def get_created_time(self, name: str | os.PathLike[str]) -> datetime:
         return self._datetime(self._stat(name).created)
 
-    def get_modified_time(self, name: str) -> datetime:
+    def get_modified_time(self, name: str | os.PathLike[str]) -> datetime:
         return self._datetime(self._stat(name).modified)
 
-    def _stat(self, name: str) -> FileInfo:
+    def _stat(self, name: str | os.PathLike[str]) -> FileInfo:
         with _django_names:
-            return self._store.stat(name)
+            return self._store.stat(self._name(name))
 
     @staticmethod
     def _datetime(timestamp: float) -> datetime:

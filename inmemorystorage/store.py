@@ -56,12 +56,14 @@ from .tree import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
-__all__ = ["Eviction", "FileInfo", "Store", "StoreStats", "Written"]
+__all__ = ["Eviction", "FileInfo", "Loaded", "Store", "StoreStats", "StoredFile", "Written"]
 
 #: Pending reads beyond which a reader applies them itself (if nobody else is).
 _READS_BEFORE_DRAIN = 1024
+#: How many recent evictions a store remembers (each is also charged to the budget).
+EVICTIONS_REMEMBERED = 64
 
 
 @attrs.frozen
@@ -94,10 +96,23 @@ class FileInfo:
 
 @attrs.frozen
 class Eviction:
-    """One file that made way for another."""
+    """One file that made way for another: its name, content length and when it went."""
 
     name: str
     size: int
+    #: Seconds since the epoch, by the store's clock.
+    evicted_at: float
+
+
+@attrs.frozen
+class StoredFile:
+    """One file as a whole: for handing a store's content over, and loading it back."""
+
+    name: str
+    content: bytes
+    #: Seconds since the epoch.
+    created: float
+    modified: float
 
 
 @attrs.frozen
@@ -105,6 +120,14 @@ class Written:
     """What a write did: the canonical name it published and the files it evicted."""
 
     name: str
+    evictions: tuple[Eviction, ...]
+
+
+@attrs.frozen
+class Loaded:
+    """What a load did: the canonical names it published and the files it evicted."""
+
+    names: tuple[str, ...]
     evictions: tuple[Eviction, ...]
 
 
@@ -152,6 +175,8 @@ class Store:
         self._version = 0  # guarded by self._lock (write)
         self._budget = make_budget(max_bytes, on_full)  # guarded by self._tally
         self._counters = _Counters()  # guarded by self._tally
+        # The latest evictions by name, oldest first; each is charged to the budget.
+        self._evicted: dict[str, Eviction] = {}  # guarded by self._tally
 
     @property
     def max_bytes(self) -> int | None:
@@ -413,13 +438,15 @@ class Store:
             self._apply_reads()
             if budget.overflow(needed - freed) > 0:
                 self._check_room(parts, len(content), needed, existing)
+            self._forget_eviction(name)
             if old is not None:
                 budget.remove_file(old)
             if budget.overflow(needed) > 0:
-                evictions = self._make_room(needed, protected=existing)
+                evictions = self._make_room(needed, protected=existing, now=now)
             for dir_name in new_dirs:
                 budget.add_dir(dir_name)
             budget.add_file(new)
+            self._trim_evictions()
         node: DirNode = existing[-1]
         for dir_name in new_dirs:
             child = DirNode(now, now, now)
@@ -465,10 +492,12 @@ class Store:
         if budget.too_large(kept + needed):
             raise self._refusal(name, size, "it does not fit beside its parent directories")
 
-    def _make_room(self, needed: int, *, protected: list[DirNode]) -> list[Eviction]:
-        # Evict least recently used files until *needed* bytes fit; _check_room
-        # has proven that they can. Called with the write lock and self._tally
-        # held: evictions change the tree and the budget together.
+    def _make_room(self, needed: int, *, protected: list[DirNode], now: float) -> list[Eviction]:
+        # Evict least recently used files until *needed* bytes fit; the caller
+        # has proven that they can. Remembered evictions never cost a file its
+        # place: they live in the room that files leave free (see
+        # _trim_evictions). Called with the write lock and self._tally held:
+        # evictions change the tree and the budget together.
         budget = self._budget
         evictions: list[Eviction] = []
         keep = {id(d) for d in protected}
@@ -479,9 +508,45 @@ class Store:
                 self._prune_empty_dirs(self._root, keep)
                 break
             self._detach(victim, keep)
-            evictions.append(Eviction(victim.path, len(victim.content)))
+            eviction = Eviction(victim.path, len(victim.content), now)
+            self._remember_eviction(eviction)
+            evictions.append(eviction)
         self._counters.evictions += len(evictions)
         return evictions
+
+    def _remember_eviction(self, eviction: Eviction) -> None:
+        # Called with self._tally held.
+        self._forget_eviction(eviction.name)
+        self._evicted[eviction.name] = eviction
+        self._budget.add_record(eviction.name)
+        if len(self._evicted) > EVICTIONS_REMEMBERED:
+            self._forget_eviction(next(iter(self._evicted)))
+
+    def _trim_evictions(self) -> None:
+        # Forget the oldest remembered evictions until the budget holds again.
+        # Called with the write lock and self._tally held, at the end of a write.
+        while self._budget.overflow(self._budget.record_bytes) > 0 and self._evicted:
+            self._forget_eviction(next(iter(self._evicted)))
+
+    def _forget_eviction(self, name: str) -> None:
+        # Called with self._tally held.
+        if self._evicted.pop(name, None) is not None:
+            self._budget.remove_record(name)
+
+    def recent_eviction(self, path: str) -> Eviction | None:
+        """The eviction of the file at *path*, if it is among the latest ones remembered.
+
+        A store remembers its last 64 evictions, until a file is published at
+        that name again. They are charged to the budget but never cost a file
+        its place: they fill the room files leave free, and the oldest are
+        forgotten when files need it. Takes the tally lock.
+
+        Raises:
+            InvalidPath: *path* is not a name a store could hold.
+        """
+        name = join(split_path(path))
+        with self._tally:
+            return self._evicted.get(name)
 
     def _detach(self, victim: FileNode, keep: set[int]) -> None:
         # Remove an evicted file from the tree and prune the directories it leaves empty.
@@ -565,3 +630,140 @@ class Store:
             self._dirs = 0
             self._budget.clear()
             self._counters = _Counters()
+            self._evicted = {}
+
+    # Handing a store's content over as a whole.
+
+    def files(self) -> list[StoredFile]:
+        """Every file, with its content and times, from one moment; sorted by name.
+
+        Takes the read lock while collecting (O(files)); does not count as a use.
+        """
+        with self._lock.read:
+            nodes = list(self._index.values())
+        return sorted(
+            (StoredFile(node.path, node.content, node.created, node.modified) for node in nodes),
+            key=lambda file: file.name,
+        )
+
+    def load(self, files: Iterable[StoredFile], *, replace: bool = False) -> Loaded:
+        """Publish many files at once, with their times: all of them, or none.
+
+        Every name is checked before anything changes; a later file of the
+        same name replaces an earlier one. Takes the write lock once, for
+        O(files x path depth) plus any evictions; readers see the store before
+        the load or after it.
+
+        Raises:
+            FileExistsError: not *replace*, and something is already at a name.
+            IsADirectoryError: a name is a directory (or the root).
+            NotADirectory: a name goes through a file, stored or loaded.
+            StorageFull: the files cannot fit together; nothing changed.
+            InvalidPath: a name is not one a store can hold.
+            TypeError: a content is not ``bytes``.
+        """
+        batch: dict[tuple[str, ...], StoredFile] = {}
+        for file in files:
+            parts = split_path(file.name)
+            if not parts:
+                raise is_a_directory(file.name)
+            if not isinstance(file.content, bytes):
+                msg = (
+                    f"the content of {file.name!r} must be bytes, not {type(file.content).__name__}"
+                )
+                raise TypeError(msg)
+            batch.pop(parts, None)
+            batch[parts] = file
+        dirs_in_batch = {parts[:depth] for parts in batch for depth in range(1, len(parts))}
+        for parts in batch:
+            if parts in dirs_in_batch:
+                raise NotADirectory(join(parts))
+        charges = {parts: file_charge(join(parts), len(f.content)) for parts, f in batch.items()}
+        if self._budget.too_large(sum(charges.values())):
+            size = sum(len(f.content) for f in batch.values())
+            label = f"{len(batch)} files"
+            with self._tally:
+                raise self._refusal(label, size, "larger than the whole budget")
+        now = self._clock()
+        with self._lock.write:
+            evictions = self._load(batch, charges, now, replace=replace)
+        return Loaded(tuple(join(parts) for parts in batch), tuple(evictions))
+
+    def _load(
+        self,
+        batch: dict[tuple[str, ...], StoredFile],
+        charges: dict[tuple[str, ...], int],
+        now: float,
+        *,
+        replace: bool,
+    ) -> list[Eviction]:
+        # Called with the write lock held: check every target, settle the
+        # budget once, then install every node.
+        existing_dirs, new_dirs, olds = self._load_targets(batch, replace=replace)
+        needed = sum(charges.values()) + sum(dir_charge(d[-1]) for d in new_dirs)
+        freed = sum(file_charge(old.path, len(old.content)) for old in olds)
+        budget = self._budget
+        protected = [self._root] + [directory for _, directory in existing_dirs.values()]
+        evictions: list[Eviction] = []
+        with self._tally:
+            self._apply_reads()
+            if budget.overflow(needed - freed) > 0:
+                size = sum(len(f.content) for f in batch.values())
+                label = f"{len(batch)} files"
+                if budget.on_full == "error":
+                    detail = f"the budget is full ({budget.used:,} bytes used) and on_full='error'"
+                    raise self._refusal(label, size, detail)
+                kept = sum(dir_charge(name) for name, _ in existing_dirs.values())
+                if budget.too_large(kept + needed):
+                    raise self._refusal(label, size, "they do not fit beside their directories")
+            for old in olds:
+                budget.remove_file(old)
+            for parts in batch:
+                self._forget_eviction(join(parts))
+            if budget.overflow(needed) > 0:
+                evictions = self._make_room(needed, protected=protected, now=now)
+            for directory in new_dirs:
+                budget.add_dir(directory[-1])
+            for parts, file in batch.items():
+                self._version += 1
+                node = FileNode(
+                    join(parts), file.content, file.created, file.modified, now, self._version
+                )
+                budget.add_file(node)
+                self._install(parts, node, now)
+            self._trim_evictions()
+        return evictions
+
+    def _load_targets(
+        self, batch: dict[tuple[str, ...], StoredFile], *, replace: bool
+    ) -> tuple[dict[int, tuple[str, DirNode]], set[tuple[str, ...]], list[FileNode]]:
+        # The existing directories on the way to the batch's files (by id, with
+        # their names), the directories to create, and the files replaced;
+        # raises what writing any of them would raise. Called with the lock held.
+        existing_dirs: dict[int, tuple[str, DirNode]] = {}
+        new_dirs: set[tuple[str, ...]] = set()
+        olds: list[FileNode] = []
+        for parts in batch:
+            existing, old = self._target(parts, exclusive=not replace)
+            for depth, directory in enumerate(existing[1:], start=1):
+                existing_dirs[id(directory)] = (parts[depth - 1], directory)
+            new_dirs.update(parts[:depth] for depth in range(len(existing), len(parts)))
+            if old is not None:
+                olds.append(old)
+        return existing_dirs, new_dirs, olds
+
+    def _install(self, parts: tuple[str, ...], new: FileNode, now: float) -> None:
+        # Put *new* at *parts*, creating the directories on the way (already
+        # charged). Called with the write lock held.
+        node = self._root
+        for part in parts[:-1]:
+            child = node.children.get(part)
+            if child is None:
+                child = node.children[part] = DirNode(now, now, now)
+                node.modified = node.accessed = now
+                self._dirs += 1
+            node = child  # type: ignore[assignment]  # _target proved the way holds no file
+        if parts[-1] not in node.children:
+            node.modified = node.accessed = now
+        node.children[parts[-1]] = new
+        self._index[new.path] = new

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import pytest
 from cachetools import Cache
 
-from inmemorystorage.budget import dir_charge, file_charge
+from inmemorystorage.budget import dir_charge, file_charge, record_charge
 from inmemorystorage.store import Store
 from inmemorystorage.tree import DirNode, FileNode
 
@@ -130,6 +130,11 @@ def _compare(store: Store) -> list[str]:
             Cache.__getitem__(order, p) is not n for p, n in tree_files.items()
         ):
             problems.append("the budget holds a different node than the tree")
+        remembered = sum(record_charge(name) for name in store._evicted)
+        if charged + remembered != budget.used:
+            problems.append(
+                f"the tree and records weigh {charged + remembered}, used {budget.used}"
+            )
         if budget.max_bytes is not None and budget.used > budget.max_bytes:
             problems.append(f"bytes used {budget.used} exceed max_bytes {budget.max_bytes}")
     return problems

@@ -3,7 +3,9 @@
 The model is a dict of path -> bytes, a set of directories, and (with a
 budget) the documented eviction rule: least recently used files go first,
 opening for read and writing count as use, and directories that eviction
-empties are pruned unless they lie on the path being written.
+empties are pruned unless they lie on the path being written. Recent
+evictions are remembered, charged, and forgotten oldest first when files
+need their room.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from hypothesis.stateful import (
 )
 
 from inmemorystorage import InMemoryStorage, StorageFull
-from inmemorystorage.budget import dir_charge, file_charge
+from inmemorystorage.budget import dir_charge, file_charge, record_charge
 from inmemorystorage.exceptions import NotADirectory
 from inmemorystorage.signals import file_evicted
+from inmemorystorage.store import EVICTIONS_REMEMBERED
 
 from .stress import check_consistency
 
@@ -54,6 +57,7 @@ class Model:
         self.on_full = on_full
         self.files: dict[str, bytes] = {}  # in recency order: least recently used first
         self.dirs: set[str] = set()
+        self.evicted: dict[str, None] = {}  # remembered evictions, oldest first
 
     def use(self, path: str) -> None:
         self.files[path] = self.files.pop(path)
@@ -65,6 +69,10 @@ class Model:
         return entries
 
     def used(self) -> int:
+        return self.held() + sum(record_charge(name) for name in self.evicted)
+
+    def held(self) -> int:
+        """Bytes charged for files and directories: what evictions make room in."""
         return sum(file_charge(p, len(c)) for p, c in self.files.items()) + sum(
             dir_charge(posixpath.basename(d)) for d in self.dirs
         )
@@ -88,23 +96,32 @@ class Model:
         if self.max_bytes is not None:
             if charge > self.max_bytes:
                 raise StorageFull(path, len(content), self.max_bytes, "too large")
-            if self.used() + needed - freed > self.max_bytes:
+            if self.held() + needed - freed > self.max_bytes:
                 kept = set(parents(path)) - set(new_dirs)
                 floor = sum(dir_charge(posixpath.basename(d)) for d in kept)
                 if self.on_full == "error" or floor + needed > self.max_bytes:
                     raise StorageFull(path, len(content), self.max_bytes, "full")
                 self.files.pop(path, None)
+                self.evicted.pop(path, None)
                 evicted = self._make_room(needed, protected=kept)
+        self.evicted.pop(path, None)
         for directory in new_dirs:
             self.dirs.add(directory)
         self.files.pop(path, None)
         self.files[path] = content
+        for name in evicted:
+            self.evicted.pop(name, None)
+            self.evicted[name] = None
+            if len(self.evicted) > EVICTIONS_REMEMBERED:
+                del self.evicted[next(iter(self.evicted))]
+        while self.max_bytes is not None and self.used() > self.max_bytes and self.evicted:
+            del self.evicted[next(iter(self.evicted))]
         return evicted
 
     def _make_room(self, needed: int, protected: set[str]) -> list[str]:
         assert self.max_bytes is not None
         evicted = []
-        while self.used() + needed > self.max_bytes:
+        while self.held() + needed > self.max_bytes:
             if not self.files:
                 for directory in sorted(self.dirs, key=len, reverse=True):
                     if directory not in protected and not self.children(directory):

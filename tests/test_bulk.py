@@ -1,0 +1,158 @@
+"""Handing a storage's files over as a whole, remembering evictions, and checking options."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.core.files.base import ContentFile
+
+from inmemorystorage import InMemoryStorage, StorageFull
+from inmemorystorage.budget import file_charge
+from inmemorystorage.storage import check_options, shared_storages
+from inmemorystorage.store import StoredFile
+
+from .stress import check_consistency
+
+
+def files_of(storage):
+    return [(f.name, f.content, f.created, f.modified) for f in storage.stored_files()]
+
+
+def test_stored_files_round_trip_with_their_times():
+    """What stored_files() gives, load_files() puts back: names, bytes and times."""
+    source = InMemoryStorage()
+    source.save("a.txt", ContentFile(b"alpha"))
+    source.save("docs/b.txt", ContentFile(b"beta"))
+    target = InMemoryStorage()
+    assert ["a.txt", "docs/b.txt"] == target.load_files(source.stored_files())
+    assert files_of(source) == files_of(target)
+    assert source.get_modified_time("docs/b.txt") == target.get_modified_time("docs/b.txt")
+
+
+def test_load_is_all_or_nothing_on_a_bad_name():
+    """One escaping name refuses the whole load before anything is stored."""
+    storage = InMemoryStorage()
+    batch = [StoredFile("ok.txt", b"1", 0.0, 0.0), StoredFile("../evil", b"2", 0.0, 0.0)]
+    with pytest.raises(SuspiciousFileOperation):
+        storage.load_files(batch)
+    assert [] == storage.stored_files()
+
+
+def test_load_refuses_existing_names_unless_replacing():
+    """Without replace=True an existing name refuses the load; with it, the file is replaced."""
+    storage = InMemoryStorage()
+    storage.save("a.txt", ContentFile(b"old"))
+    batch = [StoredFile("new.txt", b"n", 1.0, 2.0), StoredFile("a.txt", b"new", 1.0, 2.0)]
+    with pytest.raises(FileExistsError):
+        storage.load_files(batch)
+    assert ["a.txt"] == [f.name for f in storage.stored_files()]
+    storage.load_files(batch, replace=True)
+    assert b"new" == storage.open("a.txt").read()
+
+
+def test_load_refuses_a_file_where_the_batch_needs_a_directory():
+    """A batch holding both 'a' and 'a/b' cannot be stored, and stores nothing."""
+    storage = InMemoryStorage()
+    batch = [StoredFile("a", b"1", 0.0, 0.0), StoredFile("a/b", b"2", 0.0, 0.0)]
+    with pytest.raises(NotADirectoryError):
+        storage.load_files(batch)
+    assert [] == storage.stored_files()
+
+
+def test_load_respects_a_refusing_budget():
+    """on_full='error': a load that does not fit raises StorageFull and changes nothing."""
+    storage = InMemoryStorage(max_bytes=2 * file_charge("a", 100), on_full="error")
+    storage.save("a", ContentFile(b"x" * 100))
+    batch = [StoredFile(name, b"y" * 100, 0.0, 0.0) for name in ("b", "c")]
+    with pytest.raises(StorageFull) as info:
+        storage.load_files(batch)
+    assert errno.ENOSPC == info.value.errno
+    assert ["a"] == [f.name for f in storage.stored_files()]
+
+
+def test_load_evicts_to_make_room_and_reports_it(caplog):
+    """With on_full='evict', a load evicts least recently used files, logged as for a save."""
+    storage = InMemoryStorage(max_bytes=2 * file_charge("a", 100))
+    storage.save("a", ContentFile(b"x" * 100))
+    storage.save("b", ContentFile(b"x" * 100))
+    with caplog.at_level("INFO", logger="inmemorystorage"):
+        storage.load_files([StoredFile("c", b"z" * 100, 0.0, 0.0)])
+    assert ["b", "c"] == [f.name for f in storage.stored_files()]
+    assert "evicted 'a'" in caplog.text
+    assert [] == check_consistency(storage._store)
+
+
+def test_a_load_larger_than_the_budget_is_refused():
+    """Files that together exceed max_bytes are refused even when the store is empty."""
+    storage = InMemoryStorage(max_bytes=file_charge("a", 100))
+    batch = [StoredFile(name, b"y" * 100, 0.0, 0.0) for name in ("a", "b")]
+    with pytest.raises(StorageFull, match="larger than the whole budget"):
+        storage.load_files(batch)
+
+
+def test_an_evicted_name_is_remembered_until_saved_again():
+    """recent_eviction() tells when a file was evicted; a new save under the name forgets it."""
+    storage = InMemoryStorage(max_bytes=2 * file_charge("a", 100) + 300)
+    for name in ("a", "b", "c"):
+        storage.save(name, ContentFile(b"x" * 100))
+    eviction = storage.recent_eviction("a")
+    assert ("a", 100) == (eviction.name, eviction.size)
+    assert eviction.evicted_at > 0
+    assert storage.recent_eviction("b") is None
+    storage.save("a", ContentFile(b"again"))
+    assert storage.recent_eviction("a") is None
+
+
+def test_remembered_evictions_are_charged_but_never_cost_a_file():
+    """The record lives in free room: charged in bytes_used, dropped before a file would go."""
+    storage = InMemoryStorage(max_bytes=2 * file_charge("a", 100))
+    for name in ("a", "b", "c"):
+        storage.save(name, ContentFile(b"x" * 100))
+    # The budget holds exactly two files: no room is left to remember 'a'.
+    assert storage.recent_eviction("a") is None
+    assert ["b", "c"] == [f.name for f in storage.stored_files()]
+    roomy = InMemoryStorage(max_bytes=2 * file_charge("a", 100) + 1000)
+    for name in ("a", "b", "c"):
+        roomy.save(name, ContentFile(b"x" * 100))
+    assert 2 * file_charge("a", 100) < roomy.stats().bytes_used <= roomy.max_bytes
+    assert [] == check_consistency(roomy._store)
+
+
+def test_shared_storages_cover_every_namespace():
+    """shared_storages() gives one storage per namespace, with its budget, sharing its files."""
+    InMemoryStorage(namespace="bulk-one", max_bytes=10_000, on_full="error").save(
+        "x", ContentFile(b"1")
+    )
+    found = {s.namespace: s for s in shared_storages()}
+    one = found["bulk-one"]
+    assert (10_000, "error") == (one.max_bytes, one.on_full)
+    assert b"1" == one.open("x").read()
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"max_bytse": 10}, "'max_bytse'; the options are: location, base_url"),
+        ({"max_bytes": -1}, "max_bytes"),
+        ({"on_full": "error"}, "no effect without max_bytes"),
+        ({"on_full": "drop", "max_bytes": 1}, "on_full"),
+    ],
+)
+def test_check_options_says_what_is_wrong(options, words):
+    """check_options() raises ImproperlyConfigured naming the option and the valid choices."""
+    with pytest.raises(ImproperlyConfigured) as info:
+        check_options(**options)
+    assert words in str(info.value)
+
+
+def test_an_unknown_option_is_improperly_configured():
+    """The constructor names the valid options instead of raising a bare TypeError."""
+    with pytest.raises(ImproperlyConfigured, match="max_bytes, on_full"):
+        InMemoryStorage(max_size=10)
+
+
+def test_good_options_pass_the_check():
+    """The options the README shows pass."""
+    check_options(namespace="media", max_bytes=64 * 1024 * 1024, on_full="evict")
