@@ -165,7 +165,7 @@ def _tar_files(archive: tarfile.TarFile) -> Generator[tuple[str, int, float, flo
             continue
         if not member.isreg():
             kind = _member_kind(member)
-            msg = f"The archive's member {member.name!r} is a {kind}; only regular files are loaded."
+            msg = f"The archive's member {member.name!r} is a {kind}; only files are loaded."
             raise SuspiciousFileOperation(msg)
         _check_name(member.name, "file")
         created = _created(member)
@@ -190,7 +190,7 @@ def _directory_files(root: Path) -> Generator[tuple[str, int, float, float, IO[b
                 continue
             if not stat.S_ISREG(info.st_mode):
                 kind = "symbolic link" if stat.S_ISLNK(info.st_mode) else "special file"
-                msg = f"{relative!r} in {os.fspath(root)!r} is a {kind}; only regular files are loaded."
+                msg = f"{relative!r} in {os.fspath(root)!r} is a {kind}; only files are loaded."
                 raise SuspiciousFileOperation(msg)
             with path.open("rb") as reader:
                 yield relative, info.st_size, info.st_mtime, info.st_mtime, reader
@@ -215,7 +215,7 @@ def _bounded(
                 raise StorageFull(name, size, max_bytes, detail)
             content = reader.read()
             if len(content) != size:
-                msg = f"{name!r} in {label} is {len(content):,} bytes long, not the {size:,} announced."
+                msg = f"{name!r} in {label} has {len(content):,} bytes, not the {size:,} announced."
                 raise SuspiciousFileOperation(msg)
             files.append(StoredFile(name=name, content=content, created=created, modified=modified))
     return files

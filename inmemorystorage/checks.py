@@ -10,8 +10,8 @@ message has an id and says what to do; docs/runserver.md lists them:
   (also ignored), or repeats what ``STORAGES`` already says.
 - ``inmemorystorage.E002``: an in-memory storage in ``STORAGES`` cannot be
   built from its ``OPTIONS``.
-- ``inmemorystorage.W002``: ``on_full`` is given without ``max_bytes``, so it
-  never applies.
+- ``inmemorystorage.W002``: ``OPTIONS`` that the storage accepts but that
+  have no effect (``on_full`` without ``max_bytes``).
 - ``inmemorystorage.W003``: an in-memory storage in ``STORAGES`` has no
   ``namespace``, so another instance of it sees none of its files.
 - ``inmemorystorage.W004``: a storage has ``max_bytes`` but ``MIDDLEWARE``
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.core import checks
@@ -34,22 +34,22 @@ from django.utils.module_loading import import_string
 
 from .configured import in_memory_class, in_memory_storages
 from .middleware import StorageFullMiddleware
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from django.apps import AppConfig
+from .storage import InMemoryStorage, check_options
 
 __all__ = ["check_deploy", "check_middleware", "check_removed_settings", "check_storages"]
 
 #: The settings Django 5.1 removed, and the STORAGES alias each of them configured.
 _REMOVED_SETTINGS = (("DEFAULT_FILE_STORAGE", "default"), ("STATICFILES_STORAGE", "staticfiles"))
 _MIDDLEWARE = "inmemorystorage.middleware.StorageFullMiddleware"
+#: The options of InMemoryStorage itself, which check_options() knows.
+_OWN_OPTIONS = frozenset(
+    name
+    for name, parameter in inspect.signature(InMemoryStorage).parameters.items()
+    if parameter.kind is not parameter.VAR_KEYWORD
+)
 
 
-def check_removed_settings(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
-) -> list[checks.CheckMessage]:
+def check_removed_settings(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG001  # the check framework's signature
     """``DEFAULT_FILE_STORAGE`` / ``STATICFILES_STORAGE``: ignored since Django 5.1.
 
     dj-inmemorystorage 2.1.0's quick start sets ``DEFAULT_FILE_STORAGE``; on
@@ -92,16 +92,16 @@ def check_removed_settings(
     return messages
 
 
-def check_storages(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
-) -> list[checks.CheckMessage]:
+def check_storages(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG001  # the check framework's signature
     """Every in-memory storage in ``STORAGES`` builds from its ``OPTIONS``, and keeps its files.
 
     Each is built here as Django's ``storages`` handler builds it, so a bad
     option is reported by ``manage.py check`` with the constructor's own
-    message, rather than by the first request that touches the storage.
-    Building it is how subclasses' own options (``manifest_storage`` of the
-    manifest static files storage) are checked too.
+    message, rather than by the first request that touches the storage;
+    building it checks a subclass's own options too (``manifest_storage`` of
+    the manifest static files storage), which :func:`check_options` does not
+    know. Then :func:`check_options` finds what the constructor accepts but
+    that has no effect.
     """
     messages: list[checks.CheckMessage] = []
     persist = bool(getattr(settings, "INMEMORYSTORAGE_PERSIST", False))
@@ -113,17 +113,19 @@ def check_storages(
             messages.append(
                 checks.Error(
                     f"STORAGES[{alias!r}] cannot be built from its OPTIONS: {exc}",
-                    hint=f"Fix STORAGES[{alias!r}]['OPTIONS']; see the options of {config['BACKEND']}.",
+                    hint=f"Fix STORAGES[{alias!r}]['OPTIONS'].",
                     id="inmemorystorage.E002",
                 )
             )
             continue
-        if "on_full" in options and storage.max_bytes is None:
+        try:
+            # What the constructor accepts but has no effect (on_full without max_bytes).
+            check_options(**{name: options[name] for name in options if name in _OWN_OPTIONS})
+        except ImproperlyConfigured as exc:
             messages.append(
                 checks.Warning(
-                    f"STORAGES[{alias!r}] sets on_full={options['on_full']!r} without max_bytes, "
-                    "so the storage is never full and on_full never applies.",
-                    hint=f"Add 'max_bytes' to STORAGES[{alias!r}]['OPTIONS'], or remove 'on_full'.",
+                    f"STORAGES[{alias!r}]: {exc}.",
+                    hint=f"Fix STORAGES[{alias!r}]['OPTIONS'].",
                     id="inmemorystorage.W002",
                 )
             )
@@ -144,9 +146,7 @@ def check_storages(
     return messages
 
 
-def check_middleware(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
-) -> list[checks.CheckMessage]:
+def check_middleware(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG001  # the check framework's signature
     """A bounded storage without ``StorageFullMiddleware``: a full storage would be a 500."""
     bounded = [
         alias
@@ -159,15 +159,13 @@ def check_middleware(
         checks.Warning(
             f"STORAGES[{bounded[0]!r}] has max_bytes, but MIDDLEWARE lacks {_MIDDLEWARE!r}: "
             "an upload that does not fit is answered with a 500 page.",
-            hint=f"Add {_MIDDLEWARE!r} to MIDDLEWARE for a 413 or 507 page that says what to change.",
+            hint=f"Add {_MIDDLEWARE!r} to MIDDLEWARE: a 413 or 507 page then says what to change.",
             id="inmemorystorage.W004",
         )
     ]
 
 
-def check_deploy(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
-) -> list[checks.CheckMessage]:
+def check_deploy(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG001  # the check framework's signature
     """``check --deploy`` with ``DEBUG`` off: an in-memory storage loses files in production."""
     if settings.DEBUG:
         return []
@@ -196,7 +194,7 @@ def _is_storage_full_middleware(path: str) -> bool:
 
 
 def _entry(backend: str, alias: str) -> dict[str, Any]:
-    """The ``STORAGES`` entry for *backend*, named after *alias* where the class has no namespace."""
+    """The ``STORAGES`` entry for *backend*, with *alias* as its namespace if the class has none."""
     entry: dict[str, Any] = {"BACKEND": backend}
     storage_class = in_memory_class(backend)
     if storage_class is not None and not getattr(settings, "INMEMORYSTORAGE_PERSIST", False):

@@ -131,7 +131,7 @@ def prepare() -> Path:
     return directory
 
 
-def _announce_reload(sender: object, file_path: Path, **kwargs: Any) -> None:
+def _announce_reload(**kwargs: Any) -> None:  # noqa: ARG001  # a receiver takes the signal's arguments
     """``file_changed`` receiver: remember that a reload is coming; never claims the change."""
     _reload_announced.set()
 

@@ -18,12 +18,13 @@ themselves are unaffected: only an uncaught one reaches the middleware.
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpResponse
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.html import format_html
 
+from .budget import file_charge
 from .configured import in_memory_storages
 from .exceptions import StorageFull
 
@@ -72,14 +73,14 @@ def storage_full_response(request: HttpRequest, error: StorageFull) -> HttpRespo
     status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE if too_large else HTTPStatus.INSUFFICIENT_STORAGE
     # RFC 9110 renamed 413; Python's phrase for it depends on the version.
     reason = "Content Too Large" if too_large else status.phrase
-    option = _option_path(error.max_bytes)
+    option = _option_path(error)
     name, size, budget = error.filename, f"{error.size:,}", f"{error.max_bytes:,}"
     if too_large:
         problem = (
             f"The file {name!r} ({size} bytes) is larger than the in-memory storage's whole "
             f"budget, max_bytes={budget}: it cannot be stored, whatever is evicted."
         )
-        remedy = f"To accept it, raise {option}['max_bytes'] in your settings, or upload a smaller file."
+        remedy = f"To accept it, raise {option}['max_bytes'] in your settings."
     else:
         problem = (
             f"The in-memory storage is full: the file {name!r} ({size} bytes) does not fit in "
@@ -91,25 +92,44 @@ def storage_full_response(request: HttpRequest, error: StorageFull) -> HttpRespo
         )
     if request.accepts("text/html"):
         body = format_html(
-            _PAGE, status=int(status), reason=reason, problem=problem, remedy=remedy, detail=str(error)
+            _PAGE,
+            status=int(status),
+            reason=reason,
+            problem=problem,
+            remedy=remedy,
+            detail=str(error),
         )
         return HttpResponse(body, status=status, reason=reason)
     text = f"{int(status)} {reason}\n\n{problem}\n{remedy}\n"
-    return HttpResponse(text, status=status, reason=reason, content_type="text/plain; charset=utf-8")
+    plain = "text/plain; charset=utf-8"
+    return HttpResponse(text, status=status, reason=reason, content_type=plain)
 
 
 def is_too_large(error: StorageFull) -> bool:
-    """Whether the refused file could not be stored even in an empty storage."""
-    return bool(error.size > error.max_bytes)
+    """Whether the refused file could not be stored even in an empty storage.
+
+    It could not when its charge (content plus the per-file overhead) is
+    over the budget; nor when the storage evicts on full, since such a
+    storage refuses only files that cannot fit.
+    """
+    if file_charge(error.filename, error.size) > error.max_bytes:
+        return True
+    on_full = {config.get("OPTIONS", {}).get("on_full", "evict") for config in _configs(error)}
+    return on_full == {"evict"}
 
 
-def _option_path(max_bytes: int) -> str:
+def _option_path(error: StorageFull) -> str:
     """Where the budget is set: ``STORAGES['alias']['OPTIONS']`` of the one storage it fits."""
-    aliases = [
-        alias
-        for alias, config, _class in in_memory_storages()
-        if config.get("OPTIONS", {}).get("max_bytes") == max_bytes
-    ]
+    aliases = [alias for alias, config, _class in in_memory_storages() if _fits(config, error)]
     if len(aliases) == 1:
         return f"STORAGES[{aliases[0]!r}]['OPTIONS']"
     return "the storage's OPTIONS"
+
+
+def _configs(error: StorageFull) -> list[dict[str, Any]]:
+    """The STORAGES entries of in-memory storages whose budget is the one *error* names."""
+    return [config for _alias, config, _class in in_memory_storages() if _fits(config, error)]
+
+
+def _fits(config: dict[str, Any], error: StorageFull) -> bool:
+    return bool(config.get("OPTIONS", {}).get("max_bytes") == error.max_bytes)
