@@ -178,11 +178,11 @@ def _tar_files(archive: tarfile.TarFile) -> Generator[tuple[str, int, float, flo
 
 def _directory_files(root: Path) -> Generator[tuple[str, int, float, float, IO[bytes]]]:
     """The regular files below *root*, by their ``/``-separated relative names, sorted."""
+    found: list[tuple[str, Path, os.stat_result]] = []
     for directory, subdirectories, names in os.walk(root, onerror=_raise):
-        subdirectories.sort()
         # os.walk() lists a link to a directory among the subdirectories (and does
         # not follow it): lstat() of every entry finds links wherever they are.
-        for name in sorted([*names, *subdirectories]):
+        for name in [*names, *subdirectories]:
             path = Path(directory, name)
             info = path.lstat()
             relative = path.relative_to(root).as_posix()
@@ -192,8 +192,10 @@ def _directory_files(root: Path) -> Generator[tuple[str, int, float, float, IO[b
                 kind = "symbolic link" if stat.S_ISLNK(info.st_mode) else "special file"
                 msg = f"{relative!r} in {os.fspath(root)!r} is a {kind}; only files are loaded."
                 raise SuspiciousFileOperation(msg)
-            with path.open("rb") as reader:
-                yield relative, info.st_size, info.st_mtime, info.st_mtime, reader
+            found.append((relative, path, info))
+    for relative, path, info in sorted(found, key=lambda entry: entry[0]):
+        with path.open("rb") as reader:
+            yield relative, info.st_size, info.st_mtime, info.st_mtime, reader
 
 
 def _raise(error: OSError) -> None:

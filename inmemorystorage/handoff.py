@@ -27,8 +27,8 @@ The stores handed over are those of every in-memory storage in ``STORAGES``
 and every shared store (namespaces, ``INMEMORYSTORAGE_PERSIST``); an
 instance with a private store built elsewhere is not found. The new process
 loads each into the storage its *current* settings configure, so an edited
-``max_bytes`` applies at once (``on_full`` decides what happens to files
-that no longer fit). ``INMEMORYSTORAGE_RELOAD_HANDOFF = False`` turns it off.
+``max_bytes`` applies at once (files that no longer fit it together refuse
+the hand-off). ``INMEMORYSTORAGE_RELOAD_HANDOFF = False`` turns it off.
 
 No monkeypatching: the seams are the ``RUN_MAIN`` variable and the
 ``file_changed`` signal that Django documents for the autoreloader, the

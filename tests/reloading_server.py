@@ -90,7 +90,7 @@ def _sleep_until(condition: object, seconds: float) -> None:
 def reloading_server(
     project: Path, log: Path, tmpdir: Path, **environ: str
 ) -> Iterator[ReloadingServer]:
-    """Run ``manage.py runserver 127.0.0.1:PORT`` in *project*, reloader on, until the block ends."""
+    """Run ``manage.py runserver 127.0.0.1:PORT`` in *project*, reloading, until the block ends."""
     tmpdir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "RUN_MAIN"}}
     env |= {"PYTHONUNBUFFERED": "1", "TMPDIR": os.fspath(tmpdir), **environ}
