@@ -44,8 +44,8 @@ _MIDDLEWARE = "inmemorystorage.middleware.StorageFullMiddleware"
 #: The options of InMemoryStorage itself, which check_options() knows.
 _OWN_OPTIONS = frozenset(
     name
-    for name, parameter in inspect.signature(InMemoryStorage).parameters.items()
-    if parameter.kind is not parameter.VAR_KEYWORD
+    for name, parameter in inspect.signature(InMemoryStorage.__init__).parameters.items()
+    if name != "self" and parameter.kind is not parameter.VAR_KEYWORD
 )
 
 
@@ -198,7 +198,7 @@ def _entry(backend: str, alias: str) -> dict[str, Any]:
     entry: dict[str, Any] = {"BACKEND": backend}
     storage_class = in_memory_class(backend)
     if storage_class is not None and not getattr(settings, "INMEMORYSTORAGE_PERSIST", False):
-        namespace = inspect.signature(storage_class).parameters.get("namespace")
+        namespace = inspect.signature(storage_class.__init__).parameters.get("namespace")
         if namespace is not None and namespace.default is None:
             entry["OPTIONS"] = {"namespace": alias}
     return entry

@@ -1,4 +1,4 @@
-"""``dump()`` and ``load()``: a storage to and from a tar, a directory into a storage; tars are untrusted."""
+"""``dump()`` and ``load()``: a storage to and from a tar or a directory; tars are untrusted."""
 
 from __future__ import annotations
 
