@@ -51,3 +51,10 @@ def test_the_storage_logs_each_eviction_once_with_file_size_and_store(lonely_log
     assert ["evicted 'old.bin' (2000 bytes) from the in-memory storage to make room"] == [
         record.getMessage() for record in caplog.records if record.name == "inmemorystorage"
     ]
+
+
+def test_ready_under_debug_leaves_a_configured_root_logger_alone(settings):
+    """With DEBUG on and a root handler (here pytest's), the app adds no handler of its own."""
+    settings.DEBUG = True
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "inmemorystorage"]
+    assert [] == logging.getLogger("inmemorystorage").handlers

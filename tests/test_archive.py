@@ -11,7 +11,7 @@ import pytest
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 
-from inmemorystorage import InMemoryStorage, StorageFull, dump, load
+from inmemorystorage import InMemoryStorage, StorageFull, archive, dump, load
 from inmemorystorage.archive import CREATED_HEADER
 
 
@@ -276,5 +276,47 @@ def test_a_directory_larger_than_the_budget_is_refused(fixtures_dir):
     """A directory whose files add up to more than max_bytes raises StorageFull; nothing stored."""
     storage = InMemoryStorage(max_bytes=8)
     with pytest.raises(StorageFull):
+        load(storage, fixtures_dir)
+    assert [] == storage.stored_files()
+
+
+def test_an_unknown_member_type_is_refused():
+    """A member of a type tar readers do not know (a volume header) is refused like a device."""
+    storage = InMemoryStorage()
+    with pytest.raises(SuspiciousFileOperation, match="special member"):
+        load(storage, tar_of((member("label", b"V"), None)))
+
+
+def test_a_directory_that_cannot_be_read_refuses_the_load(fixtures_dir, monkeypatch):
+    """A subdirectory that cannot be listed is an error, never files silently missing."""
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if os.fspath(path).endswith("img"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    storage = InMemoryStorage()
+    with pytest.raises(PermissionError):
+        load(storage, fixtures_dir)
+    assert [] == storage.stored_files()
+
+
+def test_a_file_that_grows_while_loading_is_refused(fixtures_dir, monkeypatch):
+    """A file whose content no longer has the size it had when listed refuses the load."""
+    real_lstat = archive.Path.lstat
+
+    def lstat(path):
+        info = real_lstat(path)
+        if path.name != "logo.svg":
+            return info
+        fields = list(info[:10])
+        fields[6] -= 1  # st_size: the file grew by a byte since
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(archive.Path, "lstat", lstat)
+    storage = InMemoryStorage()
+    with pytest.raises(SuspiciousFileOperation, match="not the 5 announced"):
         load(storage, fixtures_dir)
     assert [] == storage.stored_files()

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
+from django.utils.autoreload import file_changed
 
 from inmemorystorage import InMemoryStorage, dump, handoff
 from inmemorystorage import storage as storage_module
@@ -92,6 +93,20 @@ def test_a_storage_without_namespace_is_found_by_its_alias(settings, directory):
     assert 0 == len(storages["uploads"].stored_files())
     handoff.receive(directory)
     assert [b"u"] == [f.content for f in storages["uploads"].stored_files()]
+
+
+def test_a_storage_moved_off_memory_drops_its_files_and_says_so(settings, directory, caplog):
+    """An alias that is no longer in memory takes nothing; the console says what was dropped."""
+    settings.STORAGES = {"uploads": memory(), "staticfiles": STATIC}
+    storages["uploads"].save("u.txt", ContentFile(b"u"))
+    handoff.send(directory)
+    settings.STORAGES = {
+        "uploads": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": STATIC,
+    }
+    with caplog.at_level(logging.WARNING, "inmemorystorage"):
+        assert 0 == handoff.receive(directory)
+    assert "Dropped 1 in-memory file(s) of STORAGES['uploads']" in caplog.text
 
 
 @pytest.mark.usefixtures("forget_shared_stores")
@@ -419,3 +434,165 @@ def test_dump_is_the_format_of_each_store(media, directory):
     with tarfile.open(directory / "handoff.tar") as archive:
         inner = archive.extractfile("stores/0.tar").read()
     assert expected.getvalue() == inner
+
+
+def raw_handoff(directory, members):
+    """Write a hand-off tar by hand: *members* maps names to bytes, or to None for a directory."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, content in members.items():
+            info = tarfile.TarInfo(name)
+            if content is None:
+                info.type = tarfile.DIRTYPE
+                archive.addfile(info)
+            else:
+                info.size = len(content)
+                archive.addfile(info, io.BytesIO(content))
+    (directory / "handoff.tar").write_bytes(buffer.getvalue())
+
+
+@pytest.mark.parametrize(
+    ("members", "reason"),
+    [
+        ({"stores/0.tar": b""}, "it has no manifest.json"),
+        ({"manifest.json": None}, "its manifest.json is not a regular file"),
+        ({"manifest.json": b"{not json"}, "its manifest.json is not JSON"),
+        ({"stores/0.tar": None, "manifest.json": "MANIFEST"}, "stores/0.tar is not a regular file"),
+    ],
+    ids=["no-manifest", "manifest-dir", "manifest-not-json", "store-dir"],
+)
+def test_a_malformed_handoff_is_ignored(
+    settings, directory, caplog, forget_shared_stores, members, reason
+):
+    """A hand-off missing its manifest, or with members of the wrong kind, loads nothing."""
+    settings.STORAGES = {"default": memory(namespace="default"), "staticfiles": STATIC}
+    if members.get("manifest.json") == "MANIFEST":
+        manifest = {"format": handoff.FORMAT, "parent": os.getppid(), "stores": [entry()]}
+        members["manifest.json"] = json.dumps(manifest).encode()
+    raw_handoff(directory, members)
+    with caplog.at_level(logging.WARNING, "inmemorystorage"):
+        assert 0 == handoff.receive(directory)
+    assert reason in caplog.text
+
+
+def test_no_handoff_waiting_loads_nothing(directory):
+    """The first server process of a runserver finds no hand-off, and says nothing."""
+    assert 0 == handoff.receive(directory)
+
+
+def test_a_missing_directory_is_not_trusted(tmp_path, caplog):
+    """A directory named in the environment that does not exist is reported, not created."""
+    with caplog.at_level(logging.WARNING, "inmemorystorage"):
+        assert 0 == handoff.receive(tmp_path / "gone")
+    assert "not a private directory" in caplog.text
+
+
+def test_a_namespace_rebuilt_with_another_budget_refuses_the_handoff(
+    settings, directory, caplog, forget_shared_stores
+):
+    """If the new process already has the namespace with another budget, nothing is loaded."""
+    InMemoryStorage(namespace="thumbs", max_bytes=10**6).save("t.png", ContentFile(b"t"))
+    handoff.send(directory)
+    new_process(settings)
+    InMemoryStorage(namespace="thumbs", max_bytes=10**5)
+    with caplog.at_level(logging.WARNING, "inmemorystorage"):
+        assert 0 == handoff.receive(directory)
+    assert "namespace 'thumbs' cannot be rebuilt" in caplog.text
+
+
+def test_the_persist_store_comes_back(settings, directory, forget_shared_stores):
+    """With INMEMORYSTORAGE_PERSIST, the store all instances share is handed over too."""
+    settings.STORAGES = {"staticfiles": STATIC}  # the store is only code's, not an alias's
+    settings.INMEMORYSTORAGE_PERSIST = True
+    InMemoryStorage().save("p.txt", ContentFile(b"p"))
+    handoff.send(directory)
+    new_process(settings)
+    handoff.receive(directory)
+    assert [b"p"] == [f.content for f in InMemoryStorage().stored_files()]
+
+
+def test_the_persist_store_is_dropped_when_persist_is_turned_off(
+    settings, directory, caplog, forget_shared_stores
+):
+    """Turning INMEMORYSTORAGE_PERSIST off between processes leaves its files behind, reported."""
+    settings.STORAGES = {"staticfiles": STATIC}  # the store is only code's, not an alias's
+    settings.INMEMORYSTORAGE_PERSIST = True
+    InMemoryStorage().save("p.txt", ContentFile(b"p"))
+    handoff.send(directory)
+    new_process(settings)
+    settings.INMEMORYSTORAGE_PERSIST = False
+    with caplog.at_level(logging.WARNING, "inmemorystorage"):
+        handoff.receive(directory)
+    assert "of the INMEMORYSTORAGE_PERSIST store" in caplog.text
+
+
+def test_two_aliases_of_one_namespace_are_handed_over_once(
+    settings, directory, forget_shared_stores
+):
+    """Aliases that share a store send it once, and both find it in the next process."""
+    settings.STORAGES = {
+        "default": memory(namespace="shared"),
+        "uploads": memory(namespace="shared"),
+        "staticfiles": STATIC,
+    }
+    storages["default"].save("s.txt", ContentFile(b"s"))
+    assert 1 == handoff.send(directory)
+    new_process(settings, default=memory(namespace="shared"), uploads=memory(namespace="shared"))
+    handoff.receive(directory)
+    assert ["s.txt"] == [f.name for f in storages["uploads"].stored_files()]
+
+
+def test_a_storage_with_bad_options_is_skipped_when_sending(
+    settings, directory, forget_shared_stores
+):
+    """A STORAGES entry that cannot be built held no file: the others are still sent."""
+    settings.STORAGES = {
+        "broken": memory(max_bytes="lots"),
+        "default": memory(namespace="default"),
+        "staticfiles": STATIC,
+    }
+    storages["default"].save("d.txt", ContentFile(b"d"))
+    assert 1 == handoff.send(directory)
+
+
+@pytest.fixture
+def reload_flag(monkeypatch):
+    """A fresh "reload announced" flag, and the receiver connected as start() connects it."""
+    flag = threading.Event()
+    monkeypatch.setattr(handoff, "_reload_announced", flag)
+    file_changed.connect(handoff._announce_reload, dispatch_uid=handoff.__name__)
+    yield flag
+    file_changed.disconnect(dispatch_uid=handoff.__name__)
+
+
+def test_file_changed_announces_a_reload_without_claiming_the_change(reload_flag):
+    """The receiver notes the reload and returns nothing, so the reloader does reload."""
+    results = file_changed.send(sender=None, file_path=Path("views.py"))
+    assert (True, [None]) == (
+        reload_flag.is_set(),
+        [result for receiver, result in results if receiver is handoff._announce_reload],
+    )
+
+
+def test_the_exit_hook_sends_only_after_an_announced_reload(media, directory, reload_flag):
+    """At exit, nothing is written unless file_changed came first; then the stores are."""
+    handoff._send_on_reload(directory)
+    assert [] == list(directory.iterdir())
+    file_changed.send(sender=None, file_path=Path("views.py"))
+    handoff._send_on_reload(directory)
+    assert ["handoff.tar"] == [path.name for path in directory.iterdir()]
+
+
+def test_the_exit_hook_reports_what_it_cannot_write(media, tmp_path, reload_flag, caplog):
+    """A hand-off that cannot be written (its directory is gone) is reported, not raised."""
+    reload_flag.set()
+    with caplog.at_level(logging.WARNING, "inmemorystorage"):
+        handoff._send_on_reload(tmp_path / "gone")
+    assert "Could not hand the in-memory files over" in caplog.text
+
+
+def test_start_without_a_directory_does_nothing_in_a_server_process(fresh_start, monkeypatch):
+    """A server process whose runserver prepared no directory (turned off then) receives nothing."""
+    monkeypatch.setenv("RUN_MAIN", "true")
+    handoff.start()
+    assert [] == fresh_start
