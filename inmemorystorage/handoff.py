@@ -14,7 +14,8 @@ from there and does what the process's role needs:
    is deleted when the parent exits (normally, on Ctrl-C, or on ``SIGTERM``,
    which runserver turns into a normal exit).
 2. A child, in ``ready()`` (before it serves anything), claims the waiting
-   hand-off by renaming it, reads and checks all of it, loads every store,
+   hand-off of its runserver command (the file is named after the command's
+   process id) by renaming it, reads and checks all of it, loads every store,
    and deletes it. A hand-off that is broken, foreign (another runserver's,
    another format) or does not fit is reported on the ``inmemorystorage``
    logger and ignored as a whole: nothing of it is loaded.
@@ -77,7 +78,6 @@ DIRECTORY_ENV = "INMEMORYSTORAGE_HANDOFF_DIR"
 SETTING = "INMEMORYSTORAGE_RELOAD_HANDOFF"
 #: The format this module writes and the only one it reads.
 FORMAT = "inmemorystorage-reload-handoff/1"
-_HANDOFF = "handoff.tar"
 _MANIFEST = "manifest.json"
 
 #: Set in a child when file_changed was sent: the exit that follows is a reload.
@@ -158,7 +158,7 @@ def send(directory: Path) -> int:
         with os.fdopen(descriptor, "wb") as output:
             total = _write_handoff(outgoing, output, directory)
         if total:
-            aside.replace(directory / _HANDOFF)
+            aside.replace(handoff_file(directory))
     finally:
         aside.unlink(missing_ok=True)
     return total
@@ -240,7 +240,7 @@ def receive(directory: Path) -> int:
         return 0
     claimed = directory / f"loading-{os.getpid()}.tar"
     try:
-        (directory / _HANDOFF).rename(claimed)
+        handoff_file(directory).rename(claimed)
     except FileNotFoundError:
         return 0  # the first server process of this runserver, or nothing to hand over
     try:
@@ -265,6 +265,15 @@ def _is_private(directory: Path) -> bool:
         and info.st_uid == os.getuid()
         and not info.st_mode & (stat.S_IRWXG | stat.S_IRWXO)
     )
+
+
+def handoff_file(directory: Path) -> Path:
+    """Where the server processes of this runserver command leave their hand-off.
+
+    Named after the command (the server process's parent): a process that
+    another process started, inheriting the environment, never claims it.
+    """
+    return directory / f"handoff-{os.getppid()}.tar"
 
 
 def _load(path: Path) -> int:

@@ -172,7 +172,7 @@ def test_a_broken_handoff_is_reported_and_ignored(
 ):
     """Bytes that are no hand-off are reported, loaded not at all, and deleted."""
     settings.STORAGES = {"default": memory(namespace="default"), "staticfiles": STATIC}
-    (directory / "handoff.tar").write_bytes(b"\0garbage" * 300)
+    handoff.handoff_file(directory).write_bytes(b"\0garbage" * 300)
     with caplog.at_level(logging.WARNING, "inmemorystorage"):
         assert 0 == handoff.receive(directory)
     assert ([], []) == (storages["default"].stored_files(), list(directory.iterdir()))
@@ -187,7 +187,7 @@ def handoff_tar(directory, manifest, members):
             info = tarfile.TarInfo(name)
             info.size = len(content)
             archive.addfile(info, io.BytesIO(content))
-    (directory / "handoff.tar").write_bytes(buffer.getvalue())
+    handoff.handoff_file(directory).write_bytes(buffer.getvalue())
 
 
 def entry(**fields):
@@ -431,7 +431,7 @@ def test_dump_is_the_format_of_each_store(media, directory):
     handoff.send(directory)
     expected = io.BytesIO()
     dump(media, expected)
-    with tarfile.open(directory / "handoff.tar") as archive:
+    with tarfile.open(handoff.handoff_file(directory)) as archive:
         inner = archive.extractfile("stores/0.tar").read()
     assert expected.getvalue() == inner
 
@@ -448,7 +448,7 @@ def raw_handoff(directory, members):
             else:
                 info.size = len(content)
                 archive.addfile(info, io.BytesIO(content))
-    (directory / "handoff.tar").write_bytes(buffer.getvalue())
+    handoff.handoff_file(directory).write_bytes(buffer.getvalue())
 
 
 @pytest.mark.parametrize(
@@ -580,7 +580,7 @@ def test_the_exit_hook_sends_only_after_an_announced_reload(media, directory, re
     assert [] == list(directory.iterdir())
     file_changed.send(sender=None, file_path=Path("views.py"))
     handoff._send_on_reload(directory)
-    assert ["handoff.tar"] == [path.name for path in directory.iterdir()]
+    assert [handoff.handoff_file(directory)] == list(directory.iterdir())
 
 
 def test_the_exit_hook_reports_what_it_cannot_write(media, tmp_path, reload_flag, caplog):
@@ -596,3 +596,12 @@ def test_start_without_a_directory_does_nothing_in_a_server_process(fresh_start,
     monkeypatch.setenv("RUN_MAIN", "true")
     handoff.start()
     assert [] == fresh_start
+
+
+def test_a_handoff_of_another_runserver_command_is_left_alone(media, settings, directory):
+    """A process of another runserver command (a child's own subprocess) leaves it be."""
+    handoff.send(directory)
+    other = directory / "handoff-1.tar"
+    handoff.handoff_file(directory).rename(other)
+    new_process(settings, default=memory(namespace="default"))
+    assert (0, [other]) == (handoff.receive(directory), list(directory.iterdir()))
