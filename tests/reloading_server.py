@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
 #: How long a server may take to answer, to reload, and to stop.
 WAIT_SECONDS = 60.0
-#: What runserver prints each time a server process starts.
-STARTED = "Starting development server at"
+#: What runserver prints each time a server process starts (Django 6.1 says "Starting WSGI
+#: development server at", 5.2 "Starting development server at"; both say this).
+STARTED = "Quit the server with"
 
 
 @attrs.frozen
@@ -74,6 +75,14 @@ class ReloadingServer:
         """Ctrl-C: SIGINT to the command and its server process; return the command's status."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGINT)
+        return self._reap()
+
+    def terminate(self) -> int:
+        """SIGTERM to the command alone, as a process manager sends it; return its status."""
+        self.process.terminate()
+        return self._reap()
+
+    def _reap(self) -> int:
         try:
             return self.process.wait(WAIT_SECONDS)
         finally:

@@ -248,13 +248,14 @@ def test_an_eviction_shows_on_the_console_and_in_the_404(server, http):
     )
 
 
-def test_stopping_runserver_leaves_nothing_in_the_temp_dir(project, tmp_path):
-    """After an upload and a reload, Ctrl-C stops runserver and its hand-off directory is gone."""
+@pytest.mark.parametrize("how", ["stop", "terminate"], ids=["ctrl-c", "sigterm"])
+def test_stopping_runserver_leaves_nothing_in_the_temp_dir(project, tmp_path, how):
+    """After an upload and a reload, Ctrl-C or SIGTERM stops runserver; its directory is gone."""
     with reloading_server(project, tmp_path / "runserver.log", tmp_path / "tmp") as server:
         with DemoClient(server.demo) as client:
             client.upload("bye.bin", b"bye")
         server.wait_for_reload(project / "uploads" / "models.py")
-        status = server.stop()
+        status = getattr(server, how)()
     assert (0, []) == (status, list((tmp_path / "tmp").iterdir()))
 
 
