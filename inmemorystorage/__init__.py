@@ -13,6 +13,7 @@ from .exceptions import PathDoesNotExist, StorageFull
 from .store import StoreStats
 
 if TYPE_CHECKING:
+    from .archive import dump, load
     from .staticfiles import InMemoryManifestStaticFilesStorage, InMemoryStaticFilesStorage
     from .storage import InMemoryStorage
 
@@ -23,9 +24,12 @@ __all__ = [
     "PathDoesNotExist",
     "StorageFull",
     "StoreStats",
+    "dump",
+    "load",
 ]
 
 _STATICFILES_NAMES = frozenset({"InMemoryManifestStaticFilesStorage", "InMemoryStaticFilesStorage"})
+_ARCHIVE_NAMES = frozenset({"dump", "load"})
 
 
 def __getattr__(name: str) -> Any:
@@ -37,6 +41,10 @@ def __getattr__(name: str) -> Any:
         from . import staticfiles  # noqa: PLC0415  # lazy: the core must not import Django
 
         return getattr(staticfiles, name)
+    if name in _ARCHIVE_NAMES:
+        from . import archive  # noqa: PLC0415  # lazy: the core must not import Django
+
+        return getattr(archive, name)
     if name == "__version__":
         from importlib.metadata import version  # noqa: PLC0415  # only when asked for
 

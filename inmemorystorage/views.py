@@ -20,6 +20,7 @@ import functools
 import mimetypes
 import os
 import re
+import time
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
@@ -111,7 +112,23 @@ def serve(
         return _serve_storage(request, path, storage)
     except _NOT_SERVABLE as exc:
         msg = f"{path!r} cannot be served: {exc}"
+        if isinstance(storage, InMemoryStorage) and isinstance(exc, FileNotFoundError):
+            msg = _evicted_message(storage, path) or msg
         raise Http404(msg) from exc
+
+
+def _evicted_message(storage: InMemoryStorage, path: str) -> str | None:
+    """What the 404 says for a file evicted recently: when, and the budget that made it go."""
+    eviction = storage.recent_eviction(path)
+    if eviction is None:
+        return None
+    # Local time, which Django sets to TIME_ZONE: the clock beside runserver's own log lines.
+    when = time.strftime("%H:%M:%S", time.localtime(eviction.evicted_at))
+    return (
+        f"{path!r} ({eviction.size:,} bytes) was evicted at {when} to make room, "
+        f"max_bytes={storage.max_bytes:,}: the least recently used files go first when the "
+        "storage is full (raise max_bytes, or set on_full='error' to refuse new files instead)"
+    )
 
 
 def _serve_snapshot(request: HttpRequest, path: str, storage: InMemoryStorage) -> HttpResponseBase:

@@ -9,12 +9,16 @@ SECRET_KEY = "demo-only-not-secret"  # the demo never leaves the developer's mac
 DEBUG = True
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 
-INSTALLED_APPS = ["demo"]
+# The inmemorystorage app keeps uploads across runserver's reloads, checks the
+# settings, and shows evictions on the console; its middleware answers an
+# upload that does not fit with 413 or 507 instead of a 500.
+INSTALLED_APPS = ["demo", "inmemorystorage"]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "inmemorystorage.middleware.StorageFullMiddleware",
 ]
 ROOT_URLCONF = "demo.urls"
 TEMPLATES = [

@@ -1,0 +1,210 @@
+"""System checks: what ``manage.py check`` says about this storage's configuration.
+
+Registered by the app (``"inmemorystorage"`` in ``INSTALLED_APPS``). Each
+message has an id and says what to do; docs/runserver.md lists them:
+
+- ``inmemorystorage.E001``: ``DEFAULT_FILE_STORAGE`` or ``STATICFILES_STORAGE``
+  names an in-memory backend, which Django (5.1 and later) ignores: files go
+  to disk.
+- ``inmemorystorage.W001``: one of those settings names another backend
+  (also ignored), or repeats what ``STORAGES`` already says.
+- ``inmemorystorage.E002``: an in-memory storage in ``STORAGES`` cannot be
+  built from its ``OPTIONS``.
+- ``inmemorystorage.W002``: ``OPTIONS`` that the storage accepts but that
+  have no effect (``on_full`` without ``max_bytes``).
+- ``inmemorystorage.W003``: an in-memory storage in ``STORAGES`` has no
+  ``namespace``, so another instance of it sees none of its files.
+- ``inmemorystorage.W004``: a storage has ``max_bytes`` but ``MIDDLEWARE``
+  lacks :class:`~inmemorystorage.middleware.StorageFullMiddleware`, so a
+  full storage is a 500.
+- ``inmemorystorage.W005`` (``check --deploy``, ``DEBUG`` off): an in-memory
+  storage in ``STORAGES``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from .configured import in_memory_class, in_memory_storages
+from .middleware import StorageFullMiddleware
+from .storage import InMemoryStorage, check_options
+
+__all__ = ["check_deploy", "check_middleware", "check_removed_settings", "check_storages"]
+
+#: The settings Django 5.1 removed, and the STORAGES alias each of them configured.
+_REMOVED_SETTINGS = (("DEFAULT_FILE_STORAGE", "default"), ("STATICFILES_STORAGE", "staticfiles"))
+_MIDDLEWARE = "inmemorystorage.middleware.StorageFullMiddleware"
+#: The options of InMemoryStorage itself, which check_options() knows.
+_OWN_OPTIONS = frozenset(
+    name
+    for name, parameter in inspect.signature(InMemoryStorage.__init__).parameters.items()
+    if name != "self" and parameter.kind is not parameter.VAR_KEYWORD
+)
+
+
+def check_removed_settings(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG001  # the check framework's signature
+    """``DEFAULT_FILE_STORAGE`` / ``STATICFILES_STORAGE``: ignored since Django 5.1.
+
+    dj-inmemorystorage 2.1.0's quick start sets ``DEFAULT_FILE_STORAGE``; on
+    Django 5.1 and later the ``default`` storage then stays on disk while the
+    project believes its files are in memory. The message shows the
+    ``STORAGES`` setting to write instead.
+    """
+    messages: list[checks.CheckMessage] = []
+    storages = dict(settings.STORAGES)
+    for setting, alias in _REMOVED_SETTINGS:
+        backend = getattr(settings, setting, None)
+        if backend is None:
+            continue
+        configured = storages.get(alias, {})
+        if configured.get("BACKEND") == backend:
+            messages.append(
+                checks.Warning(
+                    f"{setting} = {backend!r} is ignored by Django 5.1 and later; "
+                    f"STORAGES[{alias!r}] already uses that backend.",
+                    hint=f"Remove {setting} from your settings.",
+                    id="inmemorystorage.W001",
+                )
+            )
+            continue
+        in_memory = in_memory_class(backend) is not None
+        actual = configured.get("BACKEND", "nothing")
+        consequence = "files go to disk" if in_memory else "it has no effect"
+        message_class = checks.Error if in_memory else checks.Warning
+        messages.append(
+            message_class(
+                f"{setting} = {backend!r} is ignored by Django 5.1 and later: "
+                f"STORAGES[{alias!r}] is {actual!r}, so {consequence}.",
+                hint=(
+                    f"Remove {setting} and configure the storage in STORAGES instead:\n"
+                    f"{_storages_text({**storages, alias: _entry(backend, alias)})}"
+                ),
+                id="inmemorystorage.E001" if in_memory else "inmemorystorage.W001",
+            )
+        )
+    return messages
+
+
+def check_storages(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG001  # the check framework's signature
+    """Every in-memory storage in ``STORAGES`` builds from its ``OPTIONS``, and keeps its files.
+
+    Each is built here as Django's ``storages`` handler builds it, so a bad
+    option is reported by ``manage.py check`` with the constructor's own
+    message, rather than by the first request that touches the storage;
+    building it checks a subclass's own options too (``manifest_storage`` of
+    the manifest static files storage), which :func:`check_options` does not
+    know. Then :func:`check_options` finds what the constructor accepts but
+    that has no effect.
+    """
+    messages: list[checks.CheckMessage] = []
+    persist = bool(getattr(settings, "INMEMORYSTORAGE_PERSIST", False))
+    for alias, config, storage_class in in_memory_storages():
+        options = dict(config.get("OPTIONS", {}))
+        try:
+            storage = storage_class(**options)
+        except (ImproperlyConfigured, TypeError) as exc:
+            messages.append(
+                checks.Error(
+                    f"STORAGES[{alias!r}] cannot be built from its OPTIONS: {exc}",
+                    hint=f"Fix STORAGES[{alias!r}]['OPTIONS'].",
+                    id="inmemorystorage.E002",
+                )
+            )
+            continue
+        try:
+            # What the constructor accepts but has no effect (on_full without max_bytes).
+            check_options(**{name: options[name] for name in options if name in _OWN_OPTIONS})
+        except ImproperlyConfigured as exc:
+            messages.append(
+                checks.Warning(
+                    f"STORAGES[{alias!r}]: {exc}.",
+                    hint=f"Fix STORAGES[{alias!r}]['OPTIONS'].",
+                    id="inmemorystorage.W002",
+                )
+            )
+        if storage.namespace is None and not persist:
+            messages.append(
+                checks.Warning(
+                    f"STORAGES[{alias!r}] has no namespace: each instance of it has its own "
+                    "files, and other code can build a second instance that sees none of them "
+                    "(a FileField's deconstruct(), a fresh StorageHandler(), two requests "
+                    "building the storages handler at once).",
+                    hint=(
+                        f"Add \"namespace\": {alias!r} to STORAGES[{alias!r}]['OPTIONS'], "
+                        "or set INMEMORYSTORAGE_PERSIST = True."
+                    ),
+                    id="inmemorystorage.W003",
+                )
+            )
+    return messages
+
+
+def check_middleware(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG001  # the check framework's signature
+    """A bounded storage without ``StorageFullMiddleware``: a full storage would be a 500."""
+    bounded = [
+        alias
+        for alias, config, _class in in_memory_storages()
+        if config.get("OPTIONS", {}).get("max_bytes") is not None
+    ]
+    if not bounded or any(map(_is_storage_full_middleware, settings.MIDDLEWARE)):
+        return []
+    return [
+        checks.Warning(
+            f"STORAGES[{bounded[0]!r}] has max_bytes, but MIDDLEWARE lacks {_MIDDLEWARE!r}: "
+            "an upload that does not fit is answered with a 500 page.",
+            hint=f"Add {_MIDDLEWARE!r} to MIDDLEWARE: a 413 or 507 page then says what to change.",
+            id="inmemorystorage.W004",
+        )
+    ]
+
+
+def check_deploy(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG001  # the check framework's signature
+    """``check --deploy`` with ``DEBUG`` off: an in-memory storage loses files in production."""
+    if settings.DEBUG:
+        return []
+    return [
+        checks.Warning(
+            f"STORAGES[{alias!r}] keeps its files in memory ({config['BACKEND']}): they vanish "
+            "when the process restarts and are not shared between worker processes.",
+            hint=(
+                "In production settings, use a storage on disk or in the cloud, such as "
+                "django.core.files.storage.FileSystemStorage."
+            ),
+            id="inmemorystorage.W005",
+        )
+        for alias, config, _class in in_memory_storages()
+    ]
+
+
+def _is_storage_full_middleware(path: str) -> bool:
+    """Whether the ``MIDDLEWARE`` entry *path* is StorageFullMiddleware or a subclass."""
+    if path == _MIDDLEWARE:
+        return True
+    with contextlib.suppress(ImportError):
+        middleware = import_string(path)
+        return isinstance(middleware, type) and issubclass(middleware, StorageFullMiddleware)
+    return False
+
+
+def _entry(backend: str, alias: str) -> dict[str, Any]:
+    """The ``STORAGES`` entry for *backend*, with *alias* as its namespace if the class has none."""
+    entry: dict[str, Any] = {"BACKEND": backend}
+    storage_class = in_memory_class(backend)
+    if storage_class is not None and not getattr(settings, "INMEMORYSTORAGE_PERSIST", False):
+        namespace = inspect.signature(storage_class.__init__).parameters.get("namespace")
+        if namespace is not None and namespace.default is None:
+            entry["OPTIONS"] = {"namespace": alias}
+    return entry
+
+
+def _storages_text(storages: dict[str, Any]) -> str:
+    """*storages* as the Python a settings module would hold."""
+    lines = [f"    {alias!r}: {config!r}," for alias, config in storages.items()]
+    return "\n".join(["STORAGES = {", *lines, "}"])

@@ -1,0 +1,132 @@
+"""StorageFullMiddleware: an upload that does not fit gets 413 or 507 and a page that says why."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from inmemorystorage.budget import file_charge
+
+MIDDLEWARE = "inmemorystorage.middleware.StorageFullMiddleware"
+STATIC = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+MAX_BYTES = 10_000
+
+pytestmark = [
+    pytest.mark.urls("tests.storage_full_urls"),
+    pytest.mark.usefixtures("forget_shared_stores"),
+]
+
+
+def bounded(settings, on_full):
+    settings.STORAGES = {
+        "default": {
+            "BACKEND": "inmemorystorage.InMemoryStorage",
+            "OPTIONS": {"namespace": "default", "max_bytes": MAX_BYTES, "on_full": on_full},
+        },
+        "staticfiles": STATIC,
+    }
+
+
+@pytest.fixture
+def evicting(settings):
+    """A bounded default storage that evicts, behind the middleware."""
+    settings.MIDDLEWARE = [MIDDLEWARE]
+    bounded(settings, "evict")
+
+
+@pytest.fixture
+def refusing(settings):
+    """A bounded default storage that refuses when full, behind the middleware."""
+    settings.MIDDLEWARE = [MIDDLEWARE]
+    bounded(settings, "error")
+
+
+def upload(path, size, name="photo.jpg", **headers):
+    return Client().post(path, {"file": SimpleUploadedFile(name, b"x" * size)}, **headers)
+
+
+@pytest.mark.usefixtures("evicting")
+def test_a_file_larger_than_the_budget_is_413():
+    """One file over max_bytes answers 413 Content Too Large."""
+    response = upload("/save/", MAX_BYTES + 1)
+    assert (413, "Content Too Large") == (response.status_code, response.reason_phrase)
+
+
+@pytest.mark.usefixtures("evicting")
+def test_the_413_page_names_the_file_its_size_the_budget_and_the_option():
+    """The page says which file, how big, the budget, and which option to raise."""
+    page = upload("/save/", MAX_BYTES + 1).content.decode()
+    assert "photo.jpg" in page
+    assert f"({MAX_BYTES + 1:,} bytes)" in page
+    assert f"max_bytes={MAX_BYTES:,}" in page
+    assert "raise STORAGES[&#x27;default&#x27;][&#x27;OPTIONS&#x27;][&#x27;max_bytes&#x27;]" in page
+
+
+@pytest.mark.usefixtures("evicting")
+def test_a_file_that_fits_only_without_its_overhead_is_413_too():
+    """A file under max_bytes whose charge (content plus overhead) is over it cannot fit either."""
+    size = MAX_BYTES - 1
+    assert file_charge("photo.jpg", size) > MAX_BYTES
+    assert 413 == upload("/save/", size).status_code
+
+
+@pytest.mark.usefixtures("refusing")
+def test_a_full_storage_that_refuses_to_evict_is_507():
+    """With on_full='error', a file that would fit an emptier storage answers 507."""
+    assert 200 == upload("/save/", 6000, name="first.jpg").status_code
+    response = upload("/save/", 6000, name="second.jpg")
+    page = response.content.decode()
+    assert (507, "Insufficient Storage") == (response.status_code, response.reason_phrase)
+    assert "second.jpg" in page
+    option = "STORAGES[&#x27;default&#x27;][&#x27;OPTIONS&#x27;][&#x27;on_full&#x27;]"
+    assert f"set {option} to &#x27;evict&#x27;" in page
+
+
+@pytest.mark.usefixtures("refusing")
+def test_a_client_that_does_not_accept_html_gets_plain_text():
+    """With Accept: application/json the answer is plain text, same status, same facts."""
+    response = upload("/save/", MAX_BYTES + 1, HTTP_ACCEPT="application/json")
+    assert (413, "text/plain; charset=utf-8") == (response.status_code, response["Content-Type"])
+    assert "'photo.jpg' (10,001 bytes)" in response.content.decode()
+
+
+@pytest.mark.usefixtures("evicting")
+def test_the_page_escapes_the_file_name():
+    """A file name with markup is shown as text, never as HTML."""
+    page = upload("/save/", MAX_BYTES + 1, name="<b>bold</b>.jpg").content.decode()
+    assert "<b>" not in page
+
+
+@pytest.mark.usefixtures("evicting")
+def test_a_view_that_catches_storage_full_keeps_its_own_answer():
+    """The middleware only sees what views let go: a view's own answer stands."""
+    response = upload("/save-or-explain/", MAX_BYTES + 1)
+    assert (200, b"please upload less") == (response.status_code, response.content[:18])
+
+
+@pytest.mark.usefixtures("evicting")
+def test_other_errors_are_left_alone():
+    """Any other exception goes on to Django's handling (here, the test client re-raises it)."""
+    with pytest.raises(OSError, match="not a storage problem"):
+        Client().get("/fail/")
+
+
+def test_without_the_middleware_a_full_storage_is_a_500(settings):
+    """What the middleware is for: without it, StorageFull is an uncaught error."""
+    bounded(settings, "evict")
+    settings.MIDDLEWARE = []
+    response = Client(raise_request_exception=False).post(
+        "/save/", {"file": SimpleUploadedFile("photo.jpg", b"x" * (MAX_BYTES + 1))}
+    )
+    assert 500 == response.status_code
+
+
+def test_an_unknown_budget_is_named_generically(settings):
+    """When no configured storage has the refused budget, the page names the option generically."""
+    settings.MIDDLEWARE = [MIDDLEWARE]
+    bounded(settings, "evict")
+    settings.STORAGES["default"]["OPTIONS"]["namespace"] = "elsewhere"
+    settings.STORAGES = {**settings.STORAGES, "second": settings.STORAGES["default"]}
+    page = upload("/save/", MAX_BYTES + 1).content.decode()
+    assert "the storage&#x27;s OPTIONS[&#x27;max_bytes&#x27;]" in page
