@@ -1,10 +1,10 @@
 """A model with file fields, saved into whatever storage the test installs."""
 
-from django.core.files.storage import storages
+from django.core.files.storage import Storage, storages
 from django.db import models
 
 
-def _default_storage():
+def _default_storage() -> Storage:
     return storages["default"]
 
 
