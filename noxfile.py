@@ -52,7 +52,7 @@ def _real_interpreter(version: str) -> str | None:
     return found if done.returncode == 0 else None
 
 
-def find_interpreters(versions: list[str], env: dict[str, str] = os.environ) -> list[str]:  # noqa: B006  # read only
+def find_interpreters(versions: list[str]) -> list[str]:
     """Put pyenv's interpreters of *versions* on PATH; return the versions still missing.
 
     pyenv's shims run ``python3.12`` only when ``PYENV_VERSION`` names it, so
@@ -60,7 +60,7 @@ def find_interpreters(versions: list[str], env: dict[str, str] = os.environ) -> 
     ``$PYENV_ROOT/versions/X.Y.*`` (the newest patch release) is put on PATH
     instead, ahead of the shims.
     """
-    pyenv_root = Path(env.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
     missing = []
     for version in versions:
         if _real_interpreter(version):
