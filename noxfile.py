@@ -326,7 +326,6 @@ def docs(session: nox.Session) -> None:
         "sphinx-build",
         "--fail-on-warning",
         "--keep-going",
-        "--nitpicky",
         "--builder",
         "html",
         "docs",

@@ -1,0 +1,48 @@
+"""Sphinx configuration: Markdown pages (MyST), the API reference from the docstrings."""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import version as _version
+from pathlib import Path
+
+import django
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Autodoc imports the Django adapters, which need configured settings.
+settings.configure(
+    INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "django.contrib.staticfiles"],
+    STORAGES={"default": {"BACKEND": "inmemorystorage.InMemoryStorage"}},
+    USE_TZ=True,
+)
+django.setup()
+
+project = "dj-inmemorystorage"
+author = "The inmemorystorage developers"
+copyright = "the inmemorystorage developers"  # noqa: A001  # Sphinx's name for it
+release = _version("dj-inmemorystorage")
+version = ".".join(release.split(".")[:2])
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+]
+source_suffix = {".md": "markdown"}
+root_doc = "index"
+exclude_patterns = ["_build"]
+myst_enable_extensions = ["colon_fence", "deflist", "fieldlist"]
+myst_heading_anchors = 3
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_default_options = {"members": True, "show-inheritance": True}
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+
+html_theme = "furo"
+html_title = f"dj-inmemorystorage {release}"
