@@ -239,6 +239,7 @@ def _startproject_settings(tmp_path: Path) -> dict[str, object]:
     }
 
 
+@pytest.mark.usefixtures("forget_shared_stores")
 @pytest.mark.parametrize("block", SETTINGS_BLOCKS, ids=repr)
 def test_each_settings_block_configures_what_it_names(block, tmp_path):
     """Apps import, storages build with their options, and LOGGING applies."""
@@ -249,7 +250,10 @@ def test_each_settings_block_configures_what_it_names(block, tmp_path):
     storages = namespace.get("STORAGES")
     logging_config = namespace.get("LOGGING")
     assert storages or logging_config or "INSTALLED_APPS" in block.code or "=" in block.code
-    static = {"STATIC_URL": namespace.get("STATIC_URL"), "STATIC_ROOT": namespace.get("STATIC_ROOT")}
+    static = {
+        "STATIC_URL": namespace.get("STATIC_URL"),
+        "STATIC_ROOT": namespace.get("STATIC_ROOT"),
+    }
     with override_settings(**static):
         for alias, config in (storages or {}).items():  # type: ignore[attr-defined]
             try:
@@ -266,6 +270,7 @@ def test_each_settings_block_configures_what_it_names(block, tmp_path):
             logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
 
 
+@pytest.mark.usefixtures("forget_shared_stores")
 @pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=repr)
 def test_each_python_block_runs(block, settings):
     """The block runs in a configured Django process, with in-memory default storage."""
@@ -317,11 +322,15 @@ def _upload(port, name, content):
     assert cookie, headers
     boundary = uuid.uuid4().hex
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n'
-        f"{token[1].decode()}\r\n"
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n'
+            f"{token[1].decode()}\r\n"
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     headers = {
         "Content-Type": f"multipart/form-data; boundary={boundary}",
         "Cookie": f"csrftoken={cookie[1]}",
@@ -336,7 +345,7 @@ def test_the_tutorial_site_serves_an_upload_from_memory(tmp_path):
     (server_block,) = project.servers
     port = _free_port()
     command = [*_command(server_block.code.strip()), "--noreload", f"127.0.0.1:{port}"]
-    server = subprocess.Popen(  # noqa: S603  # this interpreter, the doc's own command
+    server = subprocess.Popen(  # this interpreter, the doc's own command
         command,
         cwd=tmp_path,
         env=_env(),
@@ -348,8 +357,8 @@ def test_the_tutorial_site_serves_an_upload_from_memory(tmp_path):
         status, _headers, _page = _wait_until_up(port, server)
         assert 200 == status
         content = os.urandom(2048)
-        status, headers, _page = _upload(port, "hello.bin", content)
-        assert 302 == status, _page
+        status, _headers, page = _upload(port, "hello.bin", content)
+        assert 302 == status, page
         _status, _headers, page = _request(port, "GET", "/")
         (link,) = re.findall(rb'href="(/media/[^"]+)"', page)
         status, _headers, served = _request(port, "GET", link.decode())
