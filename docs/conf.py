@@ -1,4 +1,5 @@
 """Sphinx configuration: Markdown pages (MyST), the API reference from the docstrings."""
+# ruff: noqa: INP001  # Sphinx loads this file by path; docs/ is no package
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ sys.path.insert(0, str(ROOT))
 
 # Autodoc imports the Django adapters, which need configured settings.
 settings.configure(
-    INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "django.contrib.staticfiles"],
+    INSTALLED_APPS=[
+        "django.contrib.contenttypes",
+        "django.contrib.auth",
+        "django.contrib.staticfiles",
+    ],
     STORAGES={"default": {"BACKEND": "inmemorystorage.InMemoryStorage"}},
     USE_TZ=True,
 )
