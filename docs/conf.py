@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from importlib.metadata import version as _version
 from pathlib import Path
@@ -50,4 +51,24 @@ napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 
 html_theme = "furo"
-html_title = f"dj-inmemorystorage {release}"
+html_title = "dj-inmemorystorage"
+
+
+def _init_signature(app, what, name, obj, options, signature, return_annotation):  # noqa: ANN001, ANN202, ARG001  # Sphinx's event signature
+    """Show a class's ``__init__`` arguments, not the ``(*args, **kwargs)`` of a wrapper.
+
+    Django's ``@deconstructible`` adds a ``__new__(cls, *args, **kwargs)``,
+    which autodoc would otherwise show as the class's signature.
+    """
+    if what == "class" and signature == "(*args, **kwargs)":
+        init = inspect.signature(obj.__init__)
+        parameters = [  # without self; the annotations are in the argument list below
+            p.replace(annotation=p.empty) for p in list(init.parameters.values())[1:]
+        ]
+        signature = str(init.replace(parameters=parameters, return_annotation=init.empty))
+    return signature, return_annotation
+
+
+def setup(app) -> None:  # noqa: ANN001  # Sphinx's application object
+    """Connect the signature fix."""
+    app.connect("autodoc-process-signature", _init_signature)
