@@ -475,6 +475,72 @@ def _colors(keys: list[str]) -> dict[str, str]:
     }
 
 
+def _draw_group(ax: Any, x: int, group: dict[str, Any], keys: list[str], base: float) -> Any:
+    """One scenario's bars at *x*: ours edged and labelled, faulty ones hatched and counted."""
+    colors = _colors(keys)
+    width = 0.7 / max(1, len(keys))
+    present = [k for k in keys if any(b["backend"] == k for b in group["bars"])]
+    left = x - width * len(present) / 2
+    handles = {}
+    for i, bar in enumerate(sorted(group["bars"], key=lambda b: present.index(b["backend"]))):
+        center = left + width * (i + 0.5)
+        ours = bar["ours"]
+        handles[bar["backend"]] = ax.bar(
+            center, bar["ratio"], width * 0.92, color=colors[bar["backend"]],
+            edgecolor="black" if ours else "none", linewidth=1.2 if ours else 0,
+            alpha=1.0 if ours else 0.7, zorder=3, hatch="////" if bar["faults"] else None,
+        )  # fmt: skip
+        ax.errorbar(
+            center, bar["ratio"], yerr=[[bar["ratio"] - bar["low"]], [bar["high"] - bar["ratio"]]],
+            color="black", linewidth=0.7, capsize=1.5, zorder=4,
+        )  # fmt: skip
+        if ours:
+            ax.annotate(
+                f"{bar['ratio']:.2f}x", (center, base), xytext=(0, 3), textcoords="offset points",
+                ha="center", va="bottom", fontsize=7, fontweight="bold", color="white",
+                rotation=90, zorder=5,
+            )  # fmt: skip
+        if bar["faults"]:
+            ax.annotate(
+                f"✗ {bar['faults']:,}", (center, bar["ratio"]), xytext=(0, 3),
+                textcoords="offset points", ha="center", va="bottom", fontsize=6.5,
+                color="#c00000", fontweight="bold", rotation=90, zorder=5,
+            )  # fmt: skip
+    span = width * len(present) / 2 + 0.02
+    nudge, last = 0.0, -math.inf
+    for target, text in sorted(group["goals"]):
+        # Labels of goals that lie close together are pushed apart, upwards.
+        nudge = nudge + 7 if math.log10(target) - last < 0.06 else 0.0
+        last = math.log10(target)
+        ax.hlines(target, x - span, x + span, colors="#c00000", linestyles="--", linewidth=1.4,
+                  zorder=6)  # fmt: skip
+        ax.annotate(
+            text, (x + span, target), xytext=(1, nudge), textcoords="offset points",
+            fontsize=6.5, color="#c00000", va="center", zorder=7,
+            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none",
+                  "alpha": 0.8},
+        )  # fmt: skip
+    return handles
+
+
+def _summary_legend(ax: Any, handles: dict[str, Any], labels: dict[str, str]) -> None:
+    """Above the axes, outside the data: the backends, then what a goal and a hatch mean."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    extra = [
+        Line2D([], [], color="#c00000", linestyle="--", label="goal for ours (met or missed)"),
+        Patch(facecolor="white", edgecolor="black", hatch="////",
+              label="✗ n: wrong reads, lost writes or failed requests"),
+    ]  # fmt: skip
+    ax.legend(
+        [*handles.values(), *extra],
+        [*[labels[k] for k in handles], *[e.get_label() for e in extra]],
+        loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=min(5, len(handles) + 2),
+        fontsize=7.5, frameon=False,
+    )  # fmt: skip
+
+
 def plot_summary(doc: dict[str, Any], path: Path) -> None:
     """The one figure to read first: each scenario's bars over the floor, goals, wrong reads."""
     import matplotlib as mpl
@@ -485,57 +551,19 @@ def plot_summary(doc: dict[str, Any], path: Path) -> None:
     groups = summary(doc)
     bars = [b for g in groups for b in g["bars"]]
     keys = list(dict.fromkeys(b["backend"] for b in bars))
-    labels = {b["backend"]: b["label"] for g in groups for b in g["bars"]}
-    colors = _colors(keys)
+    values = [1.0, *(b["low"] for b in bars), *(b["high"] for b in bars)]
+    values += [target for g in groups for target, _text in g["goals"]]
+    base = 10 ** math.floor(math.log10(min(v for v in values if v > 0)))
     fig, ax = plt.subplots(figsize=(max(8.0, 1.45 * len(groups) + 2.0), 5.6))
-    width = 0.7 / max(1, len(keys))
     handles: dict[str, Any] = {}
-    all_values = [1.0] + [b["low"] for b in bars]
     for x, group in enumerate(groups):
-        present = [k for k in keys if any(b["backend"] == k for b in group["bars"])]
-        left = x - width * len(present) / 2
-        for i, bar in enumerate(sorted(group["bars"], key=lambda b: present.index(b["backend"]))):
-            center = left + width * (i + 0.5)
-            ours = bar["ours"]
-            drawn = ax.bar(
-                center, bar["ratio"], width * 0.92, color=colors[bar["backend"]],
-                edgecolor="black" if ours else "none", linewidth=1.2 if ours else 0,
-                alpha=1.0 if ours else 0.7, zorder=3,
-                hatch="////" if bar["faults"] else None,
-            )  # fmt: skip
-            handles.setdefault(bar["backend"], drawn)
-            ax.errorbar(
-                center, bar["ratio"],
-                yerr=[[bar["ratio"] - bar["low"]], [bar["high"] - bar["ratio"]]],
-                color="black", linewidth=0.7, capsize=1.5, zorder=4,
-            )  # fmt: skip
-            all_values += [bar["low"], bar["high"]]
-            if ours:
-                floor_of_axes = 10 ** math.floor(math.log10(min(b["low"] for b in bars)))
-                ax.annotate(
-                    f"{bar['ratio']:.2f}x", (center, floor_of_axes), xytext=(0, 3),
-                    textcoords="offset points", ha="center", va="bottom", fontsize=7,
-                    fontweight="bold", color="white", rotation=90, zorder=5,
-                )  # fmt: skip
-            if bar["faults"]:
-                ax.annotate(
-                    f"✗ {bar['faults']:,}", (center, bar["ratio"]), xytext=(0, 3),
-                    textcoords="offset points", ha="center", va="bottom", fontsize=6.5,
-                    color="#c00000", fontweight="bold", rotation=90, zorder=5,
-                )  # fmt: skip
-        span = width * len(present) / 2 + 0.02
-        for target, text in group["goals"]:
-            ax.hlines(target, x - span, x + span, colors="#c00000", linestyles="--",
-                      linewidth=1.4, zorder=6)  # fmt: skip
-            ax.annotate(text, (x + span, target), xytext=(1, 0), textcoords="offset points",
-                        fontsize=5.5, color="#c00000", va="center", zorder=6)  # fmt: skip
-            all_values.append(target)
+        handles |= {k: h for k, h in _draw_group(ax, x, group, keys, base).items()
+                    if k not in handles}  # fmt: skip
     ax.axhline(1.0, color="black", linewidth=0.8, zorder=2)
     ax.annotate("unlocked floor = 1", (len(groups) - 0.35, 1.0), xytext=(-2, 2),
                 textcoords="offset points", fontsize=7, va="bottom", ha="right")  # fmt: skip
     ax.set_yscale("log")
-    low = min(v for v in all_values if v > 0)
-    ax.set_ylim(10 ** math.floor(math.log10(low)), 10 ** math.ceil(math.log10(max(all_values))))
+    ax.set_ylim(base, max(values) * 2.2)
     ax.set_xlim(-0.6, len(groups) - 0.3)
     ax.set_xticks(
         range(len(groups)),
@@ -545,20 +573,7 @@ def plot_summary(doc: dict[str, Any], path: Path) -> None:
     ax.set_ylabel("throughput / unlocked floor's (log scale)", fontsize=8)
     ax.tick_params(axis="y", labelsize=7)
     ax.grid(axis="y", which="both", alpha=0.25, zorder=0)
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    extra = [
-        Line2D([], [], color="#c00000", linestyle="--", label="goal for ours (met or missed)"),
-        Patch(facecolor="white", edgecolor="black", hatch="////",
-              label="✗ n: wrong reads, lost writes or failed requests"),
-    ]  # fmt: skip
-    ax.legend(
-        [*[handles[k] for k in keys], *extra],
-        [*[labels[k] for k in keys], *[e.get_label() for e in extra]],
-        loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=min(5, len(keys) + 2),
-        fontsize=7.5, frameon=False,
-    )  # fmt: skip
+    _summary_legend(ax, {k: handles[k] for k in keys}, {b["backend"]: b["label"] for b in bars})
     m = doc["machine"]
     fig.suptitle(summary_title(doc), fontsize=10, fontweight="bold", y=0.995)
     fig.text(
