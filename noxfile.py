@@ -1,7 +1,8 @@
-"""Sessions: tests (the support matrix), django_suites, lint, typecheck.
+"""Sessions: tests (the support matrix), django_suites, lint, typecheck, docs, demo, bench.
 
 ``nox -s tests`` runs every supported (Python, Django) pair whose interpreter
-this machine has and skips the others; the first of them also measures
+this machine has, finding pyenv's interpreters without ``PYENV_VERSION``, and
+names the versions it cannot find and how to get them; the first also measures
 branch coverage (at least 95 %), and each ends with Django's own
 ``InMemoryStorage`` test module, taken from Django's sdist, run against ours.
 ``nox -s tests -- --hypothesis-profile=long`` searches the state machine harder.
@@ -16,6 +17,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -24,7 +27,7 @@ import nox
 nox.needs_version = ">=2024.3.2"
 nox.options.default_venv_backend = "virtualenv"
 nox.options.error_on_missing_interpreters = False
-nox.options.sessions = ["tests", "django_suites", "lint", "typecheck"]
+nox.options.sessions = ["tests", "django_suites", "lint", "typecheck", "docs"]
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -35,9 +38,58 @@ DJANGO_MATRIX = [
     ("3.12", "6.0"),
     ("3.13", "6.1"),
 ]
+PYTHONS = sorted({py for py, _ in DJANGO_MATRIX}, key=lambda v: tuple(map(int, v.split("."))))
 COMPAT_DIR = ROOT / "tests" / "django_compat"
 #: The tests session that measured coverage in this run of nox, once one has.
 _coverage_measured: list[str] = []
+
+
+def _real_interpreter(version: str) -> str | None:
+    """The path of a working ``pythonX.Y`` on PATH, or None (a pyenv shim that refuses is none)."""
+    found = shutil.which(f"python{version}")
+    if found is None:
+        return None
+    if "shims" not in Path(found).parts:
+        return found
+    # A pyenv shim runs only the versions PYENV_VERSION (or .python-version) selects.
+    done = subprocess.run([found, "-c", ""], capture_output=True, check=False)
+    return found if done.returncode == 0 else None
+
+
+def find_interpreters(versions: list[str]) -> list[str]:
+    """Put pyenv's interpreters of *versions* on PATH; return the versions still missing.
+
+    pyenv's shims run ``python3.12`` only when ``PYENV_VERSION`` names it, so
+    nox would skip every version but the default. Each installed
+    ``$PYENV_ROOT/versions/X.Y.*`` (the newest patch release) is put on PATH
+    instead, ahead of the shims.
+    """
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    missing = []
+    for version in versions:
+        if _real_interpreter(version):
+            continue
+        installed = sorted(
+            (p for p in (pyenv_root / "versions").glob(f"{version}.*") if (p / "bin").is_dir()),
+            key=lambda p: tuple(int(part) for part in re.findall(r"\d+", p.name)),
+        )
+        if installed:
+            os.environ["PATH"] = f"{installed[-1] / 'bin'}{os.pathsep}{os.environ['PATH']}"
+        if not _real_interpreter(version):
+            missing.append(version)
+    return missing
+
+
+MISSING_PYTHONS = find_interpreters(PYTHONS)
+if MISSING_PYTHONS:
+    print(
+        "nox: no interpreter for Python "
+        + ", ".join(MISSING_PYTHONS)
+        + ": their `tests` sessions are skipped. Install them (`pyenv install "
+        + " ".join(MISSING_PYTHONS)
+        + "`, or your system's python3.X packages) to run the whole supported matrix.",
+        file=sys.stderr,
+    )
 
 
 def _group(name: str) -> list[str]:
@@ -375,3 +427,20 @@ def bench(session: nox.Session) -> None:
     """
     session.install("django~=5.2.0", "-e", ".", *_group("bench"))
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with Sphinx, warnings as errors, into docs/_build/html."""
+    session.install("django~=5.2.0", "-e", ".", *_group("docs"))
+    session.run(
+        "sphinx-build",
+        "--fail-on-warning",
+        "--keep-going",
+        "--builder",
+        "html",
+        "docs",
+        "docs/_build/html",
+        *session.posargs,
+    )
+    session.log(f"documentation: {ROOT / 'docs' / '_build' / 'html' / 'index.html'}")

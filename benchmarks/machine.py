@@ -1,15 +1,28 @@
-"""A description of the machine and software a run measured, stored with its figures."""
+"""A description of what a run measured: the machine, the software, and every backend.
+
+It is stored with the figures, so that the JSON document reads without the
+code: each backend's key comes with its label and the version of what it runs.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 import sys
 from importlib import metadata
 from typing import Any
 
-from .backends import scratch_root
+from .backends import BACKENDS, PEER_210, scratch_root
+
+#: The servers of the runserver part, by key.
+HTTP_LABELS = {
+    "ours": "inmemorystorage.views.serve (ours)",
+    "django": "Django InMemoryStorage + our view",
+    "fs": "FileSystemStorage + static.serve",
+    "http-floor": "floor: FileResponse(BytesIO(constant))",
+}
 
 
 def _cpu_model() -> str:
@@ -30,14 +43,20 @@ def _version(distribution: str) -> str | None:
         return None
 
 
-def _commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        )
+        done = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
     except OSError:
         return None
-    return done.stdout.strip() or None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _commit() -> str | None:
+    """The short commit measured, with ``+dirty`` when tracked files differ from it."""
+    commit = _git("rev-parse", "--short", "HEAD")
+    if commit and _git("status", "--porcelain", "--untracked-files=no"):
+        return f"{commit}+dirty"
+    return commit or None
 
 
 def describe() -> dict[str, Any]:
@@ -53,4 +72,50 @@ def describe() -> dict[str, Any]:
         "dj_inmemorystorage": _version("dj-inmemorystorage"),
         "filesystem_storage_on": where,
         "commit": _commit(),
+    }
+
+
+def _peer_version() -> str | None:
+    """The version of dj-inmemorystorage installed apart for the 2.1.0 backend, if it is."""
+    for info in sorted(PEER_210.glob("dj_inmemorystorage-*.dist-info")):
+        match = re.match(r"dj_inmemorystorage-(.+)\.dist-info$", info.name)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _what_runs(key: str, machine: dict[str, Any]) -> str:
+    """The software a backend runs, with its version."""
+    ours = f"dj-inmemorystorage {machine['dj_inmemorystorage']} (commit {machine['commit']})"
+    django = f"Django {machine['django']}"
+    harness = f"benchmarks/ of this repository (commit {machine['commit']})"
+    if key.startswith("ours"):
+        return ours
+    if key == "dj210":
+        peer = _peer_version()
+        return f"dj-inmemorystorage {peer}" if peer else "dj-inmemorystorage 2.1.0 (not installed)"
+    if key == "fs":
+        return f"{django}, on {machine['filesystem_storage_on']}"
+    if key == "django":
+        return django
+    return harness
+
+
+def backends(keys: list[str], machine: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each Storage API backend's label and the version of what it runs."""
+    return {
+        key: {
+            "label": BACKENDS[key].label if key in BACKENDS else key,
+            "version": _what_runs(key, machine),
+            "thread_safe": BACKENDS[key].thread_safe if key in BACKENDS else None,
+        }
+        for key in keys
+    }
+
+
+def http_servers(keys: list[str], machine: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Each runserver backend's label and the version of what it runs."""
+    return {
+        key: {"label": HTTP_LABELS.get(key, key), "version": _what_runs(key, machine)}
+        for key in keys
     }

@@ -1,22 +1,28 @@
-"""Presentation only: the JSON document as a terminal table, a Markdown table and a PNG plot."""
+"""Presentation only: the JSON document as terminal tables, Markdown and two PNG figures.
+
+Everything is read from the document itself (its rows, its goals, the labels
+and versions it carries), so a scenario, backend or goal that the measuring
+code adds shows up here without a change; the labels in the code are only the
+fallback for documents written before they carried their own.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 from typing import TYPE_CHECKING, Any
 
 from .backends import BACKENDS
+from .machine import HTTP_LABELS
 from .scenarios import SCENARIO_LABELS
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-HTTP_LABELS = {
-    "ours": "inmemorystorage.views.serve (ours)",
-    "django": "Django InMemoryStorage + our view",
-    "fs": "FileSystemStorage + static.serve",
-    "http-floor": "floor: FileResponse(BytesIO(constant))",
-}
 HTTP_METHODS = {"GET": "runserver GET 64 KiB", "POST": "runserver POST 16 KiB upload"}
+#: The backend every ratio of the summary is taken against, per part of the run.
+API_FLOOR = "floor"
+HTTP_FLOOR = "http-floor"
 #: One colour per backend in every panel (the HTTP floor takes the floor's).
 COLORS = {
     key: f"C{i}"
@@ -37,8 +43,32 @@ def rate(value: float) -> str:
     return f"{value:.0f}"
 
 
-def _label(key: str) -> str:
-    return BACKENDS[key].label if key in BACKENDS else HTTP_LABELS.get(key, key)
+def _label(key: str, doc: dict[str, Any] | None = None, *, http: bool = False) -> str:
+    """A backend's label: the one the document carries, else the code's."""
+    carried = ((doc or {}).get("http_servers" if http else "backends") or {}).get(key) or {}
+    if carried.get("label"):
+        return str(carried["label"])
+    if http:
+        return HTTP_LABELS.get(key, key)
+    return BACKENDS[key].label if key in BACKENDS else key
+
+
+def scenario_label(doc: dict[str, Any], scenario: str) -> str:
+    """A scenario's title: the one the document carries, else the code's."""
+    carried = doc.get("scenario_labels") or {}
+    return str(carried.get(scenario) or SCENARIO_LABELS.get(scenario, scenario))
+
+
+def method_label(doc: dict[str, Any], method: str) -> str:
+    """The title of a runserver part (GET or POST): the document's, else the code's."""
+    carried = doc.get("http_labels") or {}
+    return str(carried.get(method) or HTTP_METHODS.get(method, method))
+
+
+def _http_methods(doc: dict[str, Any]) -> list[str]:
+    """The HTTP methods measured, in the order of the document's rows."""
+    methods = [r["method"] for r in doc.get("http", []) if r.get("method", "-") != "-"]
+    return list(dict.fromkeys(methods))
 
 
 def _api_index(doc: dict[str, Any]) -> dict[tuple[str, str, int], dict[str, Any]]:
@@ -63,7 +93,8 @@ def _cell(row: dict[str, Any] | None, refs: list[tuple[dict[str, Any] | None, st
         return ["error: " + row["error"][:60]]
     if "median" not in row:
         return ["skipped"]
-    lines = [f"{rate(row['median'])}/s", f"({rate(row['min'])}-{rate(row['max'])})"]
+    low, high = row.get("min", row["median"]), row.get("max", row["median"])
+    lines = [f"{rate(row['median'])}/s", f"({rate(low)}-{rate(high)})"]
     ratios = [_ratio(row, ref, tag) for ref, tag in refs if ref is not row]
     return [*lines, " ".join(r for r in ratios if r)]
 
@@ -95,7 +126,7 @@ def api_tables(doc: dict[str, Any]) -> list[tuple[str, list[str], list[list[list
         headers.append("wrong reads / checked")
         rows = []
         for backend in doc["config"]["backends"]:
-            cells = [[_label(backend)]]
+            cells = [[_label(backend, doc)]]
             for n in threads:
                 refs = [
                     (index.get(("django", scenario, n)), "Django"),
@@ -105,7 +136,7 @@ def api_tables(doc: dict[str, Any]) -> list[tuple[str, list[str], list[list[list
             mine = [r for (b, s, _n), r in index.items() if (b, s) == (backend, scenario)]
             cells.append([_faults(mine)])
             rows.append(cells)
-        tables.append((SCENARIO_LABELS.get(scenario, scenario), headers, rows))
+        tables.append((scenario_label(doc, scenario), headers, rows))
     return tables
 
 
@@ -117,12 +148,13 @@ def http_tables(doc: dict[str, Any]) -> list[tuple[str, list[str], list[list[lis
     clients = doc["config"]["clients"]
     backends = list(doc["config"]["http_backends"])
     tables = []
-    for method, title in HTTP_METHODS.items():
+    for method in _http_methods(doc):
+        title = method_label(doc, method)
         headers = ["server", *[f"{n} client{'s' if n > 1 else ''}" for n in clients]]
         headers.append("wrong / checked, failed requests")
         rows = []
         for backend in backends:
-            cells = [[_label(backend)]]
+            cells = [[_label(backend, doc, http=True)]]
             for n in clients:
                 refs = [
                     (index.get(("fs", method, n)), "FS"),
@@ -137,6 +169,21 @@ def http_tables(doc: dict[str, Any]) -> list[tuple[str, list[str], list[list[lis
     return tables
 
 
+def _beyond_content(row: dict[str, Any]) -> str:
+    """Bytes held beyond the content, never negative.
+
+    A backend that keeps the content on disk holds less than the content in
+    memory: what it holds is all overhead, and the content is on disk. A
+    measured value below zero elsewhere is noise around nothing: it reads 0.
+    """
+    overhead = row.get("overhead_per_file")
+    if overhead is None:
+        return "-"
+    if row.get("disk_bytes_per_file"):
+        return f"{row['bytes_per_file']:,.0f} (content on disk)"
+    return f"{max(0.0, overhead):,.0f}"
+
+
 def memory_table(doc: dict[str, Any]) -> tuple[str, list[str], list[list[list[str]]]]:
     """Bytes held per small file, and the extra bytes each reader of a 1 MiB file costs."""
     headers = [
@@ -148,23 +195,25 @@ def memory_table(doc: dict[str, Any]) -> tuple[str, list[str], list[list[list[st
     ]
     rows = []
     for row in doc.get("memory", []):
+        label = _label(row["backend"], doc)
         if "error" in row:
-            rows.append(
-                [[_label(row["backend"])], ["error: " + row["error"][:60]], [""], [""], [""]]
-            )
+            rows.append([[label], ["error: " + row["error"][:60]], [""], [""], [""]])
             continue
-        reader = row["reader"]
+        reader = row.get("reader") or {}
         disk = row.get("disk_bytes_per_file")
-        kept = row.get("kept", row["files"])
+        files = row.get("files", 0)
+        kept = row.get("kept", files)
+        held = row.get("bytes_per_file")
+        extra = reader.get("extra_per_reader")
         rows.append(
             [
-                [_label(row["backend"]) + (f" ({kept:,} kept)" if kept != row["files"] else "")],
-                [f"{row['bytes_per_file']:,.0f}"],
-                [f"{row['overhead_per_file']:,.0f}"],
+                [label + (f" ({kept:,} kept)" if kept != files else "")],
+                [f"{max(0.0, held):,.0f}" if held is not None else "-"],
+                [_beyond_content(row)],
                 [f"{disk:,.0f}" if disk else "-"],
                 [
-                    f"{reader['extra_per_reader']:,.0f}"
-                    + (f" ({reader['wrong']} wrong)" if reader["wrong"] else "")
+                    (f"{max(0.0, extra):,.0f}" if extra is not None else "-")
+                    + (f" ({reader['wrong']} wrong)" if reader.get("wrong") else "")
                 ],
             ]
         )
@@ -176,10 +225,21 @@ def goals_table(doc: dict[str, Any]) -> tuple[str, list[str], list[list[list[str
     """The goals beside the measured values, marked met or not."""
     marks = {True: "met", False: "NOT MET", None: "not measured"}
     rows = [
-        [[g["goal"]], [g["target"]], [g["measured"]], [marks[g["met"]]]]
+        [[str(g.get("goal", ""))], [str(g.get("target", ""))], [str(g.get("measured", ""))],
+         [marks.get(g.get("met"), str(g.get("met")))]]
         for g in doc.get("goals", [])
-    ]
+    ]  # fmt: skip
     return ("goals", ["goal", "target", "measured", "met?"], rows)
+
+
+def backends_table(doc: dict[str, Any]) -> tuple[str, list[str], list[list[list[str]]]]:
+    """What each backend key of the document is, and the version of what it runs."""
+    rows = []
+    for part, key_of in (("Storage API", "backends"), ("runserver", "http_servers")):
+        for key, info in (doc.get(key_of) or {}).items():
+            rows.append([[f"`{key}`"], [part], [str(info.get("label", key))],
+                         [str(info.get("version", ""))]])  # fmt: skip
+    return ("backends", ["key", "part", "label", "runs"], rows)
 
 
 def machine_line(doc: dict[str, Any]) -> str:
@@ -193,10 +253,12 @@ def machine_line(doc: dict[str, Any]) -> str:
 
 
 def _all_tables(doc: dict[str, Any]) -> list[tuple[str, list[str], list[list[list[str]]]]]:
-    tables = [*api_tables(doc), *http_tables(doc)]
+    """The goals first (the verdict), then every measurement, then what each backend is."""
+    tables = [goals_table(doc), *api_tables(doc), *http_tables(doc)]
     if doc.get("memory"):
         tables.append(memory_table(doc))
-    tables.append(goals_table(doc))
+    if doc.get("backends") or doc.get("http_servers"):
+        tables.append(backends_table(doc))
     return tables
 
 
@@ -217,8 +279,13 @@ def terminal(doc: dict[str, Any], console: Any) -> None:
     console.print(f"{doc['seconds']:.0f} s in all")
 
 
-def markdown(doc: dict[str, Any]) -> str:
-    """Every table in Markdown (cells' lines joined by <br>), with the machine's description."""
+def markdown(doc: dict[str, Any], images: dict[str, str] | None = None) -> str:
+    """Every table in Markdown (cells' lines joined by <br>), with the machine and the figures.
+
+    *images* maps ``"summary"`` and ``"detail"`` to the figures' paths relative
+    to the Markdown file: the summary comes first, the per-thread panels last.
+    """
+    images = images or {}
     out = [
         (
             f"Command: `{doc.get('command', 'nox -s bench')}`, {doc['started']}, "
@@ -226,6 +293,10 @@ def markdown(doc: dict[str, Any]) -> str:
         ),
         "",
         f"Machine: {machine_line(doc)}.",
+    ]
+    if "summary" in images:
+        out += ["", f"![{summary_title(doc)}]({images['summary']})"]
+    out += [
         "",
         (
             "Throughput is the median of the repetitions, (min-max) below it; ratios against "
@@ -241,11 +312,288 @@ def markdown(doc: dict[str, Any]) -> str:
             )
     for backend, why in doc.get("skipped", {}).items():
         out += ["", f"Skipped {backend}: {why}"]
+    if "detail" in images:
+        out += ["", f"![Throughput against threads and clients, per backend]({images['detail']})"]
     return "\n".join(out) + "\n"
 
 
+# The summary figure: one group of bars per scenario, each bar a backend's
+# throughput over the unlocked floor's at the same thread (or client) count.
+
+
+def _count_shown(counts: list[int], preferred: int) -> int:
+    """The thread or client count the summary shows: *preferred* where measured, else the most."""
+    return preferred if preferred in counts else max(counts)
+
+
+def _faulty(row: dict[str, Any], *, http: bool) -> int:
+    """Wrong reads, lost writes and (over HTTP) failed requests of one row."""
+    faults = row.get("wrong", 0) + row.get("lost", 0)
+    return faults + (row.get("errors", 0) if http else 0)
+
+
+_GOAL_TEXT = re.compile(
+    r"^(?P<label>.+?), (?P<count>\d+) (?:threads?|clients?): ours / (?P<versus>[\w.-]+)\s*$"
+)
+_TARGET = re.compile(r">=\s*(?P<ratio>[0-9.]+)\s*x")
+
+
+def _goal_parts(goal: dict[str, Any], titles: dict[str, str]) -> tuple[str, int, str, float] | None:
+    """A ratio goal's (group, count, versus, target), or None for any other kind of goal.
+
+    Goals may carry these as fields (``scenario``, ``threads`` or ``clients``,
+    ``versus``, ``target_ratio``); older documents only as text, which is read
+    as ``"<scenario title>, <n> threads: ours / <backend>"`` and ``">= 0.75x"``.
+    """
+    if {"scenario", "versus", "target_ratio"} <= goal.keys():
+        count = goal.get("threads", goal.get("clients"))
+        if count is None:
+            return None
+        return str(goal["scenario"]), int(count), str(goal["versus"]), float(goal["target_ratio"])
+    text = _GOAL_TEXT.match(str(goal.get("goal", "")))
+    target = _TARGET.search(str(goal.get("target", "")))
+    if not text or not target:
+        return None
+    group = next((key for key, title in titles.items() if title == text["label"]), None)
+    if group is None:
+        return None
+    return group, int(text["count"]), text["versus"], float(target["ratio"])
+
+
+def summary(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The summary figure's data: per scenario, each backend's ratio to the floor, and its goals.
+
+    Each group has ``key``, ``title``, ``count`` (threads or clients), ``unit``
+    and ``bars`` (``backend``, ``label``, ``ratio``, ``low``, ``high``,
+    ``faults``, ``ours``); ``goals`` are ``(target over the floor, text)``,
+    the text saying whether the run met it.
+    A goal against another backend is drawn at its target times that
+    backend's ratio: the height ours must reach.
+    """
+    api = _api_index(doc)
+    http = _http_index(doc)
+    groups: list[dict[str, Any]] = []
+    threads = _count_shown(doc["config"]["threads"], 8)
+    groups += [
+        _group(
+            doc, (scenario, scenario_label(doc, scenario)), (threads, "threads"),
+            doc["config"]["backends"], API_FLOOR,
+            lambda b, s=scenario: api.get((b, s, threads)), http=False,
+        )
+        for scenario in doc["config"]["scenarios"]
+    ]  # fmt: skip
+    if doc.get("http"):
+        clients = _count_shown(doc["config"]["clients"], 16)
+        groups += [
+            _group(
+                doc, (method, method_label(doc, method)), (clients, "clients"),
+                doc["config"]["http_backends"], HTTP_FLOOR,
+                lambda b, m=method: http.get((b, m, clients)), http=True,
+            )
+            for method in _http_methods(doc)
+        ]  # fmt: skip
+    groups = [g for g in groups if g["bars"]]
+    titles = {g["key"]: g["title"] for g in groups}
+    for goal in doc.get("goals", []):
+        parts = _goal_parts(goal, titles)
+        if parts is None:
+            continue
+        key, count, versus, target = parts
+        group = next(g for g in groups if g["key"] == key)
+        if count != group["count"]:
+            continue
+        verdict = {True: "met", False: "missed"}.get(goal.get("met"), "?")
+        if versus in (API_FLOOR, HTTP_FLOOR):
+            group["goals"].append((target, f"{target:g}x: {verdict}"))
+            continue
+        other = next((b for b in group["bars"] if b["backend"] == versus), None)
+        if other is not None:
+            group["goals"].append((target * other["ratio"], f"{target:g}x {versus}: {verdict}"))
+    return groups
+
+
+def _group(
+    doc: dict[str, Any],
+    named: tuple[str, str],
+    counted: tuple[int, str],
+    backends: list[str],
+    floor: str,
+    lookup: Any,
+    *,
+    http: bool,
+) -> dict[str, Any]:
+    """One scenario's bars: each backend's median over the floor's (none without the floor)."""
+    (key, title), (count, unit) = named, counted
+    base = lookup(floor)
+    bars = []
+    if base and base.get("median"):
+        for backend in backends:
+            row = lookup(backend)
+            if backend == floor or not row or not row.get("median"):
+                continue
+            bars.append(
+                {
+                    "backend": backend,
+                    "label": _label(backend, doc),
+                    "ratio": row["median"] / base["median"],
+                    "low": row.get("min", row["median"]) / base["median"],
+                    "high": row.get("max", row["median"]) / base["median"],
+                    "faults": _faulty(row, http=http),
+                    "ours": backend.startswith("ours"),
+                }
+            )
+    return {"key": key, "title": title, "count": count, "unit": unit, "bars": bars, "goals": []}
+
+
+def summary_title(doc: dict[str, Any]) -> str:
+    """The summary figure's title (also its alt text)."""
+    return "Throughput relative to the unlocked floor, per scenario and backend (higher is better)"
+
+
+#: One colour per backend in both figures: ours in strong blues, the others muted.
+PALETTE = {
+    "ours": "#0b4f9c",
+    "ours-bounded": "#4f8fd6",
+    "django": "#c9a227",
+    "dj210": "#8c6bb1",
+    "fs": "#7f7f7f",
+    "floor": "#59a14f",
+    "http-floor": "#59a14f",
+    "locked-floor": "#e17c05",
+    "broken": "#b07aa1",
+}
+
+
+def _colors(keys: list[str]) -> dict[str, str]:
+    """The palette's colour for each key; a backend it does not know gets a spare one."""
+    spare_ours = iter(["#8fbbe8", "#2a6fbb", "#b5d3f0"])
+    spare = iter(["#9c755f", "#e15759", "#76b7b2", "#edc948", "#ff9da7", "#bab0ac"])
+    return {
+        key: PALETTE.get(key)
+        or (next(spare_ours, "#8fbbe8") if key.startswith("ours") else next(spare, "#bbbbbb"))
+        for key in keys
+    }
+
+
+def _draw_group(ax: Any, x: int, group: dict[str, Any], keys: list[str], base: float) -> Any:
+    """One scenario's bars at *x*: ours edged and labelled, faulty ones hatched and counted."""
+    colors = _colors(keys)
+    width = 0.7 / max(1, len(keys))
+    present = [k for k in keys if any(b["backend"] == k for b in group["bars"])]
+    left = x - width * len(present) / 2
+    handles = {}
+    for i, bar in enumerate(sorted(group["bars"], key=lambda b: present.index(b["backend"]))):
+        center = left + width * (i + 0.5)
+        ours = bar["ours"]
+        handles[bar["backend"]] = ax.bar(
+            center, bar["ratio"], width * 0.92, color=colors[bar["backend"]],
+            edgecolor="black" if ours else "none", linewidth=1.2 if ours else 0,
+            alpha=1.0 if ours else 0.7, zorder=3, hatch="////" if bar["faults"] else None,
+        )  # fmt: skip
+        ax.errorbar(
+            center, bar["ratio"], yerr=[[bar["ratio"] - bar["low"]], [bar["high"] - bar["ratio"]]],
+            color="black", linewidth=0.7, capsize=1.5, zorder=4,
+        )  # fmt: skip
+        if ours:
+            ax.annotate(
+                f"{bar['ratio']:.2f}x", (center, base), xytext=(0, 3), textcoords="offset points",
+                ha="center", va="bottom", fontsize=7, fontweight="bold", color="white",
+                rotation=90, zorder=5,
+            )  # fmt: skip
+        if bar["faults"]:
+            ax.annotate(
+                f"✗ {bar['faults']:,}", (center, bar["ratio"]), xytext=(0, 3),
+                textcoords="offset points", ha="center", va="bottom", fontsize=6.5,
+                color="#c00000", fontweight="bold", rotation=90, zorder=5,
+            )  # fmt: skip
+    span = width * len(present) / 2 + 0.02
+    nudge, last = 0.0, -math.inf
+    for target, text in sorted(group["goals"]):
+        # Labels of goals that lie close together are pushed apart, upwards.
+        nudge = nudge + 7 if math.log10(target) - last < 0.06 else 0.0
+        last = math.log10(target)
+        ax.hlines(target, x - span, x + span, colors="#c00000", linestyles="--", linewidth=1.4,
+                  zorder=6)  # fmt: skip
+        ax.annotate(
+            text, (x + span, target), xytext=(1, nudge), textcoords="offset points",
+            fontsize=6.5, color="#c00000", va="center", zorder=7,
+            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none",
+                  "alpha": 0.8},
+        )  # fmt: skip
+    return handles
+
+
+def _summary_legend(ax: Any, handles: dict[str, Any], labels: dict[str, str]) -> None:
+    """Above the axes, outside the data: the backends, then what a goal and a hatch mean."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    extra = [
+        Line2D([], [], color="#c00000", linestyle="--", label="goal for ours (met or missed)"),
+        Patch(facecolor="white", edgecolor="black", hatch="////",
+              label="✗ n: wrong reads, lost writes or failed requests"),
+    ]  # fmt: skip
+    ax.legend(
+        [*handles.values(), *extra],
+        [*[labels[k] for k in handles], *[e.get_label() for e in extra]],
+        loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=min(5, len(handles) + 2),
+        fontsize=7.5, frameon=False,
+    )  # fmt: skip
+
+
+def plot_summary(doc: dict[str, Any], path: Path) -> None:
+    """The one figure to read first: each scenario's bars over the floor, goals, wrong reads."""
+    import matplotlib as mpl
+
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = summary(doc)
+    bars = [b for g in groups for b in g["bars"]]
+    keys = list(dict.fromkeys(b["backend"] for b in bars))
+    values = [1.0, *(b["low"] for b in bars), *(b["high"] for b in bars)]
+    values += [target for g in groups for target, _text in g["goals"]]
+    base = 10 ** math.floor(math.log10(min(v for v in values if v > 0)))
+    fig, ax = plt.subplots(figsize=(max(8.0, 1.45 * len(groups) + 2.0), 5.6))
+    handles: dict[str, Any] = {}
+    for x, group in enumerate(groups):
+        handles |= {k: h for k, h in _draw_group(ax, x, group, keys, base).items()
+                    if k not in handles}  # fmt: skip
+    ax.axhline(1.0, color="black", linewidth=0.8, zorder=2)
+    ax.annotate("unlocked floor = 1", (len(groups) - 0.35, 1.0), xytext=(-2, 2),
+                textcoords="offset points", fontsize=7, va="bottom", ha="right")  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_ylim(base, max(values) * 2.2)
+    ax.set_xlim(-0.6, len(groups) - 0.3)
+    ax.set_xticks(
+        range(len(groups)),
+        [f"{g['title']}\n({g['count']} {g['unit']})" for g in groups],
+        fontsize=7.5,
+    )
+    ax.set_ylabel("throughput / unlocked floor's (log scale)", fontsize=8)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.grid(axis="y", which="both", alpha=0.25, zorder=0)
+    _summary_legend(ax, {k: handles[k] for k in keys}, {b["backend"]: b["label"] for b in bars})
+    m = doc["machine"]
+    fig.suptitle(summary_title(doc), fontsize=10, fontweight="bold", y=0.995)
+    fig.text(
+        0.01, 0.005,
+        f"nox -s bench ({doc['config']['mode']}), {doc['started']}, commit {m['commit']}: "
+        f"{m['cpu_count']} CPUs, {m['python_implementation']} {m['python']}, Django {m['django']}. "
+        "Bars: median, whiskers: min-max of the repetitions.",
+        fontsize=6.5, color="#444444",
+    )  # fmt: skip
+    fig.tight_layout(rect=(0, 0.02, 1, 0.97))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot(doc: dict[str, Any], path: Path) -> None:
-    """Throughput against threads (or clients) per backend, one panel per scenario, log scale."""
+    """The detail: throughput against threads (or clients) per backend, one panel per scenario.
+
+    One legend for all panels, below them, so that no legend covers data;
+    ours is drawn thicker than the rest.
+    """
     import matplotlib as mpl
 
     mpl.use("Agg")
@@ -253,21 +601,24 @@ def plot(doc: dict[str, Any], path: Path) -> None:
 
     api = _api_index(doc)
     http = _http_index(doc)
-    panels: list[tuple[str, list[int], list[str], Any]] = [
-        (SCENARIO_LABELS.get(s, s), doc["config"]["threads"], doc["config"]["backends"],
+    panels: list[tuple[str, str, list[int], list[str], Any]] = [
+        (scenario_label(doc, s), "threads", doc["config"]["threads"], doc["config"]["backends"],
          lambda b, n, s=s: api.get((b, s, n)))
         for s in doc["config"]["scenarios"]
     ]  # fmt: skip
-    if doc.get("http"):
-        for method, title in HTTP_METHODS.items():
-            panels.append(
-                (title, doc["config"]["clients"], doc["config"]["http_backends"],
-                 lambda b, n, m=method: http.get((b, m, n)))
-            )  # fmt: skip
+    panels += [
+        (method_label(doc, method), "clients", doc["config"]["clients"],
+         doc["config"]["http_backends"], lambda b, n, m=method: http.get((b, m, n)))
+        for method in _http_methods(doc)
+    ]  # fmt: skip
+    keys = list(dict.fromkeys(k for p in panels for k in p[3]))
+    colors = _colors(keys)
     columns = 4
     rows = (len(panels) + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
-    for ax, (title, xs, backends, lookup) in zip(axes.flat, panels, strict=False):
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.3 * rows + 0.9),
+                             squeeze=False)  # fmt: skip
+    handles: dict[str, Any] = {}
+    for ax, (title, unit, xs, backends, lookup) in zip(axes.flat, panels, strict=False):
         for backend in backends:
             points = [(n, lookup(backend, n)) for n in xs]
             points = [(n, r) for n, r in points if r and r.get("median")]
@@ -276,26 +627,36 @@ def plot(doc: dict[str, Any], path: Path) -> None:
             x = [n for n, _ in points]
             y = [r["median"] for _, r in points]
             spread = [
-                [r["median"] - r["min"] for _, r in points],
-                [r["max"] - r["median"] for _, r in points],
+                [r["median"] - r.get("min", r["median"]) for _, r in points],
+                [r.get("max", r["median"]) - r["median"] for _, r in points],
             ]
-            color = COLORS.get(backend)
-            ax.errorbar(
-                x, y, yerr=spread, marker="o", capsize=2, label=_label(backend), color=color
-            )
+            ours = backend.startswith("ours")
+            line = ax.errorbar(
+                x, y, yerr=spread, marker="o", markersize=4 if ours else 3, capsize=2,
+                color=colors.get(backend), linewidth=2.2 if ours else 1.0, zorder=3 if ours else 2,
+            )  # fmt: skip
+            handles.setdefault(backend, line)
         ax.set_title(title, fontsize=9)
         ax.set_xscale("log", base=2)
         ax.set_xticks(xs, [str(n) for n in xs])
         ax.set_yscale("log")
-        ax.set_xlabel("clients" if title in HTTP_METHODS.values() else "threads", fontsize=8)
+        ax.set_xlabel(unit, fontsize=8)
         ax.set_ylabel("per second", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6)
+        ax.grid(which="both", alpha=0.2)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
+    names = {k: _label(k, doc) for k in handles} | (
+        {HTTP_FLOOR: _label(HTTP_FLOOR, doc, http=True)} if HTTP_FLOOR in handles else {}
+    )
+    fig.legend(
+        list(handles.values()), [names[k] for k in handles], loc="lower center",
+        ncol=min(4, len(handles)), fontsize=8, frameon=False,
+    )  # fmt: skip
     fig.suptitle(
         f"inmemorystorage bench ({doc['config']['mode']}): {machine_line(doc)}", fontsize=8
     )
-    fig.tight_layout()
+    legend_rows = (len(handles) + 3) // 4
+    fig.tight_layout(rect=(0, 0.03 + 0.035 * legend_rows * 3.3 / (3.3 * rows + 0.9), 1, 0.97))
     fig.savefig(path, dpi=90)
     plt.close(fig)

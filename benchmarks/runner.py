@@ -13,17 +13,24 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from . import goals, machine
 from .backends import BACKENDS, DEFAULT_BACKENDS
 from .peers import ensure_peer_210
-from .scenarios import SCENARIOS
+from .scenarios import SCENARIO_LABELS, SCENARIOS
 from .worker import MODE_SIZES
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 HTTP_BACKENDS = ("ours", "django", "fs", "http-floor")
+HTTP_LABELS = {"GET": "runserver GET 64 KiB", "POST": "runserver POST 16 KiB upload"}
+
+
+class Progress(Protocol):
+    """Told before each job (``result`` None), and after it with a line of what it measured."""
+
+    def __call__(self, done: int, total: int, label: str, result: str | None) -> None: ...
 
 
 @dataclass
@@ -131,7 +138,8 @@ def plan(config: Config) -> list[Job]:
             for threads in counts:
                 payload = {"backend": backend, "scenario": scenario, "threads": threads}
                 payload |= {"repeats": config.repeats, **limits}
-                label = f"{scenario} · {backend} · {threads} thr"
+                shown = ",".join(map(str, threads)) if isinstance(threads, list) else threads
+                label = f"{scenario} · {backend} · {shown} thr"
                 jobs.append(Job("api", label, "benchmarks.worker", payload))
     if config.memory:
         for backend in config.backends:
@@ -172,11 +180,58 @@ def _record(doc: dict[str, Any], job: Job, figures: dict[str, Any]) -> None:
             doc["http"].append({**base, "method": "-", "clients": 0, "error": figures["error"]})
 
 
-def run(config: Config, progress: Any = None) -> dict[str, Any]:
-    """Run every job of *config* and return the JSON document (figures, machine, goals)."""
+def _rate(value: float) -> str:
+    return f"{value / 1e3:,.1f}k/s" if value >= 1e4 else f"{value:,.0f}/s"
+
+
+def step_line(job: Job, figures: dict[str, Any], seconds: float) -> str:
+    """What one finished job measured, in one line: median rates and any wrong reads."""
+    if "error" in figures:
+        return f"error: {figures['error'][:200]} ({seconds:.1f} s)"
+    parts = []
+    if job.kind == "api":
+        runs = figures.get("runs") or [{"threads": None, **figures}]
+        for run in runs:
+            summary = summarize(run["reps"]) if run.get("reps") else None
+            if summary:
+                faults = summary["wrong"] + summary["lost"]
+                parts.append(
+                    (f"{run['threads']} thr " if run["threads"] is not None else "")
+                    + _rate(summary["median"])
+                    + (f" ({faults:,} wrong or lost)" if faults else "")
+                )
+    elif job.kind == "memory":
+        held = figures.get("bytes_per_file")
+        parts.append(f"{held:,.0f} B per file" if held is not None else "measured")
+    else:
+        for row in figures.get("rows", []):
+            if row.get("reps"):
+                summary = summarize(row["reps"])
+                faults = summary["wrong"] + summary["errors"]
+                parts.append(
+                    f"{row['method']} {row['clients']} cl {_rate(summary['median'])}"
+                    + (f" ({faults:,} wrong or failed)" if faults else "")
+                )
+            elif row.get("skipped"):
+                parts.append(f"{row['method']} skipped: {row['skipped']}")
+    return ", ".join(parts or ["no figures"]) + f" ({seconds:.1f} s)"
+
+
+def run(config: Config, progress: Progress | None = None) -> dict[str, Any]:
+    """Run every job of *config* and return the JSON document (figures, machine, goals).
+
+    The document describes itself: besides the figures it carries the machine,
+    each backend's label and the version of what it runs, and the title of
+    each scenario, so that it can be read without this code.
+    """
     started = time.time()
+    described = machine.describe()
     doc: dict[str, Any] = {
-        "machine": machine.describe(),
+        "machine": described,
+        "backends": machine.backends(config.backends, described),
+        "http_servers": machine.http_servers(config.http_backends, described),
+        "scenario_labels": {s: SCENARIO_LABELS.get(s, s) for s in config.scenarios},
+        "http_labels": dict(HTTP_LABELS),
         "config": asdict(config),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "api": [],
@@ -189,14 +244,17 @@ def run(config: Config, progress: Any = None) -> dict[str, Any]:
         if why:
             config.backends.remove("dj210")
             doc["skipped"]["dj210"] = why
+        doc["backends"] = machine.backends(config.backends, described)
     jobs = plan(config)
     for index, job in enumerate(jobs):
         if progress is not None:
-            progress(index, len(jobs), job.label)
+            progress(index, len(jobs), job.label, None)
+        began = time.monotonic()
         figures = _run_worker(job.module, job.payload, config.job_timeout)
         _record(doc, job, figures)
-    if progress is not None:
-        progress(len(jobs), len(jobs), "done")
+        if progress is not None:
+            line = step_line(job, figures, time.monotonic() - began)
+            progress(index + 1, len(jobs), job.label, line)
     doc["seconds"] = time.time() - started
     doc["goals"] = [goal.as_dict() for goal in goals.evaluate(doc)]
     return doc
@@ -215,4 +273,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-memory", action="store_true", help="skip the memory part")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG plot")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: write the Markdown and figures of an earlier run's JSON beside it",
+    )
     return parser.parse_args(argv)

@@ -1,37 +1,98 @@
-"""The README's Python snippets run as pasted: settings build, examples work."""
+"""The README: short, honest about what it supports, and every block runs as pasted.
+
+Its code blocks follow the same comments as the docs' (see ``test_docs.py``):
+settings build the storages they name, Python runs in a configured process,
+and a block shown only says why.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
-from django.core.files.storage import InvalidStorageError
-from django.utils.module_loading import import_string
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-SNIPPETS = re.findall(r"^```python\n(.*?)^```", README.read_text(), flags=re.DOTALL | re.MULTILINE)
+from tests import test_docs as harness
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+TEXT = README.read_text()
+BLOCKS = harness.blocks(README)
 
 
-def test_the_readme_has_python_snippets():
-    """The README shows its settings and examples as Python blocks."""
-    assert len(SNIPPETS) >= 4
+def _noxfile_matrix() -> list[tuple[str, str]]:
+    source = (ROOT / "noxfile.py").read_text()
+    return re.findall(r'\("(3\.\d+)", "(\d+\.\d+)"\)', source.split("DJANGO_MATRIX", 1)[1])
+
+
+def test_the_readme_is_short():
+    """At most 150 lines: what, why, install, configure, two commands, links."""
+    assert len(TEXT.splitlines()) <= 150
+
+
+def _claimed(text: str) -> set[tuple[str, str]]:
+    """The (Python, Django) pairs a "Supports ..." paragraph names."""
+    (paragraph,) = re.findall(r"Supports\*?\*? (.*?)\n\n", text, flags=re.DOTALL)
+    line = " ".join(paragraph.split())
+    return {
+        (python, django)
+        for django, pythons in re.findall(r"Django (\d+\.\d+) on Python ([\d., and]+)", line)
+        for python in re.findall(r"3\.\d+", pythons)
+    }
+
+
+@pytest.mark.parametrize("page", [README, ROOT / "docs" / "index.md"], ids=lambda p: p.name)
+def test_the_supported_versions_are_exactly_what_the_test_matrix_runs(page):
+    """The Supports line names each (Python, Django) pair of `nox -s tests`, and no other."""
+    assert set(_noxfile_matrix()) == _claimed(page.read_text())
+
+
+def test_the_readme_test_command_is_what_ci_runs():
+    """.ci/run runs the README's test command, word for word."""
+    command = "python3 -m pip install nox && python3 -m nox -s tests"
+    assert command in TEXT
+    assert command.replace("install nox", "install --quiet nox") in (ROOT / ".ci/run").read_text()
+
+
+def test_every_relative_link_and_image_exists():
+    """Links into the docs, the changelog and the figure point at files in the repository."""
+    targets = re.findall(r"\]\(([^)#:]+)\)", TEXT)
+    assert targets
+    assert [] == [t for t in targets if not (ROOT / t).exists()]
+
+
+def test_the_figure_names_the_commit_it_was_measured_at():
+    """The caption's commit is the one the benchmark's JSON says the figure was measured at."""
+    doc = json.loads((ROOT / "benchmarks/results/bench-full.json").read_text())
+    assert f"at commit {doc['machine']['commit']} " in TEXT
+
+
+def test_no_benchmark_tables_in_the_readme():
+    """The figures live in the docs; the README shows one summary image."""
+    assert "| backend |" not in TEXT
+    assert 1 == TEXT.count("![")
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=repr)
+def test_every_block_is_run_or_says_why_not(block):
+    """Each block is preceded by what a reader does with it."""
+    harness.test_every_code_block_is_run_or_says_why_not(block)
+
+
+SETTINGS = [b for b in BLOCKS if b.kind == "settings"]
+PYTHON = [b for b in BLOCKS if b.kind == "python"]
 
 
 @pytest.mark.usefixtures("forget_shared_stores")
-@pytest.mark.parametrize("snippet", SNIPPETS, ids=lambda s: s.splitlines()[0][:40])
-def test_each_snippet_runs(snippet, settings):
-    """Each snippet executes; a STORAGES setting it defines builds every storage it names."""
-    settings.STATIC_URL = "/static/"
-    settings.STATIC_ROOT = "static"
-    namespace: dict[str, object] = {"urlpatterns": []}
-    exec(compile(snippet, str(README), "exec"), namespace)  # noqa: S102  # our own README
-    storages = namespace.get("STORAGES")
-    if storages is None:
-        return
-    for alias, config in storages.items():  # type: ignore[attr-defined]
-        try:
-            backend = import_string(config["BACKEND"])
-        except ImportError as exc:
-            raise InvalidStorageError(f"{alias}: {exc}") from exc
-        backend(**config.get("OPTIONS", {}))
+@pytest.mark.parametrize("block", SETTINGS, ids=repr)
+def test_the_settings_build_every_storage_they_name(block, tmp_path):
+    """The README's settings install importable apps and storages that build."""
+    harness.test_each_settings_block_configures_what_it_names(block, tmp_path)
+
+
+@pytest.mark.usefixtures("forget_shared_stores")
+@pytest.mark.parametrize("block", PYTHON, ids=repr)
+def test_the_python_runs(block, settings):
+    """The README's Python runs in a configured Django process."""
+    harness.test_each_python_block_runs(block, settings)

@@ -1,0 +1,168 @@
+"""The benchmark's presentation: a summary read from the document alone, honest tables, progress.
+
+Built on small hand-made documents (no timing): what each figure and table
+says follows from the rows, the goals and the labels the document carries.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import pytest
+
+from benchmarks import machine, report
+from benchmarks.runner import Job, step_line
+
+
+def _row(backend, scenario, median, **faults):
+    return {"backend": backend, "scenario": scenario, "threads": 8, "median": median,
+            "min": median * 0.9, "max": median * 1.1, **faults}  # fmt: skip
+
+
+@pytest.fixture
+def doc():
+    """A run of two scenarios, one of them new to the code, and one HTTP method."""
+    return {
+        "machine": {"cpu_count": 2, "cpu_model": "cpu", "platform": "linux", "python": "3.11",
+                    "python_implementation": "CPython", "django": "5.2", "commit": "abc1234",
+                    "dj_inmemorystorage": "3.0", "filesystem_storage_on": "tmpfs"},
+        "config": {"mode": "quick", "threads": [1, 8], "clients": [16],
+                   "scenarios": ["read_4k", "brand_new"],
+                   "backends": ["ours", "django", "floor", "newcomer"],
+                   "http_backends": ["ours", "http-floor"]},
+        "backends": {"newcomer": {"label": "A newcomer", "version": "newcomer 1.0"}},
+        "scenario_labels": {"brand_new": "a brand new scenario"},
+        "started": "2026-11-29T00:00:00Z",
+        "seconds": 1.0,
+        "api": [
+            _row("floor", "read_4k", 1000.0), _row("ours", "read_4k", 800.0),
+            _row("django", "read_4k", 50.0, wrong=7), _row("newcomer", "read_4k", 400.0),
+            _row("floor", "brand_new", 10.0), _row("ours", "brand_new", 20.0),
+        ],
+        "http": [
+            {"backend": "http-floor", "method": "GET", "clients": 16, "median": 100.0},
+            {"backend": "ours", "method": "GET", "clients": 16, "median": 150.0, "errors": 2},
+        ],
+        "memory": [],
+        "goals": [
+            {"goal": "open+read 4 KiB, 8 threads: ours / floor", "target": ">= 0.75x",
+             "measured": "0.80x", "met": True},
+            {"goal": "open+read 4 KiB, 8 threads: ours / django", "target": ">= 4.00x",
+             "measured": "16.00x", "met": True},
+            {"goal": "open+read 4 KiB, 1 thread: ours / floor", "target": ">= 0.75x",
+             "measured": "not measured", "met": None},
+            {"goal": "memory per file", "target": "<= 1.5x", "measured": "1.2x", "met": True},
+        ],
+    }  # fmt: skip
+
+
+def _group(doc, key):
+    return next(g for g in report.summary(doc) if g["key"] == key)
+
+
+def test_summary_bars_are_ratios_to_the_floor(doc):
+    """Each bar is the backend's median over the floor's; the floor itself is the line at 1."""
+    bars = {b["backend"]: b["ratio"] for b in _group(doc, "read_4k")["bars"]}
+    assert {"ours": 0.8, "django": 0.05, "newcomer": 0.4} == bars
+
+
+def test_summary_reads_new_scenarios_and_labels_from_the_document(doc):
+    """A scenario and a backend the code has never heard of show with the document's labels."""
+    assert "a brand new scenario" == _group(doc, "brand_new")["title"]
+    assert "A newcomer" in [b["label"] for b in _group(doc, "read_4k")["bars"]]
+
+
+def test_summary_marks_wrong_reads_and_failed_requests(doc):
+    """Bars that had wrong reads (or failed requests over HTTP) carry their count; others 0."""
+    faults = {b["backend"]: b["faults"] for b in _group(doc, "read_4k")["bars"]}
+    assert {"ours": 0, "django": 7, "newcomer": 0} == faults
+    assert [2] == [b["faults"] for b in _group(doc, "GET")["bars"]]
+
+
+def test_summary_draws_goals_at_the_thread_count_shown(doc):
+    """A goal over the floor is a line at its target, one over another backend at target x its bar.
+
+    The 1-thread goal is not on the 8-thread figure, and a goal that is not a
+    ratio of ours to a backend is left to the table.
+    """
+    goals = _group(doc, "read_4k")["goals"]
+    assert [(0.75, "0.75x: met"), (pytest.approx(0.2), "4x django: met")] == goals
+
+
+def test_structured_goals_need_no_text_parsing(doc):
+    """A goal that carries scenario, threads, versus and target_ratio is drawn from those."""
+    doc["goals"] = [{"goal": "anything at all", "target": "", "measured": "", "met": False,
+                     "scenario": "brand_new", "threads": 8, "versus": "floor",
+                     "target_ratio": 2.5}]  # fmt: skip
+    assert [(2.5, "2.5x: missed")] == _group(doc, "brand_new")["goals"]
+
+
+def test_memory_rows_never_show_a_negative_overhead(doc):
+    """Below the content in memory reads 0, or says the content is on disk; never a minus sign."""
+    doc["memory"] = [
+        {"backend": "ours", "files": 10, "kept": 10, "bytes_per_file": 96.0,
+         "overhead_per_file": -4.0, "disk_bytes_per_file": None, "reader": {}},
+        {"backend": "fs", "files": 10, "kept": 10, "bytes_per_file": 60.0,
+         "overhead_per_file": -40.0, "disk_bytes_per_file": 4096.0, "reader": {}},
+    ]  # fmt: skip
+    _title, _headers, rows = report.memory_table(doc)
+    beyond = [row[2][0] for row in rows]
+    assert ["0", "60 (content on disk)"] == beyond
+    assert not any("-" in cell[0] for row in rows for cell in row[1:3])
+
+
+def test_a_goal_met_reads_met_in_the_table(doc):
+    """The goals table says met, NOT MET or not measured, from the goal's own verdict."""
+    _title, _headers, rows = report.goals_table(doc)
+    assert ["met", "met", "not measured", "met"] == [row[3][0] for row in rows]
+
+
+def test_markdown_puts_the_summary_figure_first_and_the_panels_last(doc):
+    """The summary image comes before every table, the per-thread panels after them."""
+    text = report.markdown(doc, {"summary": "s.png", "detail": "d.png"})
+    assert text.index("(s.png)") < text.index("**goals**") < text.index("(d.png)")
+
+
+def test_both_figures_render(doc, tmp_path):
+    """The summary and the detail render to PNG files from the document alone."""
+    report.plot_summary(doc, tmp_path / "summary.png")
+    report.plot(doc, tmp_path / "detail.png")
+    for name in ("summary.png", "detail.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_document_carries_each_backends_label_and_version():
+    """machine.backends() names what each key is and which version of it ran."""
+    described = {"dj_inmemorystorage": "3.0", "commit": "abc", "django": "5.2.1",
+                 "filesystem_storage_on": "tmpfs"}  # fmt: skip
+    info = machine.backends(["ours", "django", "fs", "floor"], described)
+    assert "inmemorystorage (ours)" == info["ours"]["label"]
+    assert "dj-inmemorystorage 3.0 (commit abc)" == info["ours"]["version"]
+    assert "Django 5.2.1" == info["django"]["version"]
+    assert info["fs"]["version"].startswith("Django 5.2.1")
+    assert "floor (dict, no lock)" == info["floor"]["label"]
+
+
+def test_a_finished_step_is_one_line_with_its_figures():
+    """The progress line of a finished job says its rate and any wrong reads."""
+    job = Job("api", "read_4k · django · 1,8 thr", "benchmarks.worker",
+              {"backend": "django", "scenario": "read_4k", "threads": [1, 8]})  # fmt: skip
+    rep = {"ops": 10, "ops_per_s": 2e5, "wrong": 3, "checked": 10}
+    figures = {
+        "runs": [{"threads": 1, "reps": [rep]}, {"threads": 8, "reps": [rep | {"wrong": 0}]}]
+    }
+    line = step_line(job, figures, 1.25)
+    assert "1 thr 200.0k/s (3 wrong or lost), 8 thr 200.0k/s (1.2 s)" == line
+
+
+def test_progress_shows_a_line_per_step_when_piped(tmp_path, capsys):
+    """Piped (not a terminal), the command prints one line per finished step, numbered."""
+    bench = importlib.import_module("benchmarks.__main__")
+    argv = ["--tiny", "--no-plot", "--no-http", "--no-memory", "--scenarios", "read_4k,save_4k"]
+    assert 0 == bench.main([*argv, "--backends", "ours", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "[1/2] read_4k · ours · 4 thr: " in out
+    assert "[2/2] save_4k · ours · 4 thr: " in out
+    doc = json.loads((tmp_path / "bench-tiny.json").read_text())
+    assert "inmemorystorage (ours)" == doc["backends"]["ours"]["label"]
