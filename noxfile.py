@@ -36,6 +36,8 @@ DJANGO_MATRIX = [
     ("3.12", "5.2"),
     ("3.13", "5.2"),
     ("3.12", "6.0"),
+    ("3.13", "6.0"),
+    ("3.12", "6.1"),
     ("3.13", "6.1"),
 ]
 PYTHONS = sorted({py for py, _ in DJANGO_MATRIX}, key=lambda v: tuple(map(int, v.split("."))))

@@ -104,7 +104,6 @@ def check_storages(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG001 
     that has no effect.
     """
     messages: list[checks.CheckMessage] = []
-    persist = bool(getattr(settings, "INMEMORYSTORAGE_PERSIST", False))
     for alias, config, storage_class in in_memory_storages():
         options = dict(config.get("OPTIONS", {}))
         try:
@@ -129,7 +128,7 @@ def check_storages(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG001 
                     id="inmemorystorage.W002",
                 )
             )
-        if storage.namespace is None and not persist:
+        if not storage.shared:
             messages.append(
                 checks.Warning(
                     f"STORAGES[{alias!r}] has no namespace: each instance of it has its own "
@@ -197,10 +196,8 @@ def _entry(backend: str, alias: str) -> dict[str, Any]:
     """The ``STORAGES`` entry for *backend*, with *alias* as its namespace if the class has none."""
     entry: dict[str, Any] = {"BACKEND": backend}
     storage_class = in_memory_class(backend)
-    if storage_class is not None and not getattr(settings, "INMEMORYSTORAGE_PERSIST", False):
-        namespace = inspect.signature(storage_class.__init__).parameters.get("namespace")
-        if namespace is not None and namespace.default is None:
-            entry["OPTIONS"] = {"namespace": alias}
+    if storage_class is not None and not storage_class().shared:
+        entry["OPTIONS"] = {"namespace": alias}
     return entry
 
 

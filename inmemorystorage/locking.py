@@ -67,7 +67,8 @@ class PoliteLock:
         return self._lock.locked()
 
     def __enter__(self) -> None:
-        self.acquire()
+        if not self._lock.acquire(blocking=False):  # the usual case, spared a call
+            self.acquire()
 
     def __exit__(
         self,

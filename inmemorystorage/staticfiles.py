@@ -89,6 +89,7 @@ class InMemoryStaticFilesStorage(InMemoryStorage):
         if self.namespace is not None:
             return super()._choose_store()
         max_bytes, on_full = self._budget_options
+        self.shared = True
         return _shared_store(f"{STATICFILES_NAMESPACE}:{self.location}", max_bytes, on_full)
 
     def _clear_static_properties(self, setting: str, **_: Any) -> None:

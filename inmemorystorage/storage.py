@@ -227,11 +227,17 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
     def _choose_store(self) -> Store:
         """The store this instance uses: its namespace's, the persist store, or its own."""
         max_bytes, on_full = self._budget_options
+        self.shared = True
         if self.namespace is not None:
             return _shared_store(self.namespace, max_bytes, on_full)
         if getattr(settings, "INMEMORYSTORAGE_PERSIST", False):
             return _shared_store(None, max_bytes, on_full)
+        self.shared = False
         return Store(max_bytes, on_full)
+
+    #: Whether other instances see this one's files: it has a namespace, uses
+    #: the ``INMEMORYSTORAGE_PERSIST`` store, or (static files) a shared location.
+    shared: bool = False
 
     @classmethod
     @classmethod
@@ -403,9 +409,9 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             # no hook they call is overridden: check and claim in one step. A
             # name already taken goes to Django's search for another first (a
             # look without a lock), sparing a claim that would fail.
-            if not self._allow_overwrite and self._store.exists(name):
+            if not self._allow_overwrite and self._store.exists(name, canonical=True):
                 name = self.get_available_name(name, max_length=max_length)
-            return self._claim(name, content, max_length=max_length)
+            return self._claim(name, content, max_length=max_length, canonical=True)
         if name is not None and not isinstance(name, str):
             name = self._name(name)
         return str(super().save(name, content, max_length=max_length))
@@ -446,7 +452,9 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
     def _save(self, name: str, content: Any) -> str:
         return self._claim(name, content, max_length=None)
 
-    def _claim(self, name: str, content: Any, *, max_length: int | None) -> str:
+    def _claim(
+        self, name: str, content: Any, *, max_length: int | None, canonical: bool = False
+    ) -> str:
         """Gather the content, then claim a free name and publish in one step.
 
         If the name is taken meanwhile (or, on the lean path of :meth:`save`,
@@ -460,13 +468,14 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             data = self._gather(name, content)
             while True:
                 try:
-                    written = self._publish(name, data, exclusive=exclusive)
+                    written = self._publish(name, data, exclusive=exclusive, canonical=canonical)
                 except (FileExistsError, IsADirectoryError) as exc:
                     if isinstance(exc, NotADirectoryError) or not exclusive:
                         raise
                     alternative = self.get_available_name(name, max_length=max_length)
                     exclusive = alternative != name
                     name = alternative
+                    canonical = False
                 else:
                     break
         if hasattr(content, "temporary_file_path"):
@@ -488,8 +497,9 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             cls._save,
         ) == _ORIGINAL_HOOKS and _HOOK_NAMES.isdisjoint(self.__dict__)
 
-    def _publish(self, name: str, data: bytes, *, exclusive: bool) -> str:
-        written = self._store.write(name, data, exclusive=exclusive, canonical=is_canonical(name))
+    def _publish(self, name: str, data: bytes, *, exclusive: bool, canonical: bool = False) -> str:
+        canonical = canonical or is_canonical(name)
+        written = self._store.write(name, data, exclusive=exclusive, canonical=canonical)
         if written.evictions:
             self._report(written.evictions)
         return written.name

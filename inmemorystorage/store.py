@@ -377,17 +377,19 @@ class Store:
             version=stamp,
         )
 
-    def exists(self, path: str) -> bool:
+    def exists(self, path: str, *, canonical: bool = False) -> bool:
         """Whether a file or directory is at *path* (a file on the way means no).
 
         Takes no lock: one or two lookups. Does not count as a use.
+        *canonical* says that the caller has checked *path* with
+        :func:`~inmemorystorage.tree.is_canonical`.
         """
         try:
             if path in self._files:
                 return True
         except TypeError:  # unhashable: let split_path() say what a name must be
             pass
-        name = join(split_path(path))
+        name = path if canonical else join(split_path(path))
         return name in self._files or name in self._dirs
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.base import ContentFile
 
-from inmemorystorage import InMemoryStorage, StorageFull
+from inmemorystorage import InMemoryStaticFilesStorage, InMemoryStorage, StorageFull
 from inmemorystorage.budget import file_charge
 from inmemorystorage.storage import check_options, shared_storages
 from inmemorystorage.store import StoredFile
@@ -170,3 +170,12 @@ def test_raw_content_is_a_type_error_that_says_what_to_do(raw):
     """save(name, b"...") raises a TypeError that says to wrap the content in ContentFile."""
     with pytest.raises(TypeError, match=r"ContentFile\(data\)"):
         InMemoryStorage().save("a.txt", raw)
+
+
+def test_shared_says_whether_other_instances_see_the_files():
+    """A namespace or a static files location shares the files; a plain instance keeps its own."""
+    assert (False, True, True) == (
+        InMemoryStorage().shared,
+        InMemoryStorage(namespace="bulk-shared").shared,
+        InMemoryStaticFilesStorage(location="/srv/static").shared,
+    )

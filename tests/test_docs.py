@@ -235,6 +235,15 @@ def _startproject_settings(tmp_path: Path) -> dict[str, object]:
             "django.contrib.messages",
             "django.contrib.staticfiles",
         ],
+        "MIDDLEWARE": [
+            "django.middleware.security.SecurityMiddleware",
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.middleware.common.CommonMiddleware",
+            "django.middleware.csrf.CsrfViewMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+            "django.contrib.messages.middleware.MessageMiddleware",
+            "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        ],
         "STATIC_URL": "static/",
     }
 
@@ -247,6 +256,8 @@ def test_each_settings_block_configures_what_it_names(block, tmp_path):
     exec(compile(block.code, repr(block), "exec"), namespace)  # noqa: S102  # our own docs
     for app in namespace["INSTALLED_APPS"]:  # type: ignore[attr-defined]
         import_module(app.rsplit(".apps.", 1)[0])
+    for middleware in namespace["MIDDLEWARE"]:  # type: ignore[attr-defined]
+        import_string(middleware)
     storages = namespace.get("STORAGES")
     logging_config = namespace.get("LOGGING")
     assert storages or logging_config or "INSTALLED_APPS" in block.code or "=" in block.code
@@ -378,6 +389,7 @@ PUBLIC_MODULES = [
     "inmemorystorage.urls",
     "inmemorystorage.views",
     "inmemorystorage.signals",
+    "inmemorystorage.middleware",
 ]
 API = DOCS / "reference" / "api.md"
 

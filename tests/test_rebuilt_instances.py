@@ -8,7 +8,6 @@ such instance sees the same files.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -41,7 +40,8 @@ def documented_storages() -> list[pytest.ParameterSet]:
             match = re.search(r"^STORAGES = (\{.*?^\})", block, re.DOTALL | re.MULTILINE)
             if match is None:
                 continue
-            setting = ast.literal_eval(match.group(1).replace("64 * 1024 * 1024", "67108864"))
+            # A literal, with sizes such as 64 * 1024 * 1024: evaluated with no names at all.
+            setting = eval(match.group(1), {"__builtins__": {}})  # noqa: S307  # our own docs
             if setting.get("default", {}).get("BACKEND") == "inmemorystorage.InMemoryStorage":
                 found.append(pytest.param(setting, id=f"{document.name}:{len(found)}"))
     return found

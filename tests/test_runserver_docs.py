@@ -1,4 +1,4 @@
-"""docs/runserver.md pasted into a fresh ``startproject`` site, then run as its user would run it.
+"""docs/howto/runserver.md pasted into a fresh ``startproject`` site, run as its user would.
 
 The site gets every block of the doc (``<!-- file: PATH -->`` replaces a
 file, ``<!-- append: PATH -->`` adds to one, as "at the end of your
@@ -26,7 +26,7 @@ from tests.demo_server import DemoClient
 from tests.reloading_server import reloading_server
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "runserver.md"
+DOC = ROOT / "docs" / "howto" / "runserver.md"
 BLOCK = re.compile(
     r"<!-- (?P<how>file|append): (?P<path>\S+) -->\n```\w*\n(?P<code>.*?)```", re.DOTALL
 )
@@ -71,8 +71,6 @@ SITE_FILES = {
           {% csrf_token %}{{ form }}<button>Upload</button>
         </form>
         """,
-    "uploads/tests/__init__.py": "",
-    "uploads/tests/media/logo.svg": '<svg xmlns="http://www.w3.org/2000/svg"/>\n',
 }
 #: Added after the doc's blocks: the site's app, its URL, the test's small budget.
 SITE_APPENDS = {
@@ -138,7 +136,8 @@ def test_the_doc_gives_every_snippet():
         ("append", "mysite/settings.py"),
         ("file", "mysite/urls.py"),
         ("file", "mysite/quiet_settings.py"),
-        ("file", "uploads/tests/test_gallery.py"),
+        ("file", "uploads/media_fixtures/logo.svg"),
+        ("file", "uploads/test_gallery.py"),
     ]
     assert expected == [(how, path) for how, path, _code in doc_blocks()]
 
