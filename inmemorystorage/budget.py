@@ -15,8 +15,6 @@ import collections
 import operator
 from typing import TYPE_CHECKING, Literal
 
-from .tree import FileNode
-
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -35,7 +33,8 @@ __all__ = [
 ]
 
 OnFull = Literal["evict", "error"]
-Index = dict[str, FileNode]
+#: Each file's content by its canonical name.
+Index = dict[str, bytes]
 
 #: Bytes a stored file costs beyond its content and its name: the node and its
 #: stamp, its entries in the name index (with the recency order of a bounded

@@ -429,10 +429,10 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         if mode == "rb":
             store = self._store
             try:
-                node = store.read_node(name)
+                content = store.read(name)
             except (UnsafePath, TypeError, NotADirectory):  # see _name() and _DjangoNames
                 return self._open(name, mode)
-            return SnapshotFile(node.content, name, store)
+            return SnapshotFile(content, name, store)
         return self._open(name, mode)
 
     def _open(self, name: str, mode: str = "rb") -> SnapshotFile | WriterFile:

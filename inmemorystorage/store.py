@@ -6,18 +6,19 @@ Nothing here imports Django, so the store can be tested and benchmarked alone;
 What guards what
 ----------------
 
-* ``_files`` maps each file's canonical name to its
-  :class:`~inmemorystorage.tree.FileNode`; ``_dirs`` maps each directory's
-  canonical name (the root is ``""``) to its
-  :class:`~inmemorystorage.tree.DirNode`. Both are **read without a lock**
-  (one ``dict.get`` or ``in``) and **changed only under** ``_lock``.
+* ``_files`` maps each file's canonical name to its content, an immutable
+  ``bytes``; ``_dirs`` maps each directory's canonical name (the root is
+  ``""``) to its :class:`~inmemorystorage.tree.DirNode`, whose children map
+  each file to its stamp (publication time and version). ``_files`` and
+  ``_dirs`` are **read without a lock** (one ``dict.get`` or ``in``) and
+  **changed only under** ``_lock``.
 * ``_lock``, a :class:`~inmemorystorage.locking.PoliteLock`, guards every
   change to ``_files`` and ``_dirs``, the directories' children and times,
   the budget, the counters, the access and creation times kept beside the
-  nodes, the remembered evictions and the stamp counter. Readers that need
-  more than one entry to agree (``listdir()``, ``stat()``, ``stats()``) take
-  it too. It is held for O(path depth) plus any evictions, never while
-  copying content or calling user code.
+  files, the remembered evictions and the stamp counter. Readers that need
+  more than one entry to agree (``listdir()``, ``stat()``, ``stats()``, a
+  read with its metadata) take it too. It is held for O(path depth) plus any
+  evictions, never while copying content or calling user code.
 * ``_reads``, a :class:`collections.deque` (whose ``append`` and ``popleft``
   are thread-safe by their documented contract), carries reads to whoever
   next holds ``_lock``: that thread applies them in order to the access
@@ -28,7 +29,7 @@ What guards what
 Why a reader without a lock sees only what it should
 ----------------------------------------------------
 
-A read of a canonical name is ``node = self._files.get(name)``. That one
+A read of a canonical name is ``content = self._files.get(name)``. That one
 operation is atomic on every CPython: under the GIL because ``dict.get`` on
 ``str`` keys runs no Python code, and on free-threaded builds because
 ``dict`` reads are made safe against concurrent writers by the interpreter
@@ -36,24 +37,28 @@ operation is atomic on every CPython: under the GIL because ``dict.get`` on
 thread-safe), ``OrderedDict`` included, whose lookups are ``dict`` lookups;
 its linked order list is touched only under ``_lock``.
 
-* **No partly built node.** A writer builds the whole ``FileNode`` (content
-  and stamp) and only then stores it into ``_files``; nothing ever changes a
-  node afterwards. The store into the dict is the publication: on the GIL
-  build the interpreter lock orders it after the node's construction; on
+* **Nothing partly built.** What a reader finds is a ``bytes`` object that
+  was complete before it was stored into ``_files`` and that nothing can
+  change afterwards. The store into the dict is the publication: on the GIL
+  build the interpreter lock orders it after the object's construction; on
   the free-threaded build the dict's own synchronisation (its per-object
   lock on the writer's side, and the acquire-ordered read of the entry on
-  the reader's side) does. A reader that finds the node finds it whole.
+  the reader's side) does. Everything else a file has (its stamp, its place
+  in its directory, its charge) is written before the publication and read
+  only under ``_lock``.
 * **No file after its ``delete()`` returned.** ``delete()`` (and eviction,
   and ``clear()``) remove the name from ``_files`` before they return; a
   ``get`` that starts afterwards cannot find it.
 * **No old content after a ``save()`` returned.** A write replaces the entry
-  with its new node before it returns; a ``get`` that starts afterwards
-  finds the new node or a newer one. A reader that got the old node before
-  keeps it: content is immutable ``bytes``, so what it reads never changes
-  (like a POSIX file unlinked while open).
+  with its new content before it returns; a ``get`` that starts afterwards
+  finds the new content or a newer one. A reader that got the old content
+  before keeps it: it is immutable ``bytes``, so what it reads never
+  changes (like a POSIX file unlinked while open).
 
 Directories are never read without the lock except by ``exists()``, whose
 answer depends on one ``in`` test at a time, each atomic as above.
+``tests/test_concurrency.py`` checks the three promises under threads, and
+that a torn publication or a late removal in the index breaks them.
 
 No user code, signal or logging runs with ``_lock`` held: a write returns
 the evictions it caused, for its caller to report once it is released.
@@ -75,7 +80,6 @@ from .exceptions import InvalidPath, NotADirectory, PathDoesNotExist, StorageFul
 from .locking import PoliteLock
 from .tree import (
     DirNode,
-    FileNode,
     ancestor_names,
     base_name,
     is_a_directory,
@@ -260,32 +264,12 @@ class Store:
             IsADirectoryError: *path* is a directory.
             NotADirectory: a parent of *path* is a file.
         """
-        return self.read_node(path).content
-
-    def read_with_info(self, path: str) -> tuple[bytes, FileInfo]:
-        """Return the content of the file at *path* and its metadata, from one moment.
-
-        Like :meth:`read`; the info describes exactly the returned content.
-        """
-        node = self.read_node(path)
-        name = path if self._files.get(path) is node else join(split_path(path))
-        with self._lock:
-            self._apply_reads()
-            return node.content, self._file_info(name, node)
-
-    def read_node(self, path: str) -> FileNode:
-        """Return the file node at *path*, counting it as a use (the hot path of every read).
-
-        The node never changes. Takes no lock: one lookup for a canonical
-        name (see the module docstring for why that is safe). Raises as
-        :meth:`read`.
-        """
         try:
-            node = self._files.get(path)
+            content = self._files.get(path)
         except TypeError:  # unhashable: let split_path() say what a name must be
-            node = None
-        if node is None:
-            path, node = self._find_file(path)
+            content = None
+        if content is None:
+            path, content = self._find_file(path)
         reads = self._reads
         reads.append((path, self._now()))
         if len(reads) >= _READS_BEFORE_DRAIN and self._lock.acquire(blocking=False):
@@ -293,15 +277,32 @@ class Store:
                 self._apply_reads()
             finally:
                 self._lock.release()
-        return node
+        return content
 
-    def _find_file(self, path: str) -> tuple[str, FileNode]:
+    def read_with_info(self, path: str) -> tuple[bytes, FileInfo]:
+        """Return the content of the file at *path* and its metadata, from one moment.
+
+        Like :meth:`read`, but takes the lock, so that the info describes
+        exactly the returned content.
+        """
+        name = join(split_path(path))
+        with self._lock:
+            content = self._files.get(name)
+            if content is None:
+                error = self._missing(name)
+                self._counters.misses += 1
+                raise error
+            self._reads.append((name, self._now()))
+            self._apply_reads()
+            return content, self._file_info(name, content)
+
+    def _find_file(self, path: str) -> tuple[str, bytes]:
         # A name that is not canonical, or not a file: normalize it and look
         # again, or raise the precise error. Takes no lock but to count a miss.
         name = join(split_path(path))
-        node = self._files.get(name)
-        if node is not None:
-            return name, node
+        content = self._files.get(name)
+        if content is not None:
+            return name, content
         error = self._missing(name)
         with self._lock:
             self._counters.misses += 1
@@ -348,9 +349,9 @@ class Store:
         name = join(split_path(path))
         with self._lock:
             self._apply_reads()
-            node = self._files.get(name)
-            if node is not None:
-                return self._file_info(name, node)
+            content = self._files.get(name)
+            if content is not None:
+                return self._file_info(name, content)
             directory = self._dirs.get(name)
             if directory is None:
                 raise self._missing(name)
@@ -364,18 +365,25 @@ class Store:
                 version=0,
             )
 
-    def _file_info(self, name: str, node: FileNode) -> FileInfo:
-        # Called with self._lock held, for the file *node* published at *name*.
-        stamp = node.stamp
+    def _file_info(self, name: str, content: bytes) -> FileInfo:
+        # Called with self._lock held, for the *content* published at *name*.
+        stamp = self._stamp_of(name)
         return FileInfo(
             name=name,
             is_dir=False,
-            size=len(node.content),
+            size=len(content),
             created=_seconds(self._created.get(name, stamp)),
             modified=_seconds(stamp),
             accessed=_seconds(max(self._accessed.get(name, stamp), stamp)),
             version=stamp,
         )
+
+    def _stamp_of(self, name: str) -> int:
+        # The stamp of the file published at *name*, kept in its directory's
+        # entry for it. Called with self._lock held.
+        stamp = self._dirs[parent_name(name)].children[name]
+        assert type(stamp) is int  # noqa: S101  # a file's entry, by the caller's check
+        return stamp
 
     def exists(self, path: str, *, canonical: bool = False) -> bool:
         """Whether a file or directory is at *path* (a file on the way means no).
@@ -410,7 +418,7 @@ class Store:
             children = list(directory.children.items())
         cut = len(name) + 1 if name else 0
         dirs = [key[cut:] for key, child in children if isinstance(child, DirNode)]
-        files = [key[cut:] for key, child in children if isinstance(child, FileNode)]
+        files = [key[cut:] for key, child in children if type(child) is int]
         return dirs, files
 
     def stats(self) -> StoreStats:
@@ -512,7 +520,7 @@ class Store:
         budget = self._budget
         charge = file_charge(name, size)
         needed = charge + sum(dir_charge(base_name(d)) for d in missing) if missing else charge
-        freed = file_charge(name, len(old.content)) if old is not None else 0
+        freed = file_charge(name, len(old)) if old is not None else 0
         stamp = self._next_stamp()
         evictions: list[Eviction] = []
         if budget.overflow(needed - freed) > 0:
@@ -526,18 +534,18 @@ class Store:
         if missing:
             self._make_dirs(missing, stamp)
         parent = self._dirs[parent_name(name)]
-        new = FileNode(content, stamp)
-        parent.children[name] = new
+        old_stamp = parent.children.get(name)
+        parent.children[name] = stamp
         budget.add_file(charge)
         if old is None:
             parent.modified = parent.accessed = stamp
-            self._files[name] = new  # the publication: a new name goes last in any order
+            self._files[name] = content  # the publication: a new name goes last in any order
         else:
             budget.remove_file(freed)
-            self._freed += len(old.content)
-            self._created.setdefault(name, old.stamp)
+            self._freed += len(old)
+            self._created.setdefault(name, old_stamp)  # type: ignore[arg-type]  # a file's stamp
             self._accessed.pop(name, None)
-            self._files[name] = new  # the publication
+            self._files[name] = content  # the publication
             budget.touch(self._files, name)
         if self._evicted:
             self._trim_evictions()
@@ -550,7 +558,7 @@ class Store:
         self._stamp = stamp
         return stamp
 
-    def _target(self, name: str, *, exclusive: bool) -> tuple[FileNode | None, list[str]]:
+    def _target(self, name: str, *, exclusive: bool) -> tuple[bytes | None, list[str]]:
         # The file at *name*, if any, and the directories missing on the way
         # to it, outermost first; raises what a write there would raise for the
         # store's shape. Called with self._lock held.
@@ -615,26 +623,26 @@ class Store:
                 self._prune_empty_dirs(keep)
                 break
             victim = budget.least_recent(self._files)
-            node = self._remove_file(victim, stamp)
+            content = self._remove_file(victim, stamp)
             self._prune_from(parent_name(victim), keep)
-            eviction = Eviction(victim, len(node.content), _seconds(stamp))
+            eviction = Eviction(victim, len(content), _seconds(stamp))
             self._remember_eviction(eviction)
             evictions.append(eviction)
         self._counters.evictions += len(evictions)
         return evictions
 
-    def _remove_file(self, name: str, stamp: int) -> FileNode:
+    def _remove_file(self, name: str, stamp: int) -> bytes:
         # Take the file at *name* out of the index, its directory and the
         # budget. Called with self._lock held.
-        node = self._files.pop(name)
+        content = self._files.pop(name)
         parent = self._dirs[parent_name(name)]
         del parent.children[name]
         parent.modified = parent.accessed = stamp
         self._accessed.pop(name, None)
         self._created.pop(name, None)
-        self._budget.remove_file(file_charge(name, len(node.content)))
-        self._freed += len(node.content)
-        return node
+        self._budget.remove_file(file_charge(name, len(content)))
+        self._freed += len(content)
+        return content
 
     def _release_memory(self) -> None:
         # Ask the allocator to return free memory, once enough content has been
@@ -737,7 +745,7 @@ class Store:
         # Remove the directory *name* with everything below it. Called with self._lock held.
         stamp = self._stamp
         for child, node in list(self._dirs[name].children.items()):
-            if isinstance(node, FileNode):
+            if type(node) is int:
                 self._remove_file(child, stamp)
             else:
                 self._delete_dir(child)
@@ -771,13 +779,14 @@ class Store:
         """
         with self._lock:
             entries = [
-                (name, node, self._created.get(name, node.stamp))
-                for name, node in self._files.items()
+                (name, content, self._created.get(name, stamp), stamp)
+                for name, content in self._files.items()
+                for stamp in (self._stamp_of(name),)
             ]
         return sorted(
             (
-                StoredFile(name, node.content, _seconds(created), _seconds(node.stamp))
-                for name, node, created in entries
+                StoredFile(name, content, _seconds(created), _seconds(stamp))
+                for name, content, created, stamp in entries
             ),
             key=lambda file: file.name,
         )
@@ -830,7 +839,7 @@ class Store:
         # Called with self._lock held: check every target, settle the budget
         # once, then publish every node.
         missing: dict[str, None] = {}
-        olds: dict[str, FileNode] = {}
+        olds: dict[str, bytes] = {}
         for name in batch:
             old, new_dirs = self._target(name, exclusive=not replace)
             missing.update(dict.fromkeys(new_dirs))
@@ -840,7 +849,7 @@ class Store:
         budget = self._budget
         needed = sum(file_charge(name, len(f.content)) for name, f in batch.items())
         needed += sum(dir_charge(base_name(d)) for d in missing)
-        freed = sum(file_charge(name, len(old.content)) for name, old in olds.items())
+        freed = sum(file_charge(name, len(old)) for name, old in olds.items())
         stamp = self._next_stamp()
         evictions: list[Eviction] = []
         if budget.overflow(needed - freed) > 0:
@@ -862,30 +871,29 @@ class Store:
     def _publish_loaded(
         self,
         batch: dict[str, StoredFile],
-        olds: dict[str, FileNode],
+        olds: dict[str, bytes],
         missing: Iterable[str],
         stamp: int,
     ) -> None:
         # Charge and publish a checked batch, room already made. Called with self._lock held.
         budget = self._budget
         for name, old in olds.items():
-            budget.remove_file(file_charge(name, len(old.content)))
+            budget.remove_file(file_charge(name, len(old)))
             self._accessed.pop(name, None)
             self._created.pop(name, None)
         self._make_dirs(missing, stamp)
         for name, file in batch.items():
             self._forget_eviction(name)
             modified = max(_stamp(file.modified), 1)
-            if name in olds and olds[name].stamp == modified:
+            if name in olds and self._stamp_of(name) == modified:
                 modified += 1  # a new version, even at the same time
-            node = FileNode(file.content, modified)
             self._stamp = max(self._stamp, modified)
             created = _stamp(file.created)
-            if created != node.stamp:
+            if created != modified:
                 self._created[name] = created
             budget.add_file(file_charge(name, len(file.content)))
             parent = self._dirs[parent_name(name)]
-            parent.children[name] = node
+            parent.children[name] = modified
             parent.modified = parent.accessed = stamp
-            self._files[name] = node
+            self._files[name] = file.content
             budget.touch(self._files, name)

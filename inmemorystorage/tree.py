@@ -12,8 +12,6 @@ from .exceptions import InvalidPath, UnsafePath
 
 __all__ = [
     "DirNode",
-    "FileNode",
-    "Node",
     "ancestor_names",
     "base_name",
     "is_a_directory",
@@ -28,31 +26,21 @@ MAX_SEGMENT_BYTES = 255
 
 
 @attrs.define(slots=True, eq=False, weakref_slot=False)
-class FileNode:
-    """One published file: its immutable content and when it was published.
-
-    Built whole before it is published and never changed afterwards, so a
-    reader that finds it needs no lock. Its name is the key it is stored
-    under (not repeated here, to keep a small file small).
-    """
-
-    content: bytes
-    #: Nanoseconds since the epoch at publication: the modification time, and,
-    #: being unique within a store, also the version of the name's content.
-    stamp: int
-
-
-@attrs.define(slots=True, eq=False, weakref_slot=False)
 class DirNode:
-    """One directory: its children by their full canonical names, and its times in nanoseconds."""
+    """One directory, its times in nanoseconds, and its children by their full canonical names.
+
+    A child directory maps to its ``DirNode``; a child file to its *stamp*:
+    the ``int`` nanoseconds since the epoch at which its content was
+    published, its modification time and, being unique within a store, also
+    the version of its content. A file costs no object of its own: its
+    content lives in the store's index, its stamp here (a small file's
+    memory is mostly these entries).
+    """
 
     created: int
     modified: int
     accessed: int
-    children: dict[str, FileNode | DirNode] = attrs.field(factory=dict)
-
-
-Node = FileNode | DirNode
+    children: dict[str, int | DirNode] = attrs.field(factory=dict)
 
 
 def is_canonical(path: object) -> bool:

@@ -336,12 +336,12 @@ def test_lock_free_readers_see_only_whole_current_files():
 
 
 class TornPublication(dict):  # type: ignore[type-arg]
-    """An index that publishes in two steps: an empty node first, the real one after."""
+    """An index that publishes in two steps: empty content first, the real content after."""
 
-    def __setitem__(self, name, node):
-        super().__setitem__(name, type(node)(b"", node.stamp))
-        time.sleep(0)  # the moment a reader could find the empty node
-        super().__setitem__(name, node)
+    def __setitem__(self, name, content):
+        super().__setitem__(name, b"")
+        time.sleep(0)  # the moment a reader could find the empty content
+        super().__setitem__(name, content)
 
 
 class LateRemoval(dict):  # type: ignore[type-arg]
