@@ -575,6 +575,11 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         ``False`` for a name that no store could hold (a segment longer than
         255 bytes), so that Django's ``get_available_name()`` can shorten it.
         """
+        if type(name) is str:
+            try:
+                return self._store.exists(name)  # the usual, relative name: no more to do
+            except (UnsafePath, OSError):  # absolute, or too long: see below
+                pass
         with self._names:
             try:
                 return self._store.exists(self._name(name))

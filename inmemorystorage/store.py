@@ -82,10 +82,9 @@ from .tree import (
     DirNode,
     ancestor_names,
     base_name,
+    canonical_name,
     is_a_directory,
-    join,
     parent_name,
-    split_path,
 )
 
 if TYPE_CHECKING:
@@ -285,7 +284,7 @@ class Store:
         Like :meth:`read`, but takes the lock, so that the info describes
         exactly the returned content.
         """
-        name = join(split_path(path))
+        name = canonical_name(path)
         with self._lock:
             content = self._files.get(name)
             if content is None:
@@ -299,7 +298,7 @@ class Store:
     def _find_file(self, path: str) -> tuple[str, bytes]:
         # A name that is not canonical, or not a file: normalize it and look
         # again, or raise the precise error. Takes no lock but to count a miss.
-        name = join(split_path(path))
+        name = canonical_name(path)
         content = self._files.get(name)
         if content is not None:
             return name, content
@@ -346,7 +345,7 @@ class Store:
             PathDoesNotExist: nothing is stored at *path*.
             NotADirectory: a parent of *path* is a file.
         """
-        name = join(split_path(path))
+        name = canonical_name(path)
         with self._lock:
             self._apply_reads()
             content = self._files.get(name)
@@ -397,7 +396,7 @@ class Store:
                 return True
         except TypeError:  # unhashable: let split_path() say what a name must be
             pass
-        name = path if canonical else join(split_path(path))
+        name = path if canonical else canonical_name(path)
         return name in self._files or name in self._dirs
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
@@ -410,7 +409,7 @@ class Store:
             PathDoesNotExist: nothing is stored at *path*.
             NotADirectory: *path* or one of its parents is a file.
         """
-        name = join(split_path(path))
+        name = canonical_name(path)
         with self._lock:
             directory = self._dirs.get(name)
             if directory is None:
@@ -476,7 +475,7 @@ class Store:
             IsADirectoryError: *path* is a directory (or the root).
             NotADirectory: a parent of *path* is a file.
         """
-        name = join(split_path(path))
+        name = canonical_name(path)
         with self._lock:
             self._target(name, exclusive=exclusive)
 
@@ -501,7 +500,7 @@ class Store:
             NotADirectory: a parent of *path* is a file.
             StorageFull: the content cannot fit; nothing changed.
         """
-        name = path if canonical else join(split_path(path))
+        name = path if canonical else canonical_name(path)
         size = len(content)
         if self._budget.max_bytes is not None:
             self.check_size(name, size)
@@ -707,7 +706,7 @@ class Store:
         Raises:
             InvalidPath: *path* is not a name a store could hold.
         """
-        name = join(split_path(path))
+        name = canonical_name(path)
         with self._lock:
             return self._evicted.get(name)
 
@@ -725,7 +724,7 @@ class Store:
         Raises:
             InvalidPath: *path* is the root (use :meth:`clear`).
         """
-        name = join(split_path(path))
+        name = canonical_name(path)
         if not name:
             msg = "the root cannot be deleted; use clear() to empty the store"
             raise InvalidPath(msg)
@@ -810,7 +809,7 @@ class Store:
         """
         batch: dict[str, StoredFile] = {}
         for file in files:
-            name = join(split_path(file.name))
+            name = canonical_name(file.name)
             if not name:
                 raise is_a_directory(file.name)
             if not isinstance(file.content, bytes):

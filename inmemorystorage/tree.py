@@ -14,6 +14,7 @@ __all__ = [
     "DirNode",
     "ancestor_names",
     "base_name",
+    "canonical_name",
     "is_a_directory",
     "is_canonical",
     "join",
@@ -144,6 +145,12 @@ def _split_slowly(path: str, segments: list[str]) -> tuple[str, ...]:
         else:
             parts.append(segment)
     return tuple(parts)
+
+
+@functools.lru_cache(maxsize=4096)
+def canonical_name(path: str) -> str:
+    """The name a store keeps *path* under (``""``: the root); raises as :func:`split_path`."""
+    return join(split_path(path))
 
 
 def join(parts: tuple[str, ...]) -> str:
