@@ -95,6 +95,18 @@ def _sleep_until(condition: object, seconds: float) -> None:
         time.sleep(0.05)
 
 
+#: ``python manage.py ...`` as typed in a terminal, where Ctrl-C interrupts it.
+#: A process started in the background by a non-interactive shell (a CI job
+#: runner may be one) inherits SIGINT as ignored, and Python then installs no
+#: handler for it: restore Python's own before running manage.py as __main__.
+_AS_TYPED = (
+    "import runpy, signal, sys; "
+    "signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv = sys.argv[1:]; "
+    "runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+
+
 @contextlib.contextmanager
 def reloading_server(
     project: Path, log: Path, tmpdir: Path, **environ: str
@@ -106,7 +118,7 @@ def reloading_server(
     port = free_port()
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"{HOST}:{port}"],
+            [sys.executable, "-c", _AS_TYPED, "manage.py", "runserver", f"{HOST}:{port}"],
             cwd=project,
             env=env,
             stdout=output,
