@@ -422,7 +422,7 @@ def _find_chromium() -> tuple[str, str] | None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """The benchmark suite: ours beside every peer, wrong reads counted (``-- --quick``: < 1 min).
+    """The benchmark suite: ours beside every peer, wrong reads counted (``--quick``: ~2 min).
 
     Results go to ``benchmarks/results/``; dj-inmemorystorage 2.1.0 is installed
     apart, under ``benchmarks/.peers/``, since it has our import name.

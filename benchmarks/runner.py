@@ -263,7 +263,7 @@ def run(config: Config, progress: Progress | None = None) -> dict[str, Any]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line of ``python -m benchmarks``."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a short run (under a minute)")
+    parser.add_argument("--quick", action="store_true", help="a short run (about two minutes)")
     parser.add_argument("--tiny", action="store_true", help="tiny sizes, for the test suite")
     parser.add_argument("--threads", help="more thread counts, comma-separated (e.g. 16,32)")
     parser.add_argument("--backends", help="comma-separated: " + ",".join(BACKENDS))
