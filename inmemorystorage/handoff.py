@@ -65,6 +65,7 @@ from .storage import InMemoryStorage, shared_storages
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import IO
 
     from .store import StoredFile
 
@@ -314,15 +315,7 @@ def _load(path: Path) -> int:
 
 def _read_manifest(handoff: tarfile.TarFile) -> list[dict[str, Any]]:
     """The store entries of the manifest, checked: this format, this runserver, sound fields."""
-    try:
-        member = handoff.getmember(_MANIFEST)
-    except KeyError:
-        msg = f"it has no {_MANIFEST}"
-        raise HandoffError(msg) from None
-    reader = handoff.extractfile(member) if member.isreg() else None
-    if reader is None:
-        msg = f"its {_MANIFEST} is not a regular file"
-        raise HandoffError(msg)
+    reader = _member(handoff, _MANIFEST)
     try:
         manifest = json.loads(reader.read())
     except ValueError as exc:
@@ -357,16 +350,21 @@ def _sound_entry(entry: object) -> bool:
 
 def _read_store(handoff: tarfile.TarFile, entry: dict[str, Any]) -> list[StoredFile]:
     """The files of one store's archive inside the hand-off."""
+    return read_files(_member(handoff, entry["member"]))
+
+
+def _member(handoff: tarfile.TarFile, name: str) -> IO[bytes]:
+    """The content of the regular file *name* in the hand-off, or a HandoffError saying why not."""
     try:
-        member = handoff.getmember(entry["member"])
+        member = handoff.getmember(name)
     except KeyError:
-        msg = f"it lacks {entry['member']}"
+        msg = f"it has no {name}"
         raise HandoffError(msg) from None
     reader = handoff.extractfile(member) if member.isreg() else None
     if reader is None:
-        msg = f"{entry['member']} is not a regular file"
+        msg = f"{name} in it is not a regular file"
         raise HandoffError(msg)
-    return read_files(reader)
+    return reader
 
 
 def _target(entry: dict[str, Any]) -> InMemoryStorage | None:

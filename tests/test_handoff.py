@@ -233,7 +233,7 @@ def inner_tar(*names):
         (
             {"format": handoff.FORMAT, "parent": "PARENT", "stores": [entry()]},
             {},
-            "lacks stores/0.tar",
+            "it has no stores/0.tar",
         ),
         (
             {"format": handoff.FORMAT, "parent": "PARENT", "stores": [entry()]},
@@ -455,9 +455,9 @@ def raw_handoff(directory, members):
     ("members", "reason"),
     [
         ({"stores/0.tar": b""}, "it has no manifest.json"),
-        ({"manifest.json": None}, "its manifest.json is not a regular file"),
+        ({"manifest.json": None}, "manifest.json in it is not a regular file"),
         ({"manifest.json": b"{not json"}, "its manifest.json is not JSON"),
-        ({"stores/0.tar": None, "manifest.json": "MANIFEST"}, "stores/0.tar is not a regular file"),
+        ({"stores/0.tar": None, "manifest.json": "MANIFEST"}, "stores/0.tar in it is not a regular file"),
     ],
     ids=["no-manifest", "manifest-dir", "manifest-not-json", "store-dir"],
 )
