@@ -457,7 +457,10 @@ def raw_handoff(directory, members):
         ({"stores/0.tar": b""}, "it has no manifest.json"),
         ({"manifest.json": None}, "manifest.json in it is not a regular file"),
         ({"manifest.json": b"{not json"}, "its manifest.json is not JSON"),
-        ({"stores/0.tar": None, "manifest.json": "MANIFEST"}, "stores/0.tar in it is not a regular file"),
+        (
+            {"stores/0.tar": None, "manifest.json": "MANIFEST"},
+            "stores/0.tar in it is not a regular file",
+        ),
     ],
     ids=["no-manifest", "manifest-dir", "manifest-not-json", "store-dir"],
 )
