@@ -240,7 +240,6 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
     shared: bool = False
 
     @classmethod
-    @classmethod
     def _over(cls, store: Store, namespace: str | None) -> InMemoryStorage:
         """An instance over an existing shared *store* (``namespace=None``: the persist store)."""
         storage = cls(namespace=namespace, max_bytes=store.max_bytes, on_full=store.on_full)
