@@ -107,7 +107,7 @@ def _seconds(stamp: int) -> float:
     return stamp / _NS
 
 
-def _stamp(seconds: float) -> int:
+def _stamp_for(seconds: float) -> int:
     """Nanoseconds for *seconds*, chosen so that ``_seconds()`` gives *seconds* back when it can.
 
     A float of seconds since the epoch resolves about 240 ns, so several
@@ -883,11 +883,11 @@ class Store:
         self._make_dirs(missing, stamp)
         for name, file in batch.items():
             self._forget_eviction(name)
-            modified = max(_stamp(file.modified), 1)
+            modified = max(_stamp_for(file.modified), 1)
             if name in olds and self._stamp_of(name) == modified:
                 modified += 1  # a new version, even at the same time
             self._stamp = max(self._stamp, modified)
-            created = _stamp(file.created)
+            created = _stamp_for(file.created)
             if created != modified:
                 self._created[name] = created
             budget.add_file(file_charge(name, len(file.content)))

@@ -15,6 +15,8 @@ from inmemorystorage.store import StoredFile
 
 from .stress import check_consistency
 
+pytestmark = pytest.mark.usefixtures("forget_shared_stores")
+
 
 def files_of(storage):
     return [(f.name, f.content, f.created, f.modified) for f in storage.stored_files()]
