@@ -24,7 +24,6 @@ message has an id and says what to do; docs/runserver.md lists them:
 from __future__ import annotations
 
 import contextlib
-import inspect
 from typing import Any
 
 from django.conf import settings
@@ -34,19 +33,13 @@ from django.utils.module_loading import import_string
 
 from .configured import in_memory_class, in_memory_storages
 from .middleware import StorageFullMiddleware
-from .storage import InMemoryStorage, check_options
+from .storage import OPTION_NAMES, check_options
 
 __all__ = ["check_deploy", "check_middleware", "check_removed_settings", "check_storages"]
 
 #: The settings Django 5.1 removed, and the STORAGES alias each of them configured.
 _REMOVED_SETTINGS = (("DEFAULT_FILE_STORAGE", "default"), ("STATICFILES_STORAGE", "staticfiles"))
 _MIDDLEWARE = "inmemorystorage.middleware.StorageFullMiddleware"
-#: The options of InMemoryStorage itself, which check_options() knows.
-_OWN_OPTIONS = frozenset(
-    name
-    for name, parameter in inspect.signature(InMemoryStorage.__init__).parameters.items()
-    if name != "self" and parameter.kind is not parameter.VAR_KEYWORD
-)
 
 
 def check_removed_settings(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG001  # the check framework's signature
@@ -119,7 +112,7 @@ def check_storages(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG001 
             continue
         try:
             # What the constructor accepts but has no effect (on_full without max_bytes).
-            check_options(**{name: options[name] for name in options if name in _OWN_OPTIONS})
+            check_options(**{name: options[name] for name in options if name in OPTION_NAMES})
         except ImproperlyConfigured as exc:
             messages.append(
                 checks.Warning(

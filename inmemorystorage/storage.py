@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from .budget import OnFull
 
-__all__ = ["InMemoryStorage", "check_options", "shared_storages"]
+__all__ = ["OPTION_NAMES", "InMemoryStorage", "check_options", "shared_storages"]
 
 logger = logging.getLogger("inmemorystorage")
 
@@ -102,7 +102,7 @@ def check_options(**options: Any) -> None:
         ImproperlyConfigured: an option is unknown, or has a value it cannot
             take (the message names the option and what it accepts).
     """
-    unknown = {name: value for name, value in options.items() if name not in _option_names()}
+    unknown = {name: value for name, value in options.items() if name not in OPTION_NAMES}
     if unknown:
         raise _unknown_options(unknown)
     if "on_full" in options and options.get("max_bytes") is None:
@@ -114,12 +114,6 @@ def check_options(**options: Any) -> None:
     _check_values(
         options.get("max_bytes"), options.get("on_full", "evict"), options.get("namespace")
     )
-
-
-def _option_names() -> list[str]:
-    """The keyword arguments :class:`InMemoryStorage` accepts, in signature order."""
-    parameters = inspect.signature(InMemoryStorage.__init__).parameters.values()
-    return [p.name for p in parameters if p.name != "self" and p.kind is not p.VAR_KEYWORD]
 
 
 def _check_values(max_bytes: object, on_full: object, namespace: object) -> None:
@@ -169,7 +163,7 @@ def shared_storages() -> list[InMemoryStorage]:
 
 def _unknown_options(unknown: dict[str, Any]) -> ImproperlyConfigured:
     names = ", ".join(map(repr, sorted(unknown)))
-    valid = ", ".join(_option_names())
+    valid = ", ".join(OPTION_NAMES)
     msg = f"InMemoryStorage got unknown option(s) {names}; the options are: {valid}"
     return ImproperlyConfigured(msg)
 
@@ -637,3 +631,9 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
 
 _ORIGINAL_HOOKS = tuple(getattr(InMemoryStorage, hook) for hook in _SAVE_HOOKS)
 _HOOK_NAMES = frozenset(_SAVE_HOOKS)
+#: The options :class:`InMemoryStorage` accepts, in the order of its signature.
+OPTION_NAMES = tuple(
+    parameter.name
+    for parameter in inspect.signature(InMemoryStorage.__init__).parameters.values()
+    if parameter.name != "self" and parameter.kind is not parameter.VAR_KEYWORD
+)
