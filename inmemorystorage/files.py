@@ -100,6 +100,25 @@ def _text(binary: IO[bytes], newline: str | None) -> io.TextIOWrapper:
     return io.TextIOWrapper(binary, encoding="utf-8", newline=newline, write_through=True)
 
 
+class _Position:
+    """The reader's ``io.BytesIO``, made the first time something needs a position.
+
+    Most readers are opened, read whole and closed; :meth:`SnapshotFile.read`
+    and :meth:`SnapshotFile.close` serve those without one. Anything else
+    (``seek()``, ``chunks()``, a partial ``read()``, ``.file`` itself) gets a
+    ``BytesIO`` at the position those calls left, kept in the instance from
+    then on (this is a non-data descriptor, so the instance's own ``file``
+    wins once set).
+    """
+
+    def __get__(self, reader: SnapshotFile | None, owner: type | None = None) -> Any:
+        if reader is None:
+            return self
+        position = reader._position()  # noqa: SLF001  # this descriptor is part of the class
+        reader.__dict__["file"] = position
+        return position
+
+
 class SnapshotFile(_ReadOnly, _File):
     """A file opened for reading: its own position over the content as it was at ``open()``.
 
@@ -116,7 +135,7 @@ class SnapshotFile(_ReadOnly, _File):
         # File.__init__ only sets these; set them directly on this hot path, and
         # leave the class's defaults for the usual mode.
         if mode == "rb":
-            self.file = io.BytesIO(content)
+            self._content = self._unread = content
         else:
             self.file = _make_reader(content, mode, newline)
             self.mode = mode
@@ -125,8 +144,46 @@ class SnapshotFile(_ReadOnly, _File):
         self.name = name
         self._store = store
 
+    file: Any = _Position()
     mode = "rb"
     _newline: str | None = None
+    _content = b""
+    #: The whole content while nothing has moved the position from the start.
+    _unread: bytes | None = None
+    #: Closed before anything needed a position.
+    _shut = False
+
+    def _position(self) -> io.BytesIO:
+        position = io.BytesIO(self._content)
+        if self._shut:
+            position.close()
+        elif self._unread is None:  # read() has returned everything
+            position.seek(0, io.SEEK_END)
+        self._unread = None
+        return position
+
+    def read(self, size: int | None = -1) -> Any:
+        """Read up to *size* bytes (all that is left by default), as ``io.BytesIO`` does."""
+        unread = self._unread
+        if unread is not None and (size is None or size < 0):
+            self._unread = None
+            return unread
+        return self.file.read(size)
+
+    def close(self) -> None:
+        """Close the reader; reading it again raises :class:`ValueError`."""
+        self._unread = None
+        file = self.__dict__.get("file")
+        if file is None:
+            self._shut = True
+        else:
+            file.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the reader is closed."""
+        file = self.__dict__.get("file")
+        return self._shut if file is None else file.closed
 
     def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> SnapshotFile:
         """Rewind, or if closed, reopen on the name's current content."""
@@ -136,6 +193,7 @@ class SnapshotFile(_ReadOnly, _File):
         mode = mode or self.mode
         content = self._store.read(str(self.name))
         self.file = _make_reader(content, mode, self._newline)
+        self._unread = None
         self.mode = mode
         self.__dict__.pop("size", None)
         return self

@@ -19,12 +19,15 @@ What guards what
   more than one entry to agree (``listdir()``, ``stat()``, ``stats()``, a
   read with its metadata) take it too. It is held for O(path depth) plus any
   evictions, never while copying content or calling user code.
-* ``_reads``, a :class:`collections.deque` (whose ``append`` and ``popleft``
-  are thread-safe by their documented contract), carries reads to whoever
-  next holds ``_lock``: that thread applies them in order to the access
-  times and to the recency order, so the order is exact whenever it is
-  consulted (every consumer applies pending reads first), and readers never
-  queue behind one another to reorder it.
+* ``_reads``, a :class:`list` that readers only ``append()`` to, carries
+  reads to whoever next holds ``_lock``: that thread takes the first *n*
+  entries with one slice and removes them with one ``del`` (appends land
+  after them meanwhile; each of these ``list`` operations is atomic, under
+  the GIL as one C call that runs no Python code, on free-threaded builds
+  under the list's own lock), and applies them in order to the access times
+  and to the recency order. So the order is exact whenever it is consulted
+  (every consumer applies pending reads first), and readers never queue
+  behind one another to reorder it.
 
 Why a reader without a lock sees only what it should
 ----------------------------------------------------
@@ -66,9 +69,7 @@ the evictions it caused, for its caller to report once it is released.
 
 from __future__ import annotations
 
-import collections
 import errno
-import itertools
 import time
 from typing import TYPE_CHECKING
 
@@ -226,8 +227,9 @@ class Store:
         self._files = self._budget.new_index()
         now = self._now()
         self._dirs: dict[str, DirNode] = {"": DirNode(now, now, now)}
-        # Reads not yet applied: (name, when); append() and popleft() are thread-safe.
-        self._reads: collections.deque[tuple[str, int]] = collections.deque()
+        # Reads not yet applied, (name, when): appended to by readers without a
+        # lock, taken from the front only under self._lock (see _apply_reads).
+        self._reads: list[tuple[str, int]] = []
         self._accessed: dict[str, int] = {}  # guarded by self._lock; files read since published
         self._created: dict[str, int] = {}  # guarded by self._lock; files replaced since created
         self._stamp = 0  # guarded by self._lock; the latest stamp given out
@@ -326,14 +328,18 @@ class Store:
         count = len(reads)
         if not count:
             return
-        batch = list(itertools.starmap(reads.popleft, itertools.repeat((), count)))
+        # Readers only append, so the first `count` entries stay put until
+        # this (the only remover, under the lock) deletes them.
+        batch = reads[:count]
+        del reads[:count]
         self._counters.hits += count
-        latest = dict(batch)
         files = self._files
+        latest = dict(batch)
+        if self._budget.max_bytes is not None:
+            self._budget.touch_all(files, batch)
         for gone in latest.keys() - files.keys():
             del latest[gone]
         self._accessed.update(latest)
-        self._budget.touch_all(files, batch)
 
     def stat(self, path: str) -> FileInfo:
         """Describe the file or directory at *path* without counting a use.

@@ -6,8 +6,11 @@ import gc
 import io
 
 import pytest
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
+from inmemorystorage import InMemoryStorage
 from inmemorystorage.files import parse_mode
 
 
@@ -68,6 +71,77 @@ def test_reopening_a_closed_reader_reads_current_content(saved):
         writer.write(b"new")
     assert reader.open().read() == b"new"
     reader.close()
+
+
+_READER_STEPS = st.lists(
+    st.one_of(
+        st.just(("read", -1)),
+        st.tuples(st.just("read"), st.integers(0, 24)),
+        st.tuples(st.just("seek"), st.integers(0, 24)),
+        st.just(("tell", None)),
+        st.just(("chunks", None)),
+        st.just(("size", None)),
+        st.just(("file", None)),
+        st.just(("close", None)),
+        st.just(("reopen", None)),
+    ),
+    max_size=8,
+)
+
+
+_ACTIONS = {
+    "read": lambda reader, size: reader.read(size),
+    "seek": lambda reader, offset: reader.seek(offset),
+    "tell": lambda reader, _: reader.tell(),
+    "chunks": lambda reader, _: b"".join(reader.chunks(chunk_size=5)),
+    "size": lambda reader, _: reader.size,
+    "file": lambda reader, _: (reader.file.tell(), reader.file.closed),
+    "close": lambda reader, _: reader.close(),
+    "reopen": lambda reader, _: reader.open().tell(),
+}
+
+
+def _step(reader, step):
+    """Do one step on *reader*; what it returns, or the type of what it raised."""
+    action, argument = step
+    try:
+        return _ACTIONS[action](reader, argument)
+    except (ValueError, OSError) as exc:
+        return type(exc)
+
+
+class _ReopenableFile(File):
+    """Django's File over a BytesIO that, like our reader, reopens once closed."""
+
+    def open(self, mode=None, *args, **kwargs):
+        if self.closed:
+            self.file = io.BytesIO(self.content)
+            return self
+        return super().open(mode, *args, **kwargs)
+
+
+@given(steps=_READER_STEPS)
+@example(steps=[("read", -1), ("read", -1)])
+@example(steps=[("close", None), ("read", -1)])
+@example(steps=[("read", -1), ("close", None), ("file", None)])
+@example(steps=[("read", 4), ("read", -1), ("seek", 0), ("read", -1)])
+@settings(max_examples=300)
+def test_a_reader_behaves_as_a_django_file_over_bytesio(steps):
+    """Any sequence of reads, seeks, closes and reopens does what it does on File(BytesIO).
+
+    The reader makes its position only when something needs one (see
+    files._Position): this holds it to the plain object in every order.
+    """
+    content = b"line one\nline two\n"
+    storage = InMemoryStorage()
+    storage.save("f.txt", ContentFile(content))
+    reader = storage.open("f.txt")
+    expected = _ReopenableFile(io.BytesIO(content), "f.txt")
+    expected.content = content
+    for step in steps:
+        assert _step(reader, step) == _step(expected, step), step
+        assert reader.closed == expected.closed, step
+    assert reader.closed == expected.closed
 
 
 def test_writer_publishes_on_close_only(storage):
