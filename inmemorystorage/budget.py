@@ -114,7 +114,7 @@ class Budget:
     def touch(self, index: Index, name: str) -> None:
         """Mark the file at *name* as just used (no order to keep without a bound)."""
 
-    def touch_all(self, index: Index, uses: Sequence[tuple[str, int]]) -> None:
+    def touch_all(self, index: Index, uses: Sequence[tuple[str, float]]) -> None:
         """Mark the files named in *uses* (name, time) as used, in that order.
 
         Without a bound there is no order to keep.
@@ -175,7 +175,7 @@ class BoundedBudget(Budget):
         if name in index:
             index.move_to_end(name)  # type: ignore[attr-defined]  # an OrderedDict, from new_index()
 
-    def touch_all(self, index: Index, uses: Sequence[tuple[str, int]]) -> None:
+    def touch_all(self, index: Index, uses: Sequence[tuple[str, float]]) -> None:
         """Mark the files named in *uses* (name, time) as used, in that order.
 
         Names not held are skipped.

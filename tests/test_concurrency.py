@@ -280,20 +280,27 @@ def lock_free_readers(storage: InMemoryStorage, rounds: int = 1000) -> list[str]
     violations: list[str] = []
     done = threading.Event()
 
+    def size_of(name: str, version: int) -> int:
+        return 512 + version % 97 if name == "hot.bin" else 64 + version % 31
+
     def version_of(name: str, data: bytes) -> int | None:
+        # The version whose whole content *data* is; None for anything else
+        # (a prefix of a version included).
         head = data.split(b":", 1)[0].decode(errors="replace")
         prefix = f"{name}@"
         if not head.startswith(prefix) or not head[len(prefix) :].isdigit():
             return None
         version = int(head[len(prefix) :])
-        return version if data == versioned(name, version, len(data)) else None
+        return version if data == versioned(name, version, size_of(name, version)) else None
 
     def writer() -> None:
         for number in range(1, rounds):
-            storage.save("hot.bin", ContentFile(versioned("hot.bin", number, 512 + number % 97)))
+            storage.save(
+                "hot.bin", ContentFile(versioned("hot.bin", number, size_of("hot.bin", number)))
+            )
             published[0] = number
             fresh = f"fresh/{number}.bin"
-            storage.save(fresh, ContentFile(versioned(fresh, number, 64 + number % 31)))
+            storage.save(fresh, ContentFile(versioned(fresh, number, size_of(fresh, number))))
             created.append(fresh)
             if len(created) > 4:
                 gone = created.pop(0)
@@ -360,6 +367,7 @@ def test_lock_free_readers_detects_a_broken_publication(index):
         storage = overwriting()
         store = storage._store
         store._files = index(store._files)
+        store.lookup = store._files.get  # the lock-free readers' handle on the index
         store._lock = type(store._lock)()  # the mutation is the index's, not the lock's
         if lock_free_readers(storage, rounds=150):
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import io
+import time
 from datetime import datetime
 
 import pytest
@@ -192,6 +193,21 @@ def test_times_are_aware_with_use_tz(storage):
         storage.get_accessed_time("f"),
     ]
     assert all(t.utcoffset() is not None and t.utcoffset().total_seconds() == 0 for t in times)
+
+
+@override_settings(USE_TZ=True)
+@pytest.mark.parametrize("mode", ["rb", "r"], ids=["fast path", "other modes"])
+def test_a_read_is_an_access_at_the_time_of_the_read(storage, mode):
+    """get_accessed_time() is when the file was last read, not when it is asked."""
+    storage.save("f", ContentFile(b"x"))
+    for _ in range(3):  # more than one read pending
+        before = time.time()
+        storage.open("f", mode).close()
+        after = time.time()
+    time.sleep(0.05)
+    accessed = storage.get_accessed_time("f").timestamp()
+    assert before - 0.001 <= accessed <= after + 0.001
+    assert storage.get_modified_time("f").timestamp() <= accessed
 
 
 @override_settings(USE_TZ=False)

@@ -212,7 +212,7 @@ def test_many_reads_between_writes_stay_bounded(store):
     store.write("f", b"x")
     for _ in range(5000):
         store.read("f")
-    assert len(store._reads) < 1100
+    assert len(store.pending_reads) < 1100
     assert store.stats().hits == 5000
 
 
