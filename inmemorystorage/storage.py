@@ -50,6 +50,10 @@ _shared_stores_lock = threading.Lock()
 #: Content types whose ``chunks()`` provably yields exactly their inner buffer's
 #: value: Django's own classes, not subclasses, which may override ``read()``.
 _PLAIN_CONTENT_TYPES = frozenset({File, ContentFile, InMemoryUploadedFile})
+#: Buffers whose ``getvalue()`` is exactly what reading them from the start yields.
+_PLAIN_BUFFER_TYPES = frozenset({io.BytesIO, io.StringIO})
+#: Raw content that save() refuses, asking for a File.
+_RAW_CONTENT_TYPES = (bytes, bytearray, memoryview, str)
 #: The methods Django's ``Storage.save()`` calls (directly or through
 #: ``get_available_name()``): a subclass that overrides one gets Django's
 #: generic ``save()``, so that its override is called.
@@ -386,23 +390,24 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             TypeError: *content* is ``None``.
             StorageFull: the content does not fit the budget; nothing changed.
         """
-        if content is None or isinstance(content, bytes | bytearray | memoryview | str):
-            kind = "None" if content is None else type(content).__name__
-            msg = (
-                f"save() needs a File, not {kind}: wrap raw content in "
-                "django.core.files.base.ContentFile, as in save(name, ContentFile(data))"
-            )
-            raise TypeError(msg)
+        if type(content) not in _PLAIN_CONTENT_TYPES:
+            if content is None or isinstance(content, _RAW_CONTENT_TYPES):
+                kind = "None" if content is None else type(content).__name__
+                msg = (
+                    f"save() needs a File, not {kind}: wrap raw content in "
+                    "django.core.files.base.ContentFile, as in save(name, ContentFile(data))"
+                )
+                raise TypeError(msg)
+            if not hasattr(content, "chunks"):
+                content = File(content, name if name is not None else content.name)
         if name is None:
             name = content.name
-        if not hasattr(content, "chunks"):
-            content = File(content, name)
         if is_canonical(name) and (max_length or len(name)) >= len(name) and self._hooks_are_ours():
             # Django's name checks are provably no-ops for a canonical name, and
             # no hook they call is overridden: check and claim in one step. A
-            # name already taken goes to Django's search for another first (a
-            # look without a lock), sparing a claim that would fail.
-            if not self._allow_overwrite and self._store.exists(name, canonical=True):
+            # file already there sends the name to Django's search for another
+            # first (a look without a lock), sparing a claim that would fail.
+            if not self._allow_overwrite and self._store.lookup(name) is not None:
                 name = self.get_available_name(name, max_length=max_length)
             return self._claim(name, content, max_length=max_length, canonical=True)
         if name is not None and not isinstance(name, str):
@@ -463,11 +468,14 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         Django's ``InMemoryStorage`` does, rather than looping forever.
         """
         exclusive = not self._allow_overwrite
+        store = self._store
         with self._names:
             data = self._gather(name, content)
             while True:
                 try:
-                    written = self._publish(name, data, exclusive=exclusive, canonical=canonical)
+                    written = store.write(
+                        name, data, exclusive=exclusive, canonical=canonical or is_canonical(name)
+                    )
                 except (FileExistsError, IsADirectoryError) as exc:
                     if isinstance(exc, NotADirectoryError) or not exclusive:
                         raise
@@ -477,9 +485,12 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
                     canonical = False
                 else:
                     break
-        if hasattr(content, "temporary_file_path"):
+        if written.evictions:
+            self._report(written.evictions)
+        # Django's own content classes have no temporary file (and asking costs an exception).
+        if type(content) not in _PLAIN_CONTENT_TYPES and hasattr(content, "temporary_file_path"):
             os.remove(content.temporary_file_path())
-        return written
+        return written.name
 
     def _hooks_are_ours(self) -> bool:
         """Whether every method Django's ``save()`` would call is this class's own.
@@ -514,11 +525,10 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         inner = getattr(content, "file", None)
         if (
             type(content) in _PLAIN_CONTENT_TYPES
-            and isinstance(inner, io.BytesIO | io.StringIO)
-            and type(inner) in (io.BytesIO, io.StringIO)
+            and type(inner) in _PLAIN_BUFFER_TYPES
             and _READING_ATTRIBUTES.isdisjoint(vars(content))
         ):
-            value = inner.getvalue()
+            value: bytes | str = inner.getvalue()  # type: ignore[union-attr]  # a BytesIO or StringIO
             if isinstance(value, str):
                 self._store.check_size(name, len(value))  # characters never outnumber bytes
                 value = value.encode()

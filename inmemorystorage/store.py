@@ -533,12 +533,12 @@ class Store:
             evictions = self._publish(name, content, size, exclusive=exclusive)
         if self._freed >= self._release_after:
             self._release_memory()
-        return Written(name, tuple(evictions))
+        return Written(name, tuple(evictions) if evictions else ())
 
     def _publish(self, name: str, content: bytes, size: int, *, exclusive: bool) -> list[Eviction]:
         # Called with self._lock held: check the target, settle the budget,
         # then publish the node with one store into the index.
-        old, missing = self._target(name, exclusive=exclusive)
+        old, missing, parent_dir = self._target(name, exclusive=exclusive)
         if self.pending_reads:
             self._apply_reads()
         budget = self._budget
@@ -547,7 +547,7 @@ class Store:
         freed = file_charge(name, len(old)) if old is not None else 0
         stamp = self._next_stamp()
         evictions: list[Eviction] = []
-        if budget.overflow(needed - freed) > 0:
+        if budget.max_bytes is not None and budget.overflow(needed - freed) > 0:
             self._check_room(name, size, needed, missing)
             if old is not None:
                 budget.touch(self._files, name)  # the write is a use: evict others first
@@ -557,7 +557,7 @@ class Store:
             self._forget_eviction(name)
         if missing:
             self._make_dirs(missing, stamp)
-        parent = self._dirs[parent_name(name)]
+        parent = self._dirs[parent_dir]
         old_stamp = parent.children.get(name)
         parent.children[name] = stamp
         budget.add_file(charge)
@@ -582,28 +582,31 @@ class Store:
         self._stamp = stamp
         return stamp
 
-    def _target(self, name: str, *, exclusive: bool) -> tuple[bytes | None, list[str]]:
-        # The file at *name*, if any, and the directories missing on the way
-        # to it, outermost first; raises what a write there would raise for the
-        # store's shape. Called with self._lock held.
+    def _target(self, name: str, *, exclusive: bool) -> tuple[bytes | None, list[str], str]:
+        # The file at *name*, if any, the directories missing on the way to
+        # it, outermost first, and the name of its directory; raises what a
+        # write there would raise for the store's shape. Called with
+        # self._lock held.
         if not name:
             raise is_a_directory(name)
+        parent = parent_name(name)
         old = self._files.get(name)
         if old is not None:
             if exclusive:
                 raise FileExistsError(errno.EEXIST, f"{name!r} already exists", name)
-            return old, []
-        if name in self._dirs:
+            return old, [], parent
+        dirs = self._dirs
+        if name in dirs:
             raise is_a_directory(name)
         missing: list[str] = []
-        parent = parent_name(name)
-        while parent not in self._dirs:
-            if parent in self._files:
-                raise NotADirectory(parent)
-            missing.append(parent)
-            parent = parent_name(parent)
+        above = parent
+        while above not in dirs:
+            if above in self._files:
+                raise NotADirectory(above)
+            missing.append(above)
+            above = parent_name(above)
         missing.reverse()
-        return None, missing
+        return None, missing, parent
 
     def _make_dirs(self, missing: Iterable[str], stamp: int) -> None:
         # Create the *missing* directories, parents first, and charge them.
@@ -865,7 +868,7 @@ class Store:
         missing: dict[str, None] = {}
         olds: dict[str, bytes] = {}
         for name in batch:
-            old, new_dirs = self._target(name, exclusive=not replace)
+            old, new_dirs, _parent = self._target(name, exclusive=not replace)
             missing.update(dict.fromkeys(new_dirs))
             if old is not None:
                 olds[name] = old
