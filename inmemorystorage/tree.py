@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import re
 
 import attrs
 
@@ -44,23 +45,22 @@ class DirNode:
     children: dict[str, int | DirNode] = attrs.field(factory=dict)
 
 
+#: One segment of a canonical name: 1 to 63 characters (so at most 255 UTF-8
+#: bytes), neither ``.`` nor ``..``, not only whitespace, no ``/``, ``\\`` or NUL.
+_CANONICAL_SEGMENT = rf"(?!\s*(?:/|\Z))(?!\.\.?(?:/|\Z))[^/\\\x00]{{1,{MAX_SEGMENT_BYTES // 4}}}"
+#: A canonical name: segments joined by single slashes, and nothing that reads
+#: as a Windows drive (``C:``) at its start.
+_match_canonical = re.compile(rf"(?!\w:){_CANONICAL_SEGMENT}(?:/{_CANONICAL_SEGMENT})*").fullmatch
+
+
 def is_canonical(path: object) -> bool:
     """Whether *path* is a file name already in the form a store keeps it.
 
-    The common case, tested cheaply: ``False`` may also mean an unusual but
-    valid name (a segment of over 63 characters), never the reverse.
+    The common case, tested cheaply (one regular expression): ``False`` may
+    also mean an unusual but valid name (a segment of over 63 characters, a
+    first segment like ``1:x``), never the reverse.
     """
-    if type(path) is not str or not path or path[0] == "/" or "\\" in path or "\x00" in path:
-        return False
-    segments = path.split("/")
-    return (
-        "" not in segments
-        and "." not in segments
-        and ".." not in segments
-        and max(map(len, segments)) <= MAX_SEGMENT_BYTES // 4
-        and not any(map(str.isspace, segments))
-        and not (path[1:2] == ":" and path[0].isalpha())
-    )
+    return type(path) is str and _match_canonical(path) is not None
 
 
 def parent_name(name: str) -> str:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from inmemorystorage.exceptions import NotADirectory
+from inmemorystorage.tree import canonical_name, is_canonical
 
 BAD_NAMES = [
     pytest.param("../x", SuspiciousFileOperation, id="parent-escape"),
@@ -89,3 +92,49 @@ def test_none_content(populated):
     with pytest.raises(TypeError, match="not None"):
         populated.save("x.txt", None)
     assert before == snapshot(populated)
+
+
+_NAME_PIECES = st.sampled_from(
+    [
+        "a",
+        "b.txt",
+        "é",
+        "/",
+        "//",
+        ".",
+        "..",
+        " ",
+        "\t",
+        "\u00a0",
+        "\\",
+        "\x00",
+        "C:",
+        "1:",
+        "x" * 63,
+        "x" * 64,
+        "\U0001f600" * 63,
+        "\U0001f600" * 64,
+    ]
+)
+
+
+@given(st.lists(_NAME_PIECES, max_size=6).map("".join))
+@example("a/b.txt")
+@example("x" * 64)
+@example("\U0001f600" * 64)
+def test_a_name_called_canonical_is_what_the_store_keeps(path):
+    """is_canonical(), the fast paths' test, never accepts a name the store would change.
+
+    The store keeps a name as canonical_name() gives it; a name the cheap
+    test calls canonical must be exactly that, or the fast paths would store
+    or find it under another name.
+    """
+    if is_canonical(path):
+        assert canonical_name(path) == path
+
+
+@pytest.mark.parametrize("path", ["a/b.txt", "up/t0-r0-1.bin", "é/ü.txt", "x" * 63, "a b/c d.txt"])
+def test_usual_names_take_the_fast_path(path):
+    """Ordinary names are recognised as canonical, so saving and opening them skip the slow path."""
+    assert is_canonical(path)
+    assert canonical_name(path) == path
