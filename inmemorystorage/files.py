@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import io
 import warnings
+import weakref
 from typing import IO, TYPE_CHECKING, Any
 
 import attrs
@@ -276,6 +277,12 @@ class _WriteBuffer(io.BytesIO):
         return self._size
 
 
+def _refuse_through(writer: weakref.ref[WriterFile], name: str, size: int) -> None:
+    alive = writer()
+    if alive is not None:
+        alive._refuse_if_too_large(name, size)  # noqa: SLF001  # the writer's own callback
+
+
 class WriterFile(_File):
     """A file opened for writing: private until ``close()``, then published all at once.
 
@@ -302,7 +309,9 @@ class WriterFile(_File):
             initial,
             readable=parsed.reading,
             append=parsed.kind == "a",
-            limit=functools.partial(self._refuse_if_too_large, name),
+            # Weakly: a buffer that held its writer would make a cycle, keeping
+            # a dropped writer (and its storage) until the cyclic gc ran.
+            limit=functools.partial(_refuse_through, weakref.ref(self), name),
         )
         stream: IO[Any] = self._buffer if parsed.binary else _text(self._buffer, newline)
         if not parsed.binary and parsed.kind == "a":

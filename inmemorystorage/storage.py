@@ -8,6 +8,7 @@ import io
 import logging
 import os
 import threading
+import weakref
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
@@ -79,7 +80,10 @@ class _DjangoNames:
     __slots__ = ("_storage",)
 
     def __init__(self, storage: InMemoryStorage) -> None:
-        self._storage = storage
+        # A weak reference: the storage holds this, and a cycle would keep a
+        # dropped storage, and every file in it, alive until the cyclic
+        # garbage collector next ran.
+        self._storage = weakref.ref(storage)
 
     def __enter__(self) -> None:
         return None
@@ -92,8 +96,9 @@ class _DjangoNames:
     ) -> None:
         if isinstance(exc, UnsafePath):
             raise SuspiciousFileOperation(str(exc)) from exc
-        if isinstance(exc, NotADirectory) and not os.path.isabs(exc.filename):
-            raise NotADirectory(os.path.join(self._storage.location, exc.filename)) from exc
+        storage = self._storage()
+        if isinstance(exc, NotADirectory) and storage and not os.path.isabs(exc.filename):
+            raise NotADirectory(os.path.join(storage.location, exc.filename)) from exc
 
 
 def check_options(**options: Any) -> None:

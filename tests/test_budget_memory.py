@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+import weakref
 from collections.abc import Callable
 
 import pytest
@@ -86,3 +87,34 @@ def test_a_directory_is_charged_at_least_what_it_costs():
     per_file_and_dir = traced_per_file(lambda i: f"d{i:05d}/f", 10_000)
     per_dir = per_file_and_dir - per_file
     assert per_dir <= DIR_OVERHEAD + len("d00000"), per_dir
+
+
+@pytest.mark.parametrize("options", [{}, {"max_bytes": 1 << 20}], ids=["unbounded", "bounded"])
+def test_a_dropped_storage_frees_its_files_at_once(options):
+    """A storage nobody refers to any more is freed with its files, without waiting for gc.
+
+    No reference cycle holds it: a test suite that makes a storage per test,
+    or a bench that makes one per run, gets the memory back immediately.
+    """
+    from django.core.files.base import ContentFile
+
+    from inmemorystorage import InMemoryStorage
+
+    storage = InMemoryStorage(**options)
+    storage.save("a/b.txt", ContentFile(b"x" * 1000))
+    with storage.open("a/b.txt") as reader:
+        reader.read()
+    with storage.open("a/c.txt", "wb") as writer:
+        writer.write(b"y")
+    storage.listdir("a")
+    storage.get_accessed_time("a/b.txt")
+    storage.delete("a/c.txt")
+    del reader, writer  # a writer refers to its storage, to publish through it
+    dropped, store = weakref.ref(storage), weakref.ref(storage._store)
+    gc.disable()
+    try:
+        del storage
+        assert dropped() is None
+        assert store() is None
+    finally:
+        gc.enable()
