@@ -13,7 +13,9 @@ import weakref
 from collections.abc import Callable
 
 import pytest
+from django.core.files.base import ContentFile
 
+from inmemorystorage import InMemoryStorage
 from inmemorystorage.budget import DIR_OVERHEAD, FILE_OVERHEAD
 from inmemorystorage.store import Store
 from inmemorystorage.tree import split_path
@@ -96,10 +98,6 @@ def test_a_dropped_storage_frees_its_files_at_once(options):
     No reference cycle holds it: a test suite that makes a storage per test,
     or a bench that makes one per run, gets the memory back immediately.
     """
-    from django.core.files.base import ContentFile
-
-    from inmemorystorage import InMemoryStorage
-
     storage = InMemoryStorage(**options)
     storage.save("a/b.txt", ContentFile(b"x" * 1000))
     with storage.open("a/b.txt") as reader:
