@@ -94,6 +94,11 @@ class _DjangoNames:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc is not None:
+            self.reraise(exc)
+
+    def reraise(self, exc: BaseException) -> None:
+        """Raise *exc* as Django would report it, if it is a name error; else return."""
         if isinstance(exc, UnsafePath):
             raise SuspiciousFileOperation(str(exc)) from exc
         storage = self._storage()
@@ -474,7 +479,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         """
         exclusive = not self._allow_overwrite
         store = self._store
-        with self._names:
+        try:  # as `with self._names`, which costs two calls on this hot path
             data = self._gather(name, content)
             while True:
                 try:
@@ -490,6 +495,9 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
                     canonical = False
                 else:
                     break
+        except (UnsafePath, NotADirectory) as exc:
+            self._names.reraise(exc)
+            raise
         if written.evictions:
             self._report(written.evictions)
         # Django's own content classes have no temporary file (and asking costs an exception).

@@ -538,7 +538,12 @@ class Store:
     def _publish(self, name: str, content: bytes, size: int, *, exclusive: bool) -> list[Eviction]:
         # Called with self._lock held: check the target, settle the budget,
         # then publish the node with one store into the index.
-        old, missing, parent_dir = self._target(name, exclusive=exclusive)
+        parent_dir = parent_name(name)
+        dirs = self._dirs
+        if parent_dir in dirs and name not in dirs and name not in self._files and name:
+            old, missing = None, []  # the usual case, a new file in a directory that exists
+        else:
+            old, missing, parent_dir = self._target(name, exclusive=exclusive)
         if self.pending_reads:
             self._apply_reads()
         budget = self._budget
