@@ -76,7 +76,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .allocator import release_free_memory
-from .budget import OnFull, dir_charge, file_charge, make_budget
+from .budget import DIR_OVERHEAD, OnFull, dir_charge, file_charge, make_budget
 from .exceptions import InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
 from .locking import PoliteLock
 from .tree import (
@@ -634,6 +634,10 @@ class Store:
             detail = f"the budget is full ({budget.used:,} bytes used) and on_full='error'"
             raise self._refusal(name, size, detail)
         # Evictions never prune the file's existing ancestors; all else can go.
+        # Those cost at most an overhead per level plus their names' length:
+        # when even that fits, the exact sum is not needed.
+        if not budget.too_large(needed + name.count("/") * DIR_OVERHEAD + len(name)):
+            return
         existing = [d for d in ancestor_names(name) if d not in missing]
         kept = sum(dir_charge(base_name(d)) for d in existing)
         if budget.too_large(kept + needed):
