@@ -6,6 +6,9 @@ compared (``backend`` against ``versus``, in ``scenario`` at ``threads`` or
 measured ``value`` and whether it is ``met``. The value is rounded to what the
 report shows *before* it is compared, so a goal met at exactly its target
 reads as met, and the verdict always agrees with the figure beside it.
+
+A throughput ratio is :func:`benchmarks.ratios.ratio`: in an interleaved run,
+the median of the per-round ratios, their min-max in the goal's note.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import operator
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from . import ratios
 
 #: Bytes still held per finished request thread that count as none (tracemalloc's
 #: noise over 4,000 threads is well under 1 B a thread, about 2.5 KB in all; a
@@ -113,9 +118,12 @@ def _api_ratio(
     backend: str = "ours",
     **extra: Any,
 ) -> Goal:
+    """The goal that *backend* / *versus* in *scenario* at *threads* is at least *target*."""
     mine = _api_row(doc, backend, scenario, threads)
     other = _api_row(doc, versus, scenario, threads)
-    ratio = mine["median"] / other["median"] if mine.get("median") and other.get("median") else None
+    found = ratios.ratio(mine, other, in_turn=ratios.interleaved(doc))
+    if found is not None and found.paired:
+        extra["note"] = f"per round {found.low:.2f}x-{found.high:.2f}x"
     name = f"{label}, {_plural(threads, 'thread')}: {backend} / {versus}"
     blocker = ""
     if extra.pop("must_evict", False) and mine and not mine.get("evicted"):
@@ -123,7 +131,8 @@ def _api_ratio(
     if extra.pop("distinct", False) and mine.get("lost"):
         blocker = f"{mine['lost']} saves lost or given a taken name"
     return _goal(
-        name, ratio, ">=", target, blocker=blocker, id=f"{scenario}/{backend}/{versus}/{threads}",
+        name, found.value if found else None, ">=", target, blocker=blocker,
+        id=f"{scenario}/{backend}/{versus}/{threads}",
         backend=backend, versus=versus, scenario=scenario, threads=threads, target_ratio=target,
         **extra,
     )  # fmt: skip

@@ -12,6 +12,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
+from . import ratios
 from .backends import BACKENDS
 from .machine import HTTP_LABELS
 from .scenarios import SCENARIO_LABELS
@@ -79,14 +80,22 @@ def _http_index(doc: dict[str, Any]) -> dict[tuple[str, str, int], dict[str, Any
     return {(r["backend"], r["method"], r["clients"]): r for r in doc.get("http", [])}
 
 
-def _ratio(row: dict[str, Any] | None, ref: dict[str, Any] | None, tag: str) -> str:
-    if not row or not ref or not row.get("median") or not ref.get("median"):
-        return ""
-    return f"{row['median'] / ref['median']:.2f}x {tag}"
+def _ratio(row: dict[str, Any] | None, ref: dict[str, Any] | None, tag: str, in_turn: bool) -> str:
+    found = ratios.ratio(row, ref, in_turn=in_turn)
+    return f"{found.value:.2f}x {tag}" if found else ""
 
 
-def _cell(row: dict[str, Any] | None, refs: list[tuple[dict[str, Any] | None, str]]) -> list[str]:
-    """The lines of one cell: median, min-max spread, ratios against the references."""
+def _cell(
+    row: dict[str, Any] | None,
+    refs: list[tuple[dict[str, Any] | None, str]],
+    *,
+    in_turn: bool = False,
+) -> list[str]:
+    """The lines of one cell: median, min-max spread, ratios against the references.
+
+    *in_turn*: the row and its references were measured round by round (see
+    :func:`benchmarks.ratios.ratio`).
+    """
     if row is None:
         return ["-"]
     if "error" in row:
@@ -95,8 +104,8 @@ def _cell(row: dict[str, Any] | None, refs: list[tuple[dict[str, Any] | None, st
         return ["skipped"]
     low, high = row.get("min", row["median"]), row.get("max", row["median"])
     lines = [f"{rate(row['median'])}/s", f"({rate(low)}-{rate(high)})"]
-    ratios = [_ratio(row, ref, tag) for ref, tag in refs if ref is not row]
-    return [*lines, " ".join(r for r in ratios if r)]
+    shown = [_ratio(row, ref, tag, in_turn) for ref, tag in refs if ref is not row]
+    return [*lines, " ".join(r for r in shown if r)]
 
 
 def _faults(rows: list[dict[str, Any]], *, http: bool = False) -> str:
@@ -120,6 +129,7 @@ def api_tables(doc: dict[str, Any]) -> list[tuple[str, list[str], list[list[list
     """One table per scenario: a title, the headers, and rows of cells (each a list of lines)."""
     index = _api_index(doc)
     threads = doc["config"]["threads"]
+    in_turn = ratios.interleaved(doc)
     tables = []
     for scenario in doc["config"]["scenarios"]:
         headers = ["backend", *[f"{n} thread{'s' if n > 1 else ''}" for n in threads]]
@@ -132,7 +142,7 @@ def api_tables(doc: dict[str, Any]) -> list[tuple[str, list[str], list[list[list
                     (index.get(("django", scenario, n)), "Django"),
                     (index.get(("floor", scenario, n)), "floor"),
                 ]
-                cells.append(_cell(index.get((backend, scenario, n)), refs))
+                cells.append(_cell(index.get((backend, scenario, n)), refs, in_turn=in_turn))
             mine = [r for (b, s, _n), r in index.items() if (b, s) == (backend, scenario)]
             cells.append([_faults(mine)])
             rows.append(cells)
@@ -279,6 +289,21 @@ def terminal(doc: dict[str, Any], console: Any) -> None:
     console.print(f"{doc['seconds']:.0f} s in all")
 
 
+def method_sentence(doc: dict[str, Any]) -> str:
+    """How the report's figures and ratios are computed, for the run *doc* describes."""
+    if not ratios.interleaved(doc):
+        return (
+            "Throughput is the median of the repetitions, (min-max) below it; ratios against "
+            "Django's InMemoryStorage and the unlocked floor come from the same run."
+        )
+    return (
+        "Throughput is the median of the repetitions, (min-max) below it. The Storage API's "
+        "repetitions were measured in rounds, every backend in turn, so its ratios are medians "
+        "of per-round ratios of repetitions measured in turn (against Django's InMemoryStorage "
+        "and the unlocked floor of the same run); over runserver, ratios are of medians."
+    )
+
+
 def markdown(doc: dict[str, Any], images: dict[str, str] | None = None) -> str:
     """Every table in Markdown (cells' lines joined by <br>), with the machine and the figures.
 
@@ -296,13 +321,7 @@ def markdown(doc: dict[str, Any], images: dict[str, str] | None = None) -> str:
     ]
     if "summary" in images:
         out += ["", f"![{summary_title(doc)}]({images['summary']})"]
-    out += [
-        "",
-        (
-            "Throughput is the median of the repetitions, (min-max) below it; ratios against "
-            "Django's InMemoryStorage and the unlocked floor come from the same run."
-        ),
-    ]
+    out += ["", method_sentence(doc)]
     for title, headers, rows in _all_tables(doc):
         out += ["", f"**{title}**", "", "| " + " | ".join(headers) + " |"]
         out.append("|" + "---|" * len(headers))
@@ -422,26 +441,31 @@ def _group(
     *,
     http: bool,
 ) -> dict[str, Any]:
-    """One scenario's bars: each backend's median over the floor's (none without the floor)."""
+    """One scenario's bars: each backend's ratio to the floor (none without the floor).
+
+    The ratio and its spread are :func:`benchmarks.ratios.ratio`'s: per-round
+    ratios for the Storage API of an interleaved run, else medians.
+    """
     (key, title), (count, unit) = named, counted
     base = lookup(floor)
+    in_turn = ratios.interleaved(doc) and not http
     bars = []
-    if base and base.get("median"):
-        for backend in backends:
-            row = lookup(backend)
-            if backend == floor or not row or not row.get("median"):
-                continue
-            bars.append(
-                {
-                    "backend": backend,
-                    "label": _label(backend, doc),
-                    "ratio": row["median"] / base["median"],
-                    "low": row.get("min", row["median"]) / base["median"],
-                    "high": row.get("max", row["median"]) / base["median"],
-                    "faults": _faulty(row, http=http),
-                    "ours": backend.startswith("ours"),
-                }
-            )
+    for backend in backends:
+        row = lookup(backend)
+        found = ratios.ratio(row, base, in_turn=in_turn) if backend != floor else None
+        if found is None:
+            continue
+        bars.append(
+            {
+                "backend": backend,
+                "label": _label(backend, doc),
+                "ratio": found.value,
+                "low": found.low,
+                "high": found.high,
+                "faults": _faulty(row, http=http),
+                "ours": backend.startswith("ours"),
+            }
+        )
     return {"key": key, "title": title, "count": count, "unit": unit, "bars": bars, "goals": []}
 
 
@@ -541,6 +565,13 @@ def _summary_legend(ax: Any, handles: dict[str, Any], labels: dict[str, str]) ->
     )  # fmt: skip
 
 
+def _whiskers(doc: dict[str, Any]) -> str:
+    """What the summary's bars and whiskers are, in the figure's footnote."""
+    if ratios.interleaved(doc):
+        return "Bars: median of per-round ratios, whiskers: their min-max (runserver: of medians)."
+    return "Bars: median, whiskers: min-max of the repetitions."
+
+
 def plot_summary(doc: dict[str, Any], path: Path) -> None:
     """The one figure to read first: each scenario's bars over the floor, goals, wrong reads."""
     import matplotlib as mpl
@@ -580,7 +611,7 @@ def plot_summary(doc: dict[str, Any], path: Path) -> None:
         0.01, 0.005,
         f"nox -s bench ({doc['config']['mode']}), {doc['started']}, commit {m['commit']}: "
         f"{m['cpu_count']} CPUs, {m['python_implementation']} {m['python']}, Django {m['django']}. "
-        "Bars: median, whiskers: min-max of the repetitions.",
+        + _whiskers(doc),
         fontsize=6.5, color="#444444",
     )  # fmt: skip
     fig.tight_layout(rect=(0, 0.02, 1, 0.97))

@@ -1,19 +1,30 @@
-"""Plan the jobs, run each in a fresh process, and gather one JSON document.
+"""Plan the jobs, run them in fresh processes, and gather one JSON document.
 
 ``python -m benchmarks [--quick] [--threads 16,32] ...``; see ``--help``.
+
+The Storage API is measured in rounds: per scenario, one serving worker per
+backend (``python -m benchmarks.worker --serve <backend>``), and in each round
+every backend is asked for one repetition at every thread count, in turn. On
+a shared machine whose speed drifts over minutes, the repetitions compared
+with each other are then measured seconds apart, not minutes, and a ratio is
+the median of the per-round ratios (``ratios.py``). Memory, churn and
+runserver jobs run one per fresh process, as before.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import queue
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from . import goals, machine
 from .backends import BACKENDS, DEFAULT_BACKENDS
@@ -28,7 +39,11 @@ HTTP_LABELS = {"GET": "runserver GET 64 KiB", "POST": "runserver POST 16 KiB upl
 
 
 class Progress(Protocol):
-    """Told before each job (``result`` None), and after it with a line of what it measured."""
+    """Told before each step (``result`` None), and with a line of what a finished row measured.
+
+    A step is one repetition asked of a serving worker, or one memory or
+    runserver job; ``done`` and ``total`` count steps.
+    """
 
     def __call__(self, done: int, total: int, label: str, result: str | None) -> None: ...
 
@@ -50,9 +65,12 @@ class Config:
     http_repeats: int
     sizes: dict[str, int] = field(default_factory=dict)
     memory: bool = True
-    #: One process per backend and scenario for all thread counts (quick runs), not per count.
-    grouped: bool = False
-    job_timeout: float = 600.0  # a bounded backend's memory job runs three churns
+    #: The per-round order of the Storage API's repetitions (see :func:`rounds`): every
+    #: backend in turn, so that ratios pair repetitions measured seconds apart.
+    interleaved: bool = True
+    #: The most one job, or one repetition asked of a serving worker, may take
+    #: (a bounded backend's memory job runs three churns).
+    job_timeout: float = 600.0
 
 
 def make_config(args: argparse.Namespace) -> Config:
@@ -66,7 +84,7 @@ def make_config(args: argparse.Namespace) -> Config:
     elif args.quick:
         config = Config(
             "quick", [1, 8], 2, 0.03, 200_000, list(DEFAULT_BACKENDS), list(SCENARIOS),
-            [1, 16], list(HTTP_BACKENDS), 0.3, 1, {"memory_files": 2_000}, grouped=True,
+            [1, 16], list(HTTP_BACKENDS), 0.3, 1, {"memory_files": 2_000},
         )  # fmt: skip
     else:
         config = Config(
@@ -104,6 +122,106 @@ def _run_worker(module: str, job: dict[str, Any], timeout: float) -> dict[str, A
     return json.loads(lines[-1])
 
 
+def serve_command(backend: str) -> list[str]:
+    """The command line of *backend*'s serving worker (the tests put fakes in its place)."""
+    return [sys.executable, "-m", "benchmarks.worker", "--serve", backend]
+
+
+def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    """Hand each line of *stream* to *lines*, then ``None`` at its end."""
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+class ServingWorker:
+    """One backend's serving worker, asked for one repetition at a time.
+
+    The process starts at the first question, and again at the next one after
+    it died, hung or answered garbage (it is killed then): each answer is the
+    figures, or ``{"error": ...}`` within *timeout* seconds, never a hang.
+    """
+
+    def __init__(self, backend: str, timeout: float) -> None:
+        self.backend = backend
+        self.timeout = timeout
+        self.process: subprocess.Popen[str] | None = None
+        self.stderr: IO[str] | None = None
+        self.lines: queue.Queue[str | None] = queue.Queue()
+
+    def _start(self) -> subprocess.Popen[str]:
+        self.stderr = tempfile.TemporaryFile("w+")  # noqa: SIM115 -- closed in close()
+        self.process = subprocess.Popen(
+            serve_command(self.backend), cwd=ROOT, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self.stderr, text=True,
+        )  # fmt: skip
+        self.lines = queue.Queue()
+        assert self.process.stdout is not None
+        threading.Thread(target=_pump, args=(self.process.stdout, self.lines), daemon=True).start()
+        return self.process
+
+    def ask(self, job: dict[str, Any]) -> dict[str, Any]:
+        """The worker's answer to *job*: ``{"reps": [one repetition], ...}``, or an error."""
+        process = self.process or self._start()
+        try:
+            assert process.stdin is not None
+            process.stdin.write(json.dumps(job) + "\n")
+            process.stdin.flush()
+        except OSError:  # it died before it read the question
+            return self._died()
+        try:
+            line = self.lines.get(timeout=self.timeout)
+        except queue.Empty:
+            self.close(kill=True)
+            return {"error": f"timed out after {self.timeout:.0f} s"}
+        if line is None:
+            return self._died()
+        try:
+            answer = json.loads(line)
+        except json.JSONDecodeError:
+            answer = None
+        if not isinstance(answer, dict):
+            self.close(kill=True)
+            return {"error": f"unreadable answer: {line.strip()[:200]}"}
+        return answer
+
+    def _died(self) -> dict[str, Any]:
+        """The error of a worker that ended: the last line it wrote to stderr, or its status."""
+        assert self.process is not None
+        try:
+            status = self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            status = None
+        said: list[str] = []
+        if self.stderr is not None:
+            self.stderr.seek(0)
+            said = self.stderr.read().strip().splitlines()
+        self.close(kill=True)
+        return {"error": (said or [f"the worker ended (status {status})"])[-1][:300]}
+
+    def close(self, *, kill: bool = False) -> None:
+        """End the worker: it leaves once its stdin closes (killed if told to, or if it lingers)."""
+        process, self.process = self.process, None
+        if process is not None:
+            if kill:
+                process.kill()
+            try:
+                if process.stdin is not None:
+                    process.stdin.close()
+            except OSError:
+                pass  # it is gone already
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+        if self.stderr is not None:
+            self.stderr.close()
+            self.stderr = None
+
+
 def summarize(reps: list[dict[str, Any]]) -> dict[str, Any]:
     """Median and min-max of ops/s over the repetitions; correctness counts summed."""
     rates = [rep["ops_per_s"] for rep in reps]
@@ -128,22 +246,43 @@ class Job:
     payload: dict[str, Any]
 
 
+def rounds(config: Config) -> list[tuple[int, int, str]]:
+    """The order one scenario's repetitions are asked in: ``(round, threads, backend)``.
+
+    Round by round; in each, every thread count, and at each every backend in
+    turn, so that the repetitions a ratio pairs are measured seconds apart.
+    Odd rounds take the backends in reverse, so that none is always first
+    (or always right after the same one).
+    """
+    order = []
+    for round_ in range(config.repeats):
+        backends = config.backends if round_ % 2 == 0 else config.backends[::-1]
+        order += [(round_, n, backend) for n in config.threads for backend in backends]
+    return order
+
+
+def api_job(config: Config, scenario: str, backend: str, threads: int) -> Job:
+    """The row of *backend* in *scenario* at *threads*; its payload is what a worker is asked."""
+    payload = {"backend": backend, "scenario": scenario, "threads": threads}
+    payload |= {"repeats": config.repeats, "duration": config.duration}
+    payload |= {"max_ops": config.max_ops, "sizes": config.sizes}
+    return Job("api", f"{scenario} · {backend} · {threads} thr", "benchmarks.worker", payload)
+
+
 def plan(config: Config) -> list[Job]:
-    """Every job of the run, in the order the table shows them."""
+    """The memory and runserver jobs, each in a fresh process, in the order the tables show them.
+
+    The Storage API's rows are not jobs of their own: their repetitions are
+    asked of serving workers in :func:`rounds`.
+    """
     jobs = []
-    limits = {"duration": config.duration, "max_ops": config.max_ops, "sizes": config.sizes}
-    for scenario in config.scenarios:
-        for backend in config.backends:
-            counts: list[Any] = [config.threads] if config.grouped else list(config.threads)
-            for threads in counts:
-                payload = {"backend": backend, "scenario": scenario, "threads": threads}
-                payload |= {"repeats": config.repeats, **limits}
-                shown = ",".join(map(str, threads)) if isinstance(threads, list) else threads
-                label = f"{scenario} · {backend} · {shown} thr"
-                jobs.append(Job("api", label, "benchmarks.worker", payload))
     if config.memory:
         for backend in config.backends:
-            payload = {"backend": backend, "scenario": "memory", "sizes": config.sizes}
+            payload: dict[str, Any] = {
+                "backend": backend,
+                "scenario": "memory",
+                "sizes": config.sizes,
+            }
             jobs.append(Job("memory", f"memory · {backend}", "benchmarks.worker", payload))
     for backend in config.http_backends:
         payload = {
@@ -217,6 +356,63 @@ def step_line(job: Job, figures: dict[str, Any], seconds: float) -> str:
     return ", ".join(parts or ["no figures"]) + f" ({seconds:.1f} s)"
 
 
+@dataclass
+class _Steps:
+    """The run's steps for the progress callback: each is announced, then counted done."""
+
+    total: int
+    progress: Progress | None
+    done: int = 0
+
+    def start(self, label: str) -> None:
+        if self.progress is not None:
+            self.progress(self.done, self.total, label, None)
+
+    def finish(self, label: str, line: str | None = None) -> None:
+        self.done += 1
+        if self.progress is not None and line is not None:
+            self.progress(self.done, self.total, label, line)
+
+
+def _measure_scenario(config: Config, scenario: str, doc: dict[str, Any], steps: _Steps) -> None:
+    """Every row of *scenario*: one serving worker per backend, asked in :func:`rounds`.
+
+    A row whose repetition failed (an error, a worker that died or hung) is an
+    error row and is asked nothing more; the rows go into *doc* in table order.
+    """
+    jobs = {
+        (b, n): api_job(config, scenario, b, n) for b in config.backends for n in config.threads
+    }
+    workers = {backend: ServingWorker(backend, config.job_timeout) for backend in config.backends}
+    reps: dict[tuple[str, int], list[dict[str, Any]]] = {key: [] for key in jobs}
+    errors: dict[tuple[str, int], str] = {}
+    seconds = dict.fromkeys(jobs, 0.0)
+    try:
+        for round_, threads, backend in rounds(config):
+            key, job = (backend, threads), jobs[backend, threads]
+            if key in errors:
+                steps.finish(job.label)
+                continue
+            steps.start(f"{job.label} · round {round_ + 1}/{config.repeats}")
+            began = time.monotonic()
+            figures = workers[backend].ask(job.payload)
+            seconds[key] += time.monotonic() - began
+            if "error" in figures:
+                errors[key] = figures["error"]
+                steps.finish(job.label, step_line(job, figures, seconds[key]))
+                continue
+            reps[key] += figures["reps"]
+            done = round_ == config.repeats - 1
+            steps.finish(
+                job.label, step_line(job, {"reps": reps[key]}, seconds[key]) if done else None
+            )
+    finally:
+        for worker in workers.values():
+            worker.close()
+    for key, job in jobs.items():
+        _record(doc, job, {"error": errors[key]} if key in errors else {"reps": reps[key]})
+
+
 def run(config: Config, progress: Progress | None = None) -> dict[str, Any]:
     """Run every job of *config* and return the JSON document (figures, machine, goals).
 
@@ -246,15 +442,15 @@ def run(config: Config, progress: Progress | None = None) -> dict[str, Any]:
             doc["skipped"]["dj210"] = why
         doc["backends"] = machine.backends(config.backends, described)
     jobs = plan(config)
-    for index, job in enumerate(jobs):
-        if progress is not None:
-            progress(index, len(jobs), job.label, None)
+    steps = _Steps(len(config.scenarios) * len(rounds(config)) + len(jobs), progress)
+    for scenario in config.scenarios:
+        _measure_scenario(config, scenario, doc, steps)
+    for job in jobs:
+        steps.start(job.label)
         began = time.monotonic()
         figures = _run_worker(job.module, job.payload, config.job_timeout)
         _record(doc, job, figures)
-        if progress is not None:
-            line = step_line(job, figures, time.monotonic() - began)
-            progress(index + 1, len(jobs), job.label, line)
+        steps.finish(job.label, step_line(job, figures, time.monotonic() - began))
     doc["seconds"] = time.time() - started
     doc["goals"] = [goal.as_dict() for goal in goals.evaluate(doc)]
     return doc

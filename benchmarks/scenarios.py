@@ -1,7 +1,9 @@
 """The Storage API scenarios, one small function each, every read checked.
 
-Each scenario takes a :class:`Env` (the backend, its limits) and returns one
-:class:`Rep` per repetition. A read is *wrong* when its bytes are not exactly
+Each scenario takes a :class:`Env` (the backend, its limits) and yields one
+:class:`Rep` per repetition, so that a serving worker can be asked for one
+repetition at a time while the scenario's files stay in place between them
+(see ``worker.py``). A read is *wrong* when its bytes are not exactly
 a version the reader may see (see ``content.py``); an exception from a read
 counts as an error and as wrong. A *lost write* is a write that returned but
 whose content is not there afterwards (eviction by a bounded store aside,
@@ -22,7 +24,7 @@ from .content import HEADER_BYTES, header, make_content, version_of
 from .loops import Loop, run_threads
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from .backends import Backend
@@ -116,80 +118,84 @@ def _fill_until_evicting(storage: Any, size: int) -> None:
             return
 
 
-def save_4k(env: Env) -> list[Rep]:
+def save_4k(env: Env) -> Iterator[Rep]:
     """``save()`` of new 4 KiB files into one directory; every saved name is read back after.
 
     A bounded backend is filled first, so that every timed save evicts.
     """
-    size = env.sizes.get("save", 4 * KIB)
-    reps = []
     for rep in range(env.repeats):
-        storage = env.new_storage(sub=f"save{rep}")
-        if env.backend.bounded:
-            _fill_until_evicting(storage, size)
-        saved: list[list[tuple[str, bytes]]] = [[] for _ in range(env.threads)]
-
-        def make_loop(
-            index: int, rep: int = rep, storage: Any = storage, saved: Any = saved
-        ) -> Loop:
-            # The same tail for every save, cut once: the harness's own work stays small.
-            tail = make_content("x", 0, size)[HEADER_BYTES:]
-            counter = itertools.count()
-            record = saved[index].append
-            save = storage.save
-
-            def loop(n: int) -> tuple[int, int]:
-                errors = 0
-                for _ in range(n):
-                    name = f"up/t{index}-r{rep}-{next(counter)}.bin"
-                    data = header(name, 0) + tail
-                    try:
-                        record((save(name, ContentFile(data)), data))
-                    except Exception:  # a save that fails is a lost write, counted apart
-                        errors += 1
-                return 0, errors
-
-            return loop
-
-        reps.append(_timed_saves(storage, make_loop, saved, env))
-    return reps
+        yield _save_4k_once(env, rep)
 
 
-def save_one_name(env: Env) -> list[Rep]:
+def _save_4k_once(env: Env, rep: int) -> Rep:
+    """One repetition of :func:`save_4k` in a fresh storage, dropped before the next one."""
+    size = env.sizes.get("save", 4 * KIB)
+    storage = env.new_storage(sub=f"save{rep}")
+    if env.backend.bounded:
+        _fill_until_evicting(storage, size)
+    saved: list[list[tuple[str, bytes]]] = [[] for _ in range(env.threads)]
+
+    def make_loop(index: int) -> Loop:
+        # The same tail for every save, cut once: the harness's own work stays small.
+        tail = make_content("x", 0, size)[HEADER_BYTES:]
+        counter = itertools.count()
+        record = saved[index].append
+        save = storage.save
+
+        def loop(n: int) -> tuple[int, int]:
+            errors = 0
+            for _ in range(n):
+                name = f"up/t{index}-r{rep}-{next(counter)}.bin"
+                data = header(name, 0) + tail
+                try:
+                    record((save(name, ContentFile(data)), data))
+                except Exception:  # a save that fails is a lost write, counted apart
+                    errors += 1
+            return 0, errors
+
+        return loop
+
+    return _timed_saves(storage, make_loop, saved, env)
+
+
+def save_one_name(env: Env) -> Iterator[Rep]:
     """Every thread saves 4 KiB files under one and the same name; each must get its own name.
 
     Django's ``get_available_name()`` hands out an alternative name when the
     name is taken; a name handed out twice is a lost write (the second save
     replaced the first), as is content that does not read back.
     """
-    size = env.sizes.get("save", 4 * KIB)
-    reps = []
     for rep in range(env.repeats):
-        # Room for every save: a name that eviction freed may rightly be handed out again.
-        storage = env.new_storage(sub=f"one{rep}", budget=GIB)
-        saved: list[list[tuple[str, bytes]]] = [[] for _ in range(env.threads)]
+        yield _save_one_name_once(env, rep)
 
-        def make_loop(index: int, storage: Any = storage, saved: Any = saved) -> Loop:
-            # The same tail for every save, cut once: the harness's own work stays small.
-            tail = make_content("x", 0, size)[HEADER_BYTES:]
-            counter = itertools.count()
-            record = saved[index].append
-            save = storage.save
 
-            def loop(n: int) -> tuple[int, int]:
-                errors = 0
-                for _ in range(n):
-                    data = header(f"one/t{index}-{next(counter)}", 0) + tail
-                    try:
-                        record((save("one/same.bin", ContentFile(data)), data))
-                    except Exception:  # a save that fails is a lost write, counted apart
-                        errors += 1
-                return 0, errors
+def _save_one_name_once(env: Env, rep: int) -> Rep:
+    """One repetition of :func:`save_one_name` in a fresh storage, dropped before the next one."""
+    size = env.sizes.get("save", 4 * KIB)
+    # Room for every save: a name that eviction freed may rightly be handed out again.
+    storage = env.new_storage(sub=f"one{rep}", budget=GIB)
+    saved: list[list[tuple[str, bytes]]] = [[] for _ in range(env.threads)]
 
-            return loop
+    def make_loop(index: int) -> Loop:
+        # The same tail for every save, cut once: the harness's own work stays small.
+        tail = make_content("x", 0, size)[HEADER_BYTES:]
+        counter = itertools.count()
+        record = saved[index].append
+        save = storage.save
 
-        reps.append(_timed_saves(storage, make_loop, saved, env))
-    return reps
+        def loop(n: int) -> tuple[int, int]:
+            errors = 0
+            for _ in range(n):
+                data = header(f"one/t{index}-{next(counter)}", 0) + tail
+                try:
+                    record((save("one/same.bin", ContentFile(data)), data))
+                except Exception:  # a save that fails is a lost write, counted apart
+                    errors += 1
+            return 0, errors
+
+        return loop
+
+    return _timed_saves(storage, make_loop, saved, env)
 
 
 def _timed_saves(
@@ -229,7 +235,7 @@ def _check_saved(
     return Rep(ops, seconds, lost=lost, evicted=evictions, checked=len(counts))
 
 
-def _read_scenario(env: Env, size: int) -> list[Rep]:
+def _read_scenario(env: Env, size: int) -> Iterator[Rep]:
     """Every thread opens and reads the same file; each read is compared with what was written."""
     storage = env.new_storage()
     expected = make_content(f"read/blob-{size}.bin", 1, size)
@@ -254,19 +260,17 @@ def _read_scenario(env: Env, size: int) -> list[Rep]:
 
         return loop
 
-    reps = []
     for _ in range(env.repeats):
         run = run_threads(make_loop, env.threads, env.duration, env.max_ops)
-        reps.append(Rep(run.ops, run.seconds, run.wrong + run.errors, run.errors, checked=run.ops))
-    return reps
+        yield Rep(run.ops, run.seconds, run.wrong + run.errors, run.errors, checked=run.ops)
 
 
-def read_4k(env: Env) -> list[Rep]:
+def read_4k(env: Env) -> Iterator[Rep]:
     """``open()`` + ``read()`` of one 4 KiB file."""
     return _read_scenario(env, env.sizes.get("read_small", 4 * KIB))
 
 
-def read_1m(env: Env) -> list[Rep]:
+def read_1m(env: Env) -> Iterator[Rep]:
     """``open()`` + ``read()`` of one 1 MiB file."""
     return _read_scenario(env, env.sizes.get("read_large", MIB))
 
@@ -311,7 +315,7 @@ class _Versions:
         return self.ended.get(version, INF) >= floor
 
 
-def mixed(env: Env) -> list[Rep]:
+def mixed(env: Env) -> Iterator[Rep]:
     """90 % reads, 10 % overwrites over a hot set of 100 files of 4 KiB."""
     size = env.sizes.get("mixed", 4 * KIB)
     storage = env.new_storage(overwrite=True)
@@ -351,7 +355,6 @@ def mixed(env: Env) -> list[Rep]:
 
         return loop
 
-    reps = []
     for _ in range(env.repeats):
         run = run_threads(make_loop, env.threads, env.duration, env.max_ops)
         lost = sum(
@@ -359,10 +362,7 @@ def mixed(env: Env) -> list[Rep]:
             for name in names
         )
         reads = run.ops - run.ops // 10
-        reps.append(
-            Rep(run.ops, run.seconds, run.wrong + run.errors, run.errors, lost, checked=reads)
-        )
-    return reps
+        yield Rep(run.ops, run.seconds, run.wrong + run.errors, run.errors, lost, checked=reads)
 
 
 def _directory(env: Env) -> tuple[Any, list[str]]:
@@ -374,7 +374,7 @@ def _directory(env: Env) -> tuple[Any, list[str]]:
     return storage, names
 
 
-def exists(env: Env) -> list[Rep]:
+def exists(env: Env) -> Iterator[Rep]:
     """``exists()`` in a directory of 1,000 files, half the names present, half not."""
     storage, names = _directory(env)
     probes = [(f"dir/{n}", True) for n in names] + [(f"dir/x{n}", False) for n in names]
@@ -396,7 +396,7 @@ def exists(env: Env) -> list[Rep]:
     return _repeat(env, make_loop)
 
 
-def listdir(env: Env) -> list[Rep]:
+def listdir(env: Env) -> Iterator[Rep]:
     """``listdir()`` of a directory of 1,000 files; every listing compared with the names saved."""
     storage, names = _directory(env)
     expected = frozenset(names)
@@ -417,16 +417,15 @@ def listdir(env: Env) -> list[Rep]:
     return _repeat(env, make_loop)
 
 
-def _repeat(env: Env, make_loop: Callable[[int], Loop]) -> list[Rep]:
+def _repeat(env: Env, make_loop: Callable[[int], Loop]) -> Iterator[Rep]:
     """Run the threads' loops ``env.repeats`` times; every operation was a checked one."""
-    reps = []
     for _ in range(env.repeats):
         run = run_threads(make_loop, env.threads, env.duration, env.max_ops)
-        reps.append(Rep(run.ops, run.seconds, run.wrong, checked=run.ops))
-    return reps
+        yield Rep(run.ops, run.seconds, run.wrong, checked=run.ops)
 
 
-SCENARIOS: dict[str, Callable[[Env], list[Rep]]] = {
+#: Each scenario's repetitions, one :class:`Rep` per ``next()``.
+SCENARIOS: dict[str, Callable[[Env], Iterator[Rep]]] = {
     "save_4k": save_4k,
     "save_one_name": save_one_name,
     "read_4k": read_4k,

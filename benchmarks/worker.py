@@ -1,10 +1,20 @@
-"""One measurement in a fresh process: ``python -m benchmarks.worker '<json job>'``.
+"""Measurements in a fresh process: one job, or one backend's repetitions asked one at a time.
 
-The job names a backend, a scenario (or ``memory``, or ``churn``) and
-limits; the worker prints one JSON line with the figures. A fresh process per
-backend and measurement keeps one backend's garbage, caches and threads from
-weighing on the next, and lets dj-inmemorystorage 2.1.0 own the import name
-``inmemorystorage`` in its own process.
+``python -m benchmarks.worker '<json job>'``: the job names a backend, a
+scenario (or ``memory``, or ``churn``) and limits; the worker prints one JSON
+line with the figures.
+
+``python -m benchmarks.worker --serve <backend>``: the worker configures
+Django once, then reads Storage API jobs as JSON lines on stdin and answers
+each with ONE repetition, as one JSON line on stdout (``{"reps": [rep]}``, or
+``{"error": ...}``); a scenario's files stay in place between the repetitions
+of one thread count. The runner starts one such worker per backend and
+scenario and asks them in turn, round by round, so that the repetitions of
+every backend it compares are measured within a second or so of each other.
+
+A fresh process per backend (and scenario) keeps one backend's garbage,
+caches and threads from weighing on the next, and lets dj-inmemorystorage
+2.1.0 own the import name ``inmemorystorage`` in its own process.
 
 A ``memory`` job measures bytes per file, per reader and per finished request
 thread, and write latency beside live reader threads; for a bounded backend
@@ -21,10 +31,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .backends import BACKENDS, scratch_root, use_peer
+from .backends import BACKENDS, Backend, scratch_root, use_peer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from .scenarios import Env
 
 ROOT = Path(__file__).resolve().parent.parent
 CHURN_RUNS = 3
@@ -62,43 +78,119 @@ def _configure_django(media_root: Path) -> None:
     django.setup()
 
 
+def _make_scratch() -> Path:
+    root, _where = scratch_root()
+    return Path(tempfile.mkdtemp(prefix="inmemorystorage-bench-", dir=root))
+
+
+def _env(backend: Backend, scratch: Path, job: dict[str, Any], threads: int = 1) -> Env:
+    """The :class:`~benchmarks.scenarios.Env` of *job* at *threads*."""
+    from . import scenarios
+
+    return scenarios.Env(
+        backend=backend,
+        scratch=scratch,
+        threads=threads,
+        duration=float(job.get("duration", 0.25)),
+        max_ops=int(job.get("max_ops", 1_000_000)),
+        repeats=int(job.get("repeats", 3)),
+        sizes=dict(job.get("sizes", {})),
+    )
+
+
+def repetitions(
+    backend: Backend, scratch: Path, job: dict[str, Any], threads: int
+) -> Iterator[dict[str, Any]]:
+    """The figures of each repetition of *job*'s scenario at *threads*, one per ``next()``.
+
+    Each thread count works in a scratch directory of its own: two counts
+    measured in one process must not find each other's files (a
+    FileSystemStorage would hand out other names, or list both sets).
+    """
+    from . import scenarios
+
+    env = _env(backend, scratch / f"{job['scenario']}-{threads}thr", job, threads)
+    return (rep.as_dict() for rep in scenarios.SCENARIOS[job["scenario"]](env))
+
+
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Run one job and return its figures (the worker process's whole life)."""
     backend = BACKENDS[job["backend"]]
     use_peer(backend)
-    root, _where = scratch_root()
-    scratch = Path(tempfile.mkdtemp(prefix="inmemorystorage-bench-", dir=root))
+    scratch = _make_scratch()
     try:
         _configure_django(scratch)
-        from . import churn, scenarios
+        from . import churn
 
-        env = scenarios.Env(
-            backend=backend,
-            scratch=scratch,
-            threads=1,
-            duration=float(job.get("duration", 0.25)),
-            max_ops=int(job.get("max_ops", 1_000_000)),
-            repeats=int(job.get("repeats", 3)),
-            sizes=dict(job.get("sizes", {})),
-        )
+        env = _env(backend, scratch, job)
         began = time.perf_counter()
         if job["scenario"] == "memory":
             figures: dict[str, Any] = _memory(env, job)
         elif job["scenario"] == "churn":
             figures = churn.churn(env, int(job["seed"]))
         elif isinstance(job["threads"], list):
-            # Quick runs measure every thread count of a scenario in one process.
+            # Every thread count of a scenario in one process, one after the other.
             figures = {"runs": []}
             for threads in job["threads"]:
-                env.threads = int(threads)
-                reps = scenarios.SCENARIOS[job["scenario"]](env)
-                figures["runs"].append({"threads": threads, "reps": [r.as_dict() for r in reps]})
+                reps = list(repetitions(backend, scratch, job, int(threads)))
+                figures["runs"].append({"threads": threads, "reps": reps})
         else:
-            env.threads = int(job["threads"])
-            reps = scenarios.SCENARIOS[job["scenario"]](env)
-            figures = {"reps": [rep.as_dict() for rep in reps]}
+            figures = {"reps": list(repetitions(backend, scratch, job, int(job["threads"])))}
         figures["wall_s"] = time.perf_counter() - began
         return figures
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+class Server:
+    """A serving worker's scenarios part way through: one repetition generator per job.
+
+    A job is the scenario, thread count and limits (the same for every
+    repetition of it); its generator is dropped once it has yielded the job's
+    ``repeats``, or when it fails.
+    """
+
+    def __init__(self, backend: Backend, scratch: Path) -> None:
+        self.backend = backend
+        self.scratch = scratch
+        #: Each job's generator, and how many repetitions it has yielded.
+        self.pending: dict[str, tuple[Iterator[dict[str, Any]], int]] = {}
+
+    def answer(self, job: dict[str, Any]) -> dict[str, Any]:
+        """The next repetition of *job*, as ``{"reps": [figures], "wall_s": s}``, or an error."""
+        key = json.dumps(job, sort_keys=True)
+        began = time.perf_counter()
+        try:
+            reps, count = self.pending.pop(key, None) or (
+                repetitions(self.backend, self.scratch, job, int(job["threads"])),
+                0,
+            )
+            rep = next(reps)
+        except Exception as exc:  # the runner records it as the row's error; the worker goes on
+            traceback.print_exc()
+            return {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        if count + 1 < int(job.get("repeats", 3)):
+            self.pending[key] = (reps, count + 1)
+        return {"reps": [rep], "wall_s": time.perf_counter() - began}
+
+
+def serve(backend_key: str) -> None:
+    """Configure Django once, then answer each job line on stdin with one repetition.
+
+    Whatever the code under test prints goes to stderr, so that every stdout
+    line is an answer. The worker ends when stdin closes.
+    """
+    backend = BACKENDS[backend_key]
+    use_peer(backend)
+    answers, sys.stdout = sys.stdout, sys.stderr
+    scratch = _make_scratch()
+    try:
+        _configure_django(scratch)
+        server = Server(backend, scratch)
+        for line in sys.stdin:
+            if line.strip():
+                answers.write(json.dumps(server.answer(json.loads(line))) + "\n")
+                answers.flush()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -141,7 +233,10 @@ def churn_runs(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    """Read the job from argv, print the figures as one JSON line."""
+    """Serve (``--serve <backend>``), or read the job from argv and print its figures."""
+    if sys.argv[1] == "--serve":
+        serve(sys.argv[2])
+        return
     job = json.loads(sys.argv[1])
     print(json.dumps(run_job(job)))
 

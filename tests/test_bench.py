@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
+import sys
 
 import pytest
 
-from benchmarks import goals, report
-from benchmarks.runner import make_config, parse_args, run
+from benchmarks import goals, report, runner
+from benchmarks.runner import Config, make_config, parse_args, rounds, run
 
 TINY = [
     "--tiny",
@@ -166,3 +168,109 @@ def test_command_line_writes_json(tmp_path, monkeypatch):
     doc = json.loads((tmp_path / "bench-tiny.json").read_text())
     assert ["ours"] == [r["backend"] for r in doc["api"]]
     assert doc["machine"]["cpu_count"] >= 1
+
+
+def test_a_round_asks_every_backend_at_every_thread_count_in_turn():
+    """Round by round, each thread count, each backend; odd rounds take the backends in reverse."""
+    config = Config("t", [1, 4], 3, 0.01, 10, ["a", "b", "c"], ["read_4k"], [], [], 0.1, 1)
+    assert [
+        (0, 1, "a"), (0, 1, "b"), (0, 1, "c"), (0, 4, "a"), (0, 4, "b"), (0, 4, "c"),
+        (1, 1, "c"), (1, 1, "b"), (1, 1, "a"), (1, 4, "c"), (1, 4, "b"), (1, 4, "a"),
+        (2, 1, "a"), (2, 1, "b"), (2, 1, "c"), (2, 4, "a"), (2, 4, "b"), (2, 4, "c"),
+    ] == rounds(config)  # fmt: skip
+
+
+#: A stand-in serving worker: logs each question; answers it, dies or hangs as told.
+FAKE_WORKER = """
+import json, sys, time
+backend, behaviour, log = sys.argv[1:]
+asked = {}
+for line in sys.stdin:
+    job = json.loads(line)
+    with open(log, "a") as f:
+        f.write(f"{backend} {job['scenario']} {job['threads']}\\n")
+    if behaviour == "dies":
+        sys.exit(f"{backend} fell over")
+    if behaviour == "hangs":
+        time.sleep(600)
+    n = asked[job["threads"]] = asked.get(job["threads"], 0) + 1
+    rep = {"ops": n, "seconds": 1.0, "ops_per_s": float(n), "checked": n}
+    print(json.dumps({"reps": [rep]}), flush=True)
+"""
+
+
+def _fake_run(monkeypatch, tmp_path, behaviours, threads, timeout=30.0):
+    """A run of read_4k and save_4k served by FAKE_WORKER: its doc, questions and progress."""
+    log = tmp_path / "asked.log"
+
+    def command(backend):
+        return [sys.executable, "-c", FAKE_WORKER, backend, behaviours[backend], str(log)]
+
+    monkeypatch.setattr(runner, "serve_command", command)
+    config = Config("t", threads, 3, 0.01, 10, list(behaviours), ["read_4k", "save_4k"], [], [],
+                    0.1, 1, memory=False, job_timeout=timeout)  # fmt: skip
+    seen = []
+    doc = run(config, lambda done, total, label, line: seen.append((done, total, label, line)))
+    return doc, log.read_text().splitlines(), seen
+
+
+def test_the_runner_asks_the_serving_workers_in_rounds(monkeypatch, tmp_path):
+    """Each backend's worker is asked one repetition at a time, in the order rounds() gives."""
+    doc, asked, _seen = _fake_run(monkeypatch, tmp_path, {"floor": "ok", "ours": "ok"}, [1, 4])
+    config = Config("t", [1, 4], 3, 0.01, 10, ["floor", "ours"], [], [], [], 0.1, 1)
+    expected = [f"{b} {s} {n}" for s in ("read_4k", "save_4k") for _r, n, b in rounds(config)]
+    assert expected == asked
+    rows = {(r["backend"], r["scenario"], r["threads"]): r for r in doc["api"]}
+    assert 8 == len(rows)
+    assert [1.0, 2.0, 3.0] == rows["ours", "save_4k", 4]["rates"]  # in round order
+    assert (2.0, 6) == (rows["ours", "save_4k", 4]["median"], rows["ours", "save_4k", 4]["ops"])
+    assert doc["config"]["interleaved"] is True
+
+
+def test_progress_counts_repetitions_and_prints_a_line_per_finished_row(monkeypatch, tmp_path):
+    """Every repetition asked is a step; a row's line comes with its last repetition."""
+    _doc, _asked, seen = _fake_run(monkeypatch, tmp_path, {"floor": "ok", "ours": "ok"}, [1])
+    lines = [(done, label, line) for done, _total, label, line in seen if line is not None]
+    assert {12} == {total for _done, total, _label, _line in seen}  # 2 scenarios x 3 rounds x 2
+    assert [(5, "read_4k · floor · 1 thr"), (6, "read_4k · ours · 1 thr")] == [
+        (done, label) for done, label, _line in lines[:2]
+    ]
+    assert lines[0][2].startswith("2/s (")  # the median of the row's repetitions
+    assert "read_4k · floor · 1 thr · round 2/3" in [label for _d, _t, label, _l in seen]
+
+
+def test_a_serving_worker_that_dies_gives_error_rows_and_the_run_goes_on(monkeypatch, tmp_path):
+    """Its rows are errors with its last words; it is restarted for the next thread count."""
+    doc, asked, _seen = _fake_run(monkeypatch, tmp_path, {"floor": "ok", "ours": "dies"}, [1, 4])
+    errors = {(r["scenario"], r["threads"]): r.get("error") for r in doc["api"]
+              if r["backend"] == "ours"}  # fmt: skip
+    assert set(errors.values()) == {"ours fell over"}
+    assert 4 == len(errors)
+    assert all(r.get("rates") == [1.0, 2.0, 3.0] for r in doc["api"] if r["backend"] == "floor")
+    once_each = ["ours read_4k 1", "ours read_4k 4", "ours save_4k 1", "ours save_4k 4"]
+    assert once_each == [line for line in asked if line.startswith("ours")]
+
+
+def test_a_serving_worker_that_hangs_is_killed_at_the_timeout(monkeypatch, tmp_path):
+    """A repetition that takes longer than the job timeout is an error row, not a hung run."""
+    behaviours = {"floor": "ok", "ours": "hangs"}
+    doc, _asked, _seen = _fake_run(monkeypatch, tmp_path, behaviours, [4], timeout=3.0)
+    rows = {(r["backend"], r["scenario"]): r for r in doc["api"]}
+    assert "timed out after 3 s" == rows["ours", "read_4k"]["error"]
+    assert "timed out after 3 s" == rows["ours", "save_4k"]["error"]
+    assert 3 == len(rows["floor", "save_4k"]["rates"])
+
+
+def test_a_serving_worker_answers_one_repetition_per_line_and_outlives_a_failed_job():
+    """``--serve``: one JSON line per job, each one repetition; a bad job is an error line."""
+    job = {"scenario": "read_4k", "threads": 2, "repeats": 2, "duration": 0.01, "max_ops": 100}
+    lines = [job, {**job, "scenario": "no_such_scenario"}, job]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.worker", "--serve", "floor"],
+        input="".join(json.dumps(line) + "\n" for line in lines),
+        capture_output=True, text=True, timeout=120, check=True, cwd=runner.ROOT,
+    )  # fmt: skip
+    first, failed, second = map(json.loads, done.stdout.splitlines())
+    assert [1, 1] == [len(first["reps"]), len(second["reps"])]
+    assert first["reps"][0]["ops"] > 0
+    assert failed["error"].startswith("KeyError")

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from benchmarks import machine, report
+from benchmarks import goals, machine, ratios, report
 from benchmarks.runner import Job, step_line
 
 
@@ -166,3 +166,70 @@ def test_progress_shows_a_line_per_step_when_piped(tmp_path, capsys):
     assert "[2/2] save_4k · ours · 4 thr: " in out
     doc = json.loads((tmp_path / "bench-tiny.json").read_text())
     assert "inmemorystorage (ours)" == doc["backends"]["ours"]["label"]
+
+
+#: Three rounds in which the medians are equal (200/s each) but ours was faster in two of the
+#: three rounds: median over median says 1.0x, the median of the per-round ratios 1.2x.
+FLOOR_RATES, OURS_RATES = [100.0, 300.0, 200.0], [120.0, 200.0, 400.0]
+
+
+def _in_turn(doc, interleaved=True):
+    """*doc* with the read_4k rows of ours and the floor measured in rounds (FLOOR/OURS_RATES)."""
+    doc["config"]["interleaved"] = interleaved
+    for row in doc["api"]:
+        if row["scenario"] == "read_4k" and row["backend"] in ("floor", "ours"):
+            rates = FLOOR_RATES if row["backend"] == "floor" else OURS_RATES
+            row |= {"rates": rates, "median": 200.0, "min": min(rates), "max": max(rates)}
+    return doc
+
+
+def _read_rows(doc):
+    rows = {r["backend"]: r for r in doc["api"] if r["scenario"] == "read_4k"}
+    return rows["ours"], rows["floor"]
+
+
+def test_a_ratio_of_repetitions_measured_in_turn_is_the_median_of_per_round_ratios(doc):
+    """1.2, 0.67 and 2.0 per round: the ratio is 1.2, not the medians' 1.0, and spans 0.67-2.0."""
+    ours, floor = _read_rows(_in_turn(doc))
+    assert ratios.Ratio(1.2, pytest.approx(2 / 3), 2.0, paired=True) == ratios.ratio(
+        ours, floor, in_turn=True
+    )
+    assert ratios.Ratio(1.0, 0.6, 2.0, paired=False) == ratios.ratio(ours, floor, in_turn=False)
+
+
+def test_rows_that_do_not_pair_up_fall_back_to_median_over_median(doc):
+    """Different numbers of repetitions, or rows without rates, are not paired."""
+    ours, floor = _read_rows(_in_turn(doc))
+    assert not ratios.ratio(ours, floor | {"rates": FLOOR_RATES[:2]}, in_turn=True).paired
+    assert 1.0 == ratios.ratio(ours, {"median": 200.0}, in_turn=True).value
+    assert ratios.ratio(ours, floor | {"median": 0.0}, in_turn=True) is None
+
+
+def test_goals_table_and_summary_share_the_paired_ratio(doc):
+    """The goal, the table's "x floor" and the summary bar all read 1.20x, with its spread."""
+    _in_turn(doc)
+    goal = goals._api_ratio(doc, "read_4k", "open+read 4 KiB", 8, 0.75, "floor")
+    assert (1.2, "1.20x (per round 0.67x-2.00x)") == (goal.value, goal.measured)
+    (_title, _headers, rows), *_ = report.api_tables(doc)
+    ours_row = next(row for row in rows if row[0] == ["inmemorystorage (ours)"])
+    assert "1.20x floor" in ours_row[2][2]
+    bar = next(b for b in _group(doc, "read_4k")["bars"] if b["backend"] == "ours")
+    assert (1.2, 2.0) == (bar["ratio"], bar["high"])
+    assert pytest.approx(2 / 3) == bar["low"]
+
+
+def test_an_older_document_keeps_its_ratios_of_medians(doc):
+    """A run that did not interleave (no "interleaved" in its config) is read as it was measured."""
+    _in_turn(doc, interleaved=False)
+    goal = goals._api_ratio(doc, "read_4k", "open+read 4 KiB", 8, 0.75, "floor")
+    assert (1.0, "1.00x") == (goal.value, goal.measured)
+    bar = next(b for b in _group(doc, "read_4k")["bars"] if b["backend"] == "ours")
+    assert 1.0 == bar["ratio"]
+    assert "come from the same run" in report.markdown(doc)
+
+
+def test_the_report_says_how_the_ratios_of_an_interleaved_run_are_computed(doc):
+    """The header sentence names per-round ratios of repetitions measured in turn."""
+    text = report.markdown(_in_turn(doc))
+    assert "ratios are medians of per-round ratios of repetitions measured in turn" in text
+    assert "come from the same run." not in text
