@@ -40,14 +40,16 @@ class PoliteLock:
     ``Lock``). Yielding first lets the holder finish its section.
     """
 
-    __slots__ = ("_lock",)
+    __slots__ = ("mutex",)
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        #: The plain lock underneath: a hot path may try it first and call
+        #: :meth:`acquire` only when it is taken, and release it directly.
+        self.mutex = threading.Lock()
 
     def acquire(self, blocking: bool = True) -> bool:
         """Take the lock; with ``blocking=False``, only if it is free (returns whether taken)."""
-        lock = self._lock
+        lock = self.mutex
         if lock.acquire(blocking=False):
             return True
         if not blocking:
@@ -60,14 +62,14 @@ class PoliteLock:
 
     def release(self) -> None:
         """Release the lock (held by this thread)."""
-        self._lock.release()
+        self.mutex.release()
 
     def locked(self) -> bool:
         """Whether some thread holds the lock."""
-        return self._lock.locked()
+        return self.mutex.locked()
 
     def __enter__(self) -> None:
-        if not self._lock.acquire(blocking=False):  # the usual case, spared a call
+        if not self.mutex.acquire(blocking=False):  # the usual case, spared a call
             self.acquire()
 
     def __exit__(
@@ -76,4 +78,4 @@ class PoliteLock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._lock.release()
+        self.mutex.release()

@@ -529,8 +529,14 @@ class Store:
         size = len(content)
         if self._budget.max_bytes is not None:
             self.check_size(name, size)
-        with self._lock:
+        lock = self._lock
+        mutex = lock.mutex
+        if not mutex.acquire(blocking=False):  # the usual case spares the polite wait a call
+            lock.acquire()
+        try:
             evictions = self._publish(name, content, size, exclusive=exclusive)
+        finally:
+            mutex.release()
         if self._freed >= self._release_after:
             self._release_memory()
         return Written(name, tuple(evictions) if evictions else ())
@@ -540,9 +546,10 @@ class Store:
         # then publish the node with one store into the index.
         parent_dir = parent_name(name)
         dirs = self._dirs
-        if parent_dir in dirs and name not in dirs and name not in self._files and name:
-            old, missing = None, []  # the usual case, a new file in a directory that exists
-        else:
+        old: bytes | None = None
+        missing: list[str] = []
+        # The usual case, a new file in a directory that exists, needs no search.
+        if not (name and parent_dir in dirs and name not in dirs and name not in self._files):
             old, missing, parent_dir = self._target(name, exclusive=exclusive)
         if self.pending_reads:
             self._apply_reads()
@@ -550,7 +557,10 @@ class Store:
         charge = file_charge(name, size)
         needed = charge + sum(dir_charge(base_name(d)) for d in missing) if missing else charge
         freed = file_charge(name, len(old)) if old is not None else 0
-        stamp = self._next_stamp()
+        stamp = self._now()  # as _next_stamp(), inline on this path
+        if stamp <= self._stamp:
+            stamp = self._stamp + 1
+        self._stamp = stamp
         evictions: list[Eviction] = []
         if budget.max_bytes is not None and budget.overflow(needed - freed) > 0:
             self._check_room(name, size, needed, missing)

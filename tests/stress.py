@@ -22,6 +22,10 @@ DEADLOCK_TIMEOUT = 60.0
 class NoOpLock:
     """A lock that locks nothing: the mutation the stress tests must catch."""
 
+    @property
+    def mutex(self) -> NoOpLock:
+        return self  # the plain lock underneath locks nothing either
+
     def acquire(self, blocking: bool = True) -> bool:
         return True
 

@@ -78,7 +78,7 @@ def test_a_waiter_yields_before_it_sleeps_and_still_gets_the_lock():
 
 def test_the_lock_keeps_no_state_per_thread():
     """One mutex and nothing else: there is no per-reader state for a writer to visit."""
-    assert ("_lock",) == PoliteLock.__slots__
+    assert ("mutex",) == PoliteLock.__slots__
 
 
 def read_in_fresh_threads(store: Store, count: int) -> None:
