@@ -512,13 +512,22 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         hook on the class or the instance, gets its override called.
         """
         cls = type(self)
+        instance = self.__dict__  # named one by one: a few lookups, not a walk of the dict
         return (
-            cls.get_available_name,
-            cls.is_name_available,
-            cls.exists,
-            cls.get_alternative_name,
-            cls._save,
-        ) == _ORIGINAL_HOOKS and _HOOK_NAMES.isdisjoint(self.__dict__)
+            (
+                cls.get_available_name,
+                cls.is_name_available,
+                cls.exists,
+                cls.get_alternative_name,
+                cls._save,
+            )
+            == _ORIGINAL_HOOKS
+            and "get_available_name" not in instance
+            and "is_name_available" not in instance
+            and "exists" not in instance
+            and "get_alternative_name" not in instance
+            and "_save" not in instance
+        )
 
     def _publish(self, name: str, data: bytes, *, exclusive: bool, canonical: bool = False) -> str:
         canonical = canonical or is_canonical(name)
@@ -659,7 +668,6 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
 
 
 _ORIGINAL_HOOKS = tuple(getattr(InMemoryStorage, hook) for hook in _SAVE_HOOKS)
-_HOOK_NAMES = frozenset(_SAVE_HOOKS)
 #: The options :class:`InMemoryStorage` accepts, in the order of its signature.
 OPTION_NAMES = tuple(
     parameter.name

@@ -5,14 +5,17 @@ from __future__ import annotations
 import errno
 import io
 import os
+import types
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile, File
+from django.core.files.storage import Storage
 from django.core.files.uploadedfile import InMemoryUploadedFile, SimpleUploadedFile
 
 from inmemorystorage import InMemoryStorage
+from inmemorystorage.storage import _SAVE_HOOKS
 
 
 @pytest.fixture
@@ -179,3 +182,49 @@ def test_path_raises_not_implemented(storage):
     """path() raises NotImplementedError, Django's contract for storages without local files."""
     with pytest.raises(NotImplementedError):
         storage.path("docs/a.txt")
+
+
+@pytest.mark.parametrize("hook", _SAVE_HOOKS)
+@pytest.mark.parametrize("where", ["subclass", "class", "instance"])
+def test_save_calls_an_overridden_hook(hook, where, monkeypatch):
+    """A hook of Django's save() that is overridden is called, wherever the override lives.
+
+    save() skips Django's generic path only while every hook is this
+    class's own; a subclass, a patch on the class (as a test's mock would
+    do) or one on the instance sends it back through the override.
+    """
+    calls = []
+    original = getattr(InMemoryStorage, hook)
+
+    def spy(self, *args, **kwargs):
+        calls.append(hook)
+        return original(self, *args, **kwargs)
+
+    if where == "subclass":
+        storage = type("Overriding", (InMemoryStorage,), {hook: spy})()
+    elif where == "class":
+        monkeypatch.setattr(InMemoryStorage, hook, spy)
+        storage = InMemoryStorage()
+    else:
+        storage = InMemoryStorage()
+        monkeypatch.setattr(storage, hook, types.MethodType(spy, storage))
+    first = storage.save("a.txt", ContentFile(b"one"))
+    # Django's save() calls every hook for a new name but get_alternative_name().
+    assert (hook in calls) is (hook != "get_alternative_name")
+    second = storage.save("a.txt", ContentFile(b"two"))  # taken: an alternative is needed
+    assert hook in calls
+    assert first == "a.txt"
+    assert second != "a.txt"
+    assert storage.open(second).read() == b"two"
+
+
+def test_save_skips_django_s_generic_path_when_no_hook_is_overridden(monkeypatch):
+    """With every hook its own, save() checks and claims the name in one step."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Django's generic save() was used")
+
+    monkeypatch.setattr(Storage, "save", refuse)
+    storage = InMemoryStorage()
+    assert storage.save("a.txt", ContentFile(b"one")) == "a.txt"
+    assert storage.save("a.txt", ContentFile(b"two")) != "a.txt"
