@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 from django.core.files.base import File
+from django.utils.functional import cached_property
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -180,6 +181,13 @@ class SnapshotFile(_ReadOnly, _File):
         else:
             file.close()
 
+    @cached_property
+    def size(self) -> int:
+        """The content's length in bytes, known without a position (even once closed)."""
+        if self.mode == "rb":
+            return len(self._content)
+        return int(super().size)  # as Django's File measures its text stream
+
     @property
     def closed(self) -> bool:
         """Whether the reader is closed."""
@@ -194,6 +202,7 @@ class SnapshotFile(_ReadOnly, _File):
         mode = mode or self.mode
         content = self._store.read(str(self.name))
         self.file = _make_reader(content, mode, self._newline)
+        self._content = content
         self._unread = None
         self.mode = mode
         self.__dict__.pop("size", None)

@@ -111,7 +111,15 @@ def _step(reader, step):
 
 
 class _ReopenableFile(File):
-    """Django's File over a BytesIO that, like our reader, reopens once closed."""
+    """Django's File over a BytesIO that, like our reader, reopens once closed.
+
+    And knows its size even once closed, as our reader does (Django's File
+    measures it with seek() and tell(), which a closed file refuses).
+    """
+
+    @property
+    def size(self):
+        return len(self.content)
 
     def open(self, mode=None, *args, **kwargs):
         if self.closed:
