@@ -12,7 +12,7 @@ from inmemorystorage.exceptions import (
     StorageFull,
     UnsafePath,
 )
-from inmemorystorage.store import Store
+from inmemorystorage.store import READS_BEFORE_DRAIN, Store
 
 from .imports import django_modules_imported_by
 
@@ -205,6 +205,22 @@ def test_readers_keep_their_snapshot(store):
     store.write("f", b"new")
     store.delete("f")
     assert held == b"old"
+
+
+def test_reads_made_while_the_lock_is_busy_are_applied_later(store):
+    """Readers never wait for the lock: their reads queue, and the next reader to try applies them."""
+    store.write("f", b"x")
+    store._lock.mutex.acquire()  # a long write, listdir... in another thread
+    try:
+        for _ in range(3000):
+            assert store.read("f") == b"x"
+        assert len(store.pending_reads) == 3000
+    finally:
+        store._lock.mutex.release()
+    for _ in range(READS_BEFORE_DRAIN):
+        store.read("f")
+    assert len(store.pending_reads) < READS_BEFORE_DRAIN
+    assert store.stats().hits == 3000 + READS_BEFORE_DRAIN
 
 
 def test_many_reads_between_writes_stay_bounded(store):
