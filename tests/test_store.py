@@ -208,7 +208,7 @@ def test_readers_keep_their_snapshot(store):
 
 
 def test_reads_made_while_the_lock_is_busy_are_applied_later(store):
-    """Readers never wait for the lock: their reads queue, and the next reader to try applies them."""
+    """Readers never wait for the lock: their reads queue, and a later reader applies them."""
     store.write("f", b"x")
     store._lock.mutex.acquire()  # a long write, listdir... in another thread
     try:
