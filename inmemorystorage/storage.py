@@ -29,7 +29,7 @@ from django.utils.functional import cached_property
 from .exceptions import NotADirectory, UnsafePath
 from .files import SnapshotFile, WriterFile, parse_mode
 from .signals import file_evicted
-from .store import DRAIN_MASK, Eviction, FileInfo, Store, StoredFile, StoreStats
+from .store import READS_BEFORE_DRAIN, Eviction, FileInfo, Store, StoredFile, StoreStats
 from .tree import is_a_directory, is_canonical
 
 if TYPE_CHECKING:
@@ -444,7 +444,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             if content is not None:
                 reads = store.pending_reads
                 reads.append((name, store.read_clock()))
-                if not len(reads) & DRAIN_MASK:
+                if len(reads) >= READS_BEFORE_DRAIN:
                     store.take_in_reads()
                 return SnapshotFile(content, name, store)
         return self._open(name, mode)

@@ -93,12 +93,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Eviction", "FileInfo", "Loaded", "Store", "StoreStats", "StoredFile", "Written"]
 
-#: Pending reads at which a reader applies them itself (if nobody else holds the
-#: lock): a power of two, so that the reader whose append makes the count a
-#: multiple of it tries, and one that finds the lock taken does not make every
-#: later reader try again (DRAIN_MASK tests for a multiple).
+#: Pending reads from which a reader applies them itself (if nobody else holds the lock).
 READS_BEFORE_DRAIN = 1024
-DRAIN_MASK = READS_BEFORE_DRAIN - 1
 #: How many recent evictions a store remembers (each is also charged to the budget).
 EVICTIONS_REMEMBERED = 64
 #: Content bytes a store frees (evicted, deleted or replaced) before it asks the
@@ -240,8 +236,8 @@ class Store:
         self.lookup: Callable[[str], bytes | None] = self._files.get
         self.read_clock: Callable[[], float] = time.time if clock is None else clock
         # Reads not yet applied, (name, read_clock()): appended to by readers
-        # without a lock, who call take_in_reads() when their append makes a
-        # multiple of READS_BEFORE_DRAIN; taken from the front only under self._lock.
+        # without a lock, who call take_in_reads() when they find
+        # READS_BEFORE_DRAIN or more; taken from the front only under self._lock.
         self.pending_reads: list[tuple[str, float]] = []
         self._created: dict[str, int] = {}  # guarded by self._lock; files replaced since created
         self._stamp = 0  # guarded by self._lock; the latest stamp given out
@@ -285,7 +281,7 @@ class Store:
             path, content = self._find_file(path)
         reads = self.pending_reads
         reads.append((path, self.read_clock()))
-        if not len(reads) & DRAIN_MASK:
+        if len(reads) >= READS_BEFORE_DRAIN:
             self.take_in_reads()
         return content
 
@@ -293,8 +289,8 @@ class Store:
         """Apply the pending reads now, unless another thread holds the lock.
 
         A reader that finds the lock taken goes on: the holder (every write
-        applies them), or the reader at the next multiple of
-        :data:`READS_BEFORE_DRAIN`, does.
+        applies them), or a later reader, does. Trying costs no call on
+        :class:`~inmemorystorage.locking.PoliteLock`, only the plain mutex's.
         """
         mutex = self._lock.mutex
         if mutex.acquire(blocking=False):
