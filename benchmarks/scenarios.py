@@ -136,24 +136,11 @@ def _save_4k_once(env: Env, rep: int) -> Rep:
     saved: list[list[tuple[str, bytes]]] = [[] for _ in range(env.threads)]
 
     def make_loop(index: int) -> Loop:
-        # The same tail for every save, cut once: the harness's own work stays small.
-        tail = make_content("x", 0, size)[HEADER_BYTES:]
-        counter = itertools.count()
-        record = saved[index].append
-        save = storage.save
+        def target(n: int) -> tuple[str, str]:
+            name = f"up/t{index}-r{rep}-{n}.bin"
+            return name, name
 
-        def loop(n: int) -> tuple[int, int]:
-            errors = 0
-            for _ in range(n):
-                name = f"up/t{index}-r{rep}-{next(counter)}.bin"
-                data = header(name, 0) + tail
-                try:
-                    record((save(name, ContentFile(data)), data))
-                except Exception:  # a save that fails is a lost write, counted apart
-                    errors += 1
-            return 0, errors
-
-        return loop
+        return _saving_loop(storage, saved[index], size, target)
 
     return _timed_saves(storage, make_loop, saved, env)
 
@@ -177,25 +164,42 @@ def _save_one_name_once(env: Env, rep: int) -> Rep:
     saved: list[list[tuple[str, bytes]]] = [[] for _ in range(env.threads)]
 
     def make_loop(index: int) -> Loop:
-        # The same tail for every save, cut once: the harness's own work stays small.
-        tail = make_content("x", 0, size)[HEADER_BYTES:]
-        counter = itertools.count()
-        record = saved[index].append
-        save = storage.save
-
-        def loop(n: int) -> tuple[int, int]:
-            errors = 0
-            for _ in range(n):
-                data = header(f"one/t{index}-{next(counter)}", 0) + tail
-                try:
-                    record((save("one/same.bin", ContentFile(data)), data))
-                except Exception:  # a save that fails is a lost write, counted apart
-                    errors += 1
-            return 0, errors
-
-        return loop
+        return _saving_loop(
+            storage, saved[index], size, lambda n: ("one/same.bin", f"one/t{index}-{n}")
+        )
 
     return _timed_saves(storage, make_loop, saved, env)
+
+
+def _saving_loop(
+    storage: Any,
+    saved: list[tuple[str, bytes]],
+    size: int,
+    target: Callable[[int], tuple[str, str]],
+) -> Loop:
+    """A loop of saves of *size* bytes, each recorded in *saved* as (name given, content).
+
+    ``target(n)`` is the name the *n*-th save asks for and the label its
+    content starts with (which names the file and version it is).
+    """
+    # The same tail for every save, cut once: the harness's own work stays small.
+    tail = make_content("x", 0, size)[HEADER_BYTES:]
+    counter = itertools.count()
+    record = saved.append
+    save = storage.save
+
+    def loop(n: int) -> tuple[int, int]:
+        errors = 0
+        for _ in range(n):
+            name, label = target(next(counter))
+            data = header(label, 0) + tail
+            try:
+                record((save(name, ContentFile(data)), data))
+            except Exception:  # a save that fails is a lost write, counted apart
+                errors += 1
+        return 0, errors
+
+    return loop
 
 
 def _timed_saves(
