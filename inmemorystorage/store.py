@@ -32,7 +32,10 @@ What guards what
 Why a reader without a lock sees only what it should
 ----------------------------------------------------
 
-A read of a canonical name is ``content = self._files.get(name)``. That one
+A read of a canonical name is ``content = self._files.get(name)``
+(``InMemoryStorage.open()`` makes the same read through ``lookup``, the
+index's bound ``get``, then appends to ``pending_reads`` as :meth:`Store.read`
+does; the index is never rebound, so the handle always reads it). That one
 operation is atomic on every CPython: under the GIL because ``dict.get`` on
 ``str`` keys runs no Python code, and on free-threaded builds because
 ``dict`` reads are made safe against concurrent writers by the interpreter
