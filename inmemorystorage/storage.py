@@ -444,7 +444,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             if content is not None:
                 reads = store.pending_reads
                 reads.append((name, store.read_clock()))
-                if len(reads) >= READS_BEFORE_DRAIN:
+                if len(reads) >= READS_BEFORE_DRAIN and not store.taking_in:
                     store.take_in_reads()
                 return SnapshotFile(content, name, store)
         return self._open(name, mode)

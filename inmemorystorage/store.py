@@ -242,6 +242,10 @@ class Store:
         # without a lock, who call take_in_reads() when they find
         # READS_BEFORE_DRAIN or more; taken from the front only under self._lock.
         self.pending_reads: list[tuple[str, float]] = []
+        # Whether a reader is applying them now: a hint, set under self._lock
+        # and read without it, so that while a reader that took the lock to
+        # apply them is preempted, the others do not each try in vain.
+        self.taking_in = False
         self._created: dict[str, int] = {}  # guarded by self._lock; files replaced since created
         self._stamp = 0  # guarded by self._lock; the latest stamp given out
         # Content bytes freed since the allocator was last asked to release memory.
@@ -284,7 +288,7 @@ class Store:
             path, content = self._find_file(path)
         reads = self.pending_reads
         reads.append((path, self.read_clock()))
-        if len(reads) >= READS_BEFORE_DRAIN:
+        if len(reads) >= READS_BEFORE_DRAIN and not self.taking_in:
             self.take_in_reads()
         return content
 
@@ -297,9 +301,11 @@ class Store:
         """
         mutex = self._lock.mutex
         if mutex.acquire(blocking=False):
+            self.taking_in = True
             try:
                 self._apply_reads()
             finally:
+                self.taking_in = False
                 mutex.release()
 
     def read_with_info(self, path: str) -> tuple[bytes, FileInfo]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.core.files.base import ContentFile
 
+from inmemorystorage import InMemoryStorage
 from inmemorystorage.budget import file_charge
 from inmemorystorage.exceptions import (
     InvalidPath,
@@ -221,6 +223,24 @@ def test_reads_made_while_the_lock_is_busy_are_applied_later(store):
         store.read("f")
     assert len(store.pending_reads) < READS_BEFORE_DRAIN
     assert store.stats().hits == 3000 + READS_BEFORE_DRAIN
+
+
+def test_readers_leave_pending_reads_to_the_reader_applying_them():
+    """While one reader applies the queued reads (and may be preempted), the others do not try."""
+    storage = InMemoryStorage()
+    storage.save("f", ContentFile(b"x"))
+    store = storage._store
+    tries: list[str] = []
+    store.take_in_reads = lambda: tries.append("tried")  # type: ignore[method-assign]
+    store.taking_in = True
+    for _ in range(2 * READS_BEFORE_DRAIN):
+        store.read("f")
+        storage.open("f").close()
+    assert tries == []
+    store.taking_in = False
+    store.read("f")
+    storage.open("f").close()
+    assert tries == ["tried", "tried"]
 
 
 def test_many_reads_between_writes_stay_bounded(store):
