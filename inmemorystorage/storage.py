@@ -478,14 +478,11 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         Django's ``InMemoryStorage`` does, rather than looping forever.
         """
         exclusive = not self._allow_overwrite
-        store = self._store
         try:  # as `with self._names`, which costs two calls on this hot path
             data = self._gather(name, content)
             while True:
                 try:
-                    written = store.write(
-                        name, data, exclusive=exclusive, canonical=canonical or is_canonical(name)
-                    )
+                    name = self._publish(name, data, exclusive=exclusive, canonical=canonical)
                 except (FileExistsError, IsADirectoryError) as exc:
                     if isinstance(exc, NotADirectoryError) or not exclusive:
                         raise
@@ -498,12 +495,10 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         except (UnsafePath, NotADirectory) as exc:
             self._names.reraise(exc)
             raise
-        if written.evictions:
-            self._report(written.evictions)
         # Django's own content classes have no temporary file (and asking costs an exception).
         if type(content) not in _PLAIN_CONTENT_TYPES and hasattr(content, "temporary_file_path"):
             os.remove(content.temporary_file_path())
-        return written.name
+        return name
 
     def _hooks_are_ours(self) -> bool:
         """Whether every method Django's ``save()`` would call is this class's own.
