@@ -324,6 +324,17 @@ def test_the_session_fails_when_ours_was_never_called(tmp_path):
 # The recording runner and the stand-in, on real unittest and storage objects
 
 
+def run_recorded(case: type[unittest.TestCase], tmp_path, monkeypatch):
+    """Run *case* with the suites' recording result class; the outcomes it recorded."""
+    results = tmp_path / "run.jsonl"
+    monkeypatch.setenv("INMEMORYSTORAGE_SUITE_RESULTS", str(results))
+    with (tmp_path / "log").open("w") as log:
+        unittest.TextTestRunner(stream=log, resultclass=runner_module.RecordingResult).run(
+            unittest.defaultTestLoader.loadTestsFromTestCase(case)
+        )
+    return read_outcomes(results.read_text().splitlines())
+
+
 def test_the_recording_result_writes_what_unittest_reports(tmp_path, monkeypatch):
     """Each outcome unittest knows arrives in the JSON lines as the comparison reads it."""
 
@@ -349,13 +360,7 @@ def test_the_recording_result_writes_what_unittest_reports(tmp_path, monkeypatch
         def test_expected_failure(self):
             self.fail("known")
 
-    results = tmp_path / "run.jsonl"
-    monkeypatch.setenv("INMEMORYSTORAGE_SUITE_RESULTS", str(results))
-    with (tmp_path / "log").open("w") as log:
-        unittest.TextTestRunner(stream=log, resultclass=runner_module.RecordingResult).run(
-            unittest.defaultTestLoader.loadTestsFromTestCase(Examples)
-        )
-    outcomes = read_outcomes(results.read_text().splitlines())
+    outcomes = run_recorded(Examples, tmp_path, monkeypatch)
     prefix = f"{__name__}.{Examples.__qualname__}."
     assert {
         "test_passes": "passed",
@@ -383,13 +388,7 @@ def test_a_test_that_calls_the_backend_is_marked_as_using_it(tmp_path, monkeypat
         def test_does_not(self):
             InMemoryStorage().save("a.txt", ContentFile(b"a"))
 
-    results = tmp_path / "run.jsonl"
-    monkeypatch.setenv("INMEMORYSTORAGE_SUITE_RESULTS", str(results))
-    with (tmp_path / "log").open("w") as log:
-        unittest.TextTestRunner(stream=log, resultclass=runner_module.RecordingResult).run(
-            unittest.defaultTestLoader.loadTestsFromTestCase(UsesIt)
-        )
-    outcomes = read_outcomes(results.read_text().splitlines())
+    outcomes = run_recorded(UsesIt, tmp_path, monkeypatch)
     assert {"test_saves": True, "test_does_not": False} == {
         test_id.rsplit(".", 1)[1]: outcome.exercised for test_id, outcome in outcomes.items()
     }
