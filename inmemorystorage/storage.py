@@ -7,6 +7,7 @@ import inspect
 import io
 import logging
 import os
+import pathlib
 import threading
 import weakref
 from datetime import UTC, datetime
@@ -413,13 +414,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         if name is None:
             name = content.name
         if is_canonical(name) and (max_length or len(name)) >= len(name) and self._hooks_are_ours():
-            # Django's name checks are provably no-ops for a canonical name, and
-            # no hook they call is overridden: check and claim in one step. A
-            # file already there sends the name to Django's search for another
-            # first (a look without a lock), sparing a claim that would fail.
-            if not self._allow_overwrite and self._store.lookup(name) is not None:
-                name = self.get_available_name(name, max_length=max_length)
-            return self._claim(name, content, max_length=max_length, canonical=True)
+            return self._save_canonical(name, content, max_length)
         if name is not None and not isinstance(name, str):
             name = self._name(name)
         return str(super().save(name, content, max_length=max_length))
@@ -464,37 +459,90 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             return WriterFile(name, mode, store, initial, publish=self._publish)
 
     def _save(self, name: str, content: Any) -> str:
-        return self._claim(name, content, max_length=None)
-
-    def _claim(
-        self, name: str, content: Any, *, max_length: int | None, canonical: bool = False
-    ) -> str:
-        """Gather the content, then claim a free name and publish in one step.
-
-        If the name is taken meanwhile (or, on the lean path of :meth:`save`,
-        already was), Django's ``get_available_name()`` finds another and the
-        claim is tried again, the content already in hand. A hook that gives
-        back the very name refused means to keep it: the file is replaced, as
-        Django's ``InMemoryStorage`` does, rather than looping forever.
-        """
-        exclusive = not self._allow_overwrite
-        try:  # as `with self._names`, which costs two calls on this hot path
+        """Django's generic ``save()`` found *name* free: claim it, or the next free one."""
+        try:  # as `with self._names`, which costs two calls on the hot path below
             data = self._gather(name, content)
+            exclusive = not self._allow_overwrite
             while True:
                 try:
-                    name = self._publish(name, data, exclusive=exclusive, canonical=canonical)
+                    name, evictions = self._store.put(name, data, exclusive=exclusive)
+                    break
                 except (FileExistsError, IsADirectoryError) as exc:
                     if isinstance(exc, NotADirectoryError) or not exclusive:
                         raise
-                    alternative = self.get_available_name(name, max_length=max_length)
+                    # Taken since Django's save() looked: its search for another
+                    # name goes on, the content already in hand. A hook that
+                    # gives back the very name refused means to keep it: the
+                    # file is replaced, as Django's InMemoryStorage does,
+                    # rather than looping forever.
+                    alternative = self.get_available_name(name)
                     exclusive = alternative != name
                     name = alternative
-                    canonical = False
-                else:
-                    break
         except (UnsafePath, NotADirectory) as exc:
             self._names.reraise(exc)
             raise
+        return self._saved(name, content, evictions)
+
+    def _save_canonical(self, name: str, content: Any, max_length: int | None) -> str:
+        """``save()`` of a canonical *name* while no hook of Django's ``save()`` is overridden.
+
+        Django's name checks are provably no-ops here, so what is left of
+        its ``save()`` is its search for a free name, made here as
+        ``get_available_name()`` makes it (the same alternatives, from
+        ``get_alternative_name()``, cut to *max_length* the same way), except
+        that each name is checked and claimed in one step.
+        """
+        store = self._store
+        try:
+            data = self._gather(name, content)
+            if self._allow_overwrite:
+                name, evictions = store.put(name, data, canonical=True)
+            else:
+                name, evictions = self._put_available(name, data, max_length)
+        except (UnsafePath, NotADirectory) as exc:
+            self._names.reraise(exc)
+            raise
+        return self._saved(name, content, evictions)
+
+    def _put_available(
+        self, name: str, data: bytes, max_length: int | None
+    ) -> tuple[str, tuple[Eviction, ...]]:
+        # Storage.get_available_name()'s loop, claiming each candidate as it goes.
+        store = self._store
+        canonical = True
+        free = store.lookup(name) is None  # spares a claim that would fail
+        dir_name = file_root = file_ext = ""
+        split = False  # the name into those three, once an alternative is needed
+        while True:
+            if free:
+                try:
+                    return store.put(name, data, exclusive=True, canonical=canonical)
+                except (FileExistsError, IsADirectoryError) as exc:
+                    if isinstance(exc, NotADirectoryError):
+                        raise
+            if not split:
+                dir_name, _, file_name = name.rpartition("/")
+                file_ext = file_extension(file_name)
+                file_root = file_name.removesuffix(file_ext)
+                split = True
+            name = _joined(dir_name, self.get_alternative_name(file_root, file_ext))
+            truncation = 0 if max_length is None else len(name) - max_length
+            if truncation > 0:
+                file_root = file_root[:-truncation]
+                if not file_root:
+                    msg = (
+                        f'Storage can not find an available filename for "{name}". Please make '
+                        'sure that the corresponding file field allows sufficient "max_length".'
+                    )
+                    raise SuspiciousFileOperation(msg)
+                name = _joined(dir_name, self.get_alternative_name(file_root, file_ext))
+            canonical = is_canonical(name)
+            free = True  # an alternative fits max_length: it was cut to fit above
+
+    def _saved(self, name: str, content: Any, evictions: tuple[Eviction, ...]) -> str:
+        """Finish a save that published *name*: report evictions, remove a temporary file."""
+        if evictions:
+            self._report(evictions)
         # Django's own content classes have no temporary file (and asking costs an exception).
         if type(content) not in _PLAIN_CONTENT_TYPES and hasattr(content, "temporary_file_path"):
             os.remove(content.temporary_file_path())
@@ -524,12 +572,12 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             and "_save" not in instance
         )
 
-    def _publish(self, name: str, data: bytes, *, exclusive: bool, canonical: bool = False) -> str:
-        canonical = canonical or is_canonical(name)
-        written = self._store.write(name, data, exclusive=exclusive, canonical=canonical)
-        if written.evictions:
-            self._report(written.evictions)
-        return written.name
+    def _publish(self, name: str, data: bytes, *, exclusive: bool) -> str:
+        """Publish a writer's content (at its ``close()``) and report any evictions."""
+        name, evictions = self._store.put(name, data, exclusive=exclusive)
+        if evictions:
+            self._report(evictions)
+        return name
 
     def _gather(self, name: str, content: Any) -> bytes:
         """The content's bytes, read through its ``chunks()``: refused early when too large.
@@ -660,6 +708,22 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
     def _datetime(timestamp: float) -> datetime:
         """Aware in UTC with ``USE_TZ``, naive local time otherwise, as FileSystemStorage does."""
         return datetime.fromtimestamp(timestamp, tz=UTC if settings.USE_TZ else None)
+
+
+def file_extension(file_name: str) -> str:
+    """The extension ``get_available_name()`` keeps: every suffix, as ``pathlib`` finds them.
+
+    ``"photo.tar.gz"`` gives ``".tar.gz"``; ``".bashrc"`` and ``"notes."`` give ``""``.
+    """
+    if file_name.startswith(".") or file_name.endswith("."):
+        return "".join(pathlib.PurePath(file_name).suffixes)  # the edge cases, as pathlib has them
+    dot = file_name.find(".")
+    return "" if dot < 0 else file_name[dot:]
+
+
+def _joined(dir_name: str, file_name: str) -> str:
+    """``os.path.join()`` of a canonical directory name and a file name without slashes."""
+    return f"{dir_name}/{file_name}" if dir_name else file_name
 
 
 _ORIGINAL_HOOKS = tuple(getattr(InMemoryStorage, hook) for hook in _SAVE_HOOKS)

@@ -92,7 +92,7 @@ from .tree import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
 
 __all__ = ["Eviction", "FileInfo", "Loaded", "Store", "StoreStats", "StoredFile", "Written"]
 
@@ -536,6 +536,16 @@ class Store:
             NotADirectory: a parent of *path* is a file.
             StorageFull: the content cannot fit; nothing changed.
         """
+        return Written(*self.put(path, content, exclusive=exclusive, canonical=canonical))
+
+    def put(
+        self, path: str, content: bytes, *, exclusive: bool = False, canonical: bool = False
+    ) -> tuple[str, tuple[Eviction, ...]]:
+        """:meth:`write`, answering with a plain ``(name, evictions)`` pair.
+
+        For ``InMemoryStorage.save()``, the hot path, which spares the
+        :class:`Written` it would only take apart.
+        """
         name = path if canonical else canonical_name(path)
         size = len(content)
         if self._budget.max_bytes is not None:
@@ -550,48 +560,47 @@ class Store:
             mutex.release()
         if self._freed >= self._release_after:
             self._release_memory()
-        return Written(name, tuple(evictions) if evictions else ())
+        return name, tuple(evictions) if evictions else ()
 
-    def _publish(self, name: str, content: bytes, size: int, *, exclusive: bool) -> list[Eviction]:
+    def _publish(
+        self, name: str, content: bytes, size: int, *, exclusive: bool
+    ) -> list[Eviction] | tuple[()]:
         # Called with self._lock held: check the target, settle the budget,
         # then publish the node with one store into the index.
-        parent_dir = parent_name(name)
-        dirs = self._dirs
+        cut = name.rfind("/")
+        parent_dir = name[:cut] if cut > 0 else ""  # parent_name(), inline on this path
+        parent = self._dirs.get(parent_dir)
         old: bytes | None = None
-        missing: list[str] = []
+        missing: list[str] | tuple[()] = ()
         # The usual case, a new file in a directory that exists, needs no search.
-        if not (name and parent_dir in dirs and name not in dirs and name not in self._files):
+        if parent is None or not name or name in self._files or name in self._dirs:
             old, missing, parent_dir = self._target(name, exclusive=exclusive)
         if self.pending_reads:
             self._apply_reads()
         budget = self._budget
         charge = file_charge(name, size)
-        needed = charge + sum(dir_charge(base_name(d)) for d in missing) if missing else charge
-        freed = file_charge(name, len(old)) if old is not None else 0
         stamp = self._now()  # as _next_stamp(), inline on this path
         if stamp <= self._stamp:
             stamp = self._stamp + 1
         self._stamp = stamp
-        evictions: list[Eviction] = []
-        if budget.max_bytes is not None and budget.overflow(needed - freed) > 0:
-            self._check_room(name, size, needed, missing)
-            if old is not None:
-                budget.touch(self._files, name)  # the write is a use: evict others first
-            keep = set(ancestor_names(name))
-            evictions = self._make_room(needed - freed, stamp, keep, protected=old is not None)
+        evictions: list[Eviction] | tuple[()] = ()
+        if budget.max_bytes is not None:
+            evictions = self._room_for(name, size, charge, old, missing, stamp)
         if self._evicted:
             self._forget_eviction(name)
         if missing:
             self._make_dirs(missing, stamp)
-        parent = self._dirs[parent_dir]
-        old_stamp = parent.children.get(name)
-        parent.children[name] = stamp
+        if parent is None or evictions:  # made just now, or looked up before evicting
+            parent = self._dirs[parent_dir]
         budget.add_file(charge)
         if old is None:
+            parent.children[name] = stamp
             parent.modified = parent.accessed = stamp
             self._files[name] = content  # the publication: a new name goes last in any order
         else:
-            budget.remove_file(freed)
+            old_stamp = parent.children[name]
+            parent.children[name] = stamp
+            budget.remove_file(file_charge(name, len(old)))
             self._freed += len(old)
             self._created.setdefault(name, old_stamp)  # type: ignore[arg-type]  # a file's stamp
             self._accessed.pop(name, None)
@@ -600,6 +609,29 @@ class Store:
         if self._evicted:
             self._trim_evictions()
         return evictions
+
+    def _room_for(
+        self,
+        name: str,
+        size: int,
+        charge: int,
+        old: bytes | None,
+        missing: Sequence[str],
+        stamp: int,
+    ) -> list[Eviction] | tuple[()]:
+        # A bounded store: evict what the file at *name* (replacing *old*,
+        # if any) and its *missing* directories need, or refuse, changing
+        # nothing. Called with self._lock held.
+        budget = self._budget
+        needed = charge + sum(dir_charge(base_name(d)) for d in missing) if missing else charge
+        freed = file_charge(name, len(old)) if old is not None else 0
+        if budget.overflow(needed - freed) <= 0:
+            return ()
+        self._check_room(name, size, needed, missing)
+        if old is not None:
+            budget.touch(self._files, name)  # the write is a use: evict others first
+        keep = set(ancestor_names(name))
+        return self._make_room(needed - freed, stamp, keep, protected=old is not None)
 
     def _next_stamp(self) -> int:
         # Called with self._lock held: the clock, made strictly increasing, so
@@ -646,7 +678,7 @@ class Store:
             self._dirs[name] = child
             budget.add_dir(base_name(name))
 
-    def _check_room(self, name: str, size: int, needed: int, missing: list[str]) -> None:
+    def _check_room(self, name: str, size: int, needed: int, missing: Sequence[str]) -> None:
         # Refuse, changing nothing, unless evicting can make room for the
         # *needed* bytes of the new file and its new directories (the file it
         # replaces, if any, is freed either way). Called with self._lock held.

@@ -6,16 +6,19 @@ import errno
 import io
 import os
 import types
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import pytest
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile, File
+from django.core.files.storage import InMemoryStorage as DjangosInMemoryStorage
 from django.core.files.storage import Storage
 from django.core.files.uploadedfile import InMemoryUploadedFile, SimpleUploadedFile
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from inmemorystorage import InMemoryStorage
-from inmemorystorage.storage import _SAVE_HOOKS
+from inmemorystorage.storage import _SAVE_HOOKS, file_extension
 
 
 @pytest.fixture
@@ -228,3 +231,67 @@ def test_save_skips_django_s_generic_path_when_no_hook_is_overridden(monkeypatch
     storage = InMemoryStorage()
     assert storage.save("a.txt", ContentFile(b"one")) == "a.txt"
     assert storage.save("a.txt", ContentFile(b"two")) != "a.txt"
+
+
+_ALTERNATIVES = ["AAAAAAA", "BBBBBBB", "CCCCCCC", "DDDDDDD"]
+
+
+@pytest.mark.parametrize(
+    ("taken", "name", "max_length"),
+    [
+        pytest.param(["a.txt"], "a.txt", None, id="root"),
+        pytest.param(["d/a.txt"], "d/a.txt", None, id="in-a-directory"),
+        pytest.param(["d/a.tar.gz"], "d/a.tar.gz", None, id="two-suffixes"),
+        pytest.param(["d/.bashrc"], "d/.bashrc", None, id="dotfile"),
+        pytest.param(["d/x"], "d", None, id="a-directory"),
+        pytest.param(["d/a.txt", "d/a_AAAAAAA.txt"], "d/a.txt", None, id="alternative-taken"),
+        pytest.param(["d/" + "r" * 20 + ".txt"], "d/" + "r" * 20 + ".txt", 30, id="cut-to-fit"),
+        pytest.param(["d/rrrr.txt"], "d/rrrr.txt", 10, id="cut-to-nothing"),
+        pytest.param([], "d/" + "r" * 30 + ".txt", 30, id="free-but-too-long"),
+    ],
+)
+def test_a_taken_name_gets_the_alternative_django_would_choose(
+    taken, name, max_length, monkeypatch
+):
+    """The lean save() chooses exactly the name Django's get_available_name() would.
+
+    Both draw the same random suffixes (patched to a fixed sequence here) and
+    cut them to max_length the same way, or both refuse with the same message.
+    """
+
+    def outcome(storage):
+        for existing in taken:
+            storage.save(existing, ContentFile(b"old"))
+        draws = iter(_ALTERNATIVES)
+        monkeypatch.setattr(
+            "django.core.files.storage.base.get_random_string", lambda length: next(draws)
+        )
+        try:
+            return storage.save(name, ContentFile(b"new"), max_length=max_length)
+        except SuspiciousFileOperation as exc:
+            return str(exc)
+        finally:
+            monkeypatch.undo()
+
+    assert outcome(InMemoryStorage()) == outcome(DjangosInMemoryStorage())
+
+
+def test_an_alternative_too_long_for_a_store_is_refused_whole():
+    """A taken 252-byte segment has no 260-byte alternative: ENAMETOOLONG, and nothing stored."""
+    storage = InMemoryStorage()
+    name = "d/" + "\N{GRINNING FACE}" * 63  # 252 bytes: the longest segment of 4-byte characters
+    storage.save(name, ContentFile(b"first"))
+    with pytest.raises(OSError) as info:
+        storage.save(name, ContentFile(b"second"))
+    assert errno.ENAMETOOLONG == info.value.errno
+    assert storage.listdir("d") == ([], [name[2:]])
+
+
+@given(st.text(alphabet=".ab\N{GRINNING FACE}", max_size=8).filter(lambda s: s not in {".", ".."}))
+@example("photo.tar.gz")
+@example(".bashrc")
+@example("notes.")
+@example("a..b")
+def test_the_extension_is_every_suffix_pathlib_finds(file_name):
+    """file_extension() is what get_available_name() keeps: "".join(PurePath(name).suffixes)."""
+    assert file_extension(file_name) == "".join(PurePath(file_name).suffixes)
