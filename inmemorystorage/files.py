@@ -108,17 +108,21 @@ class _Position:
     Most readers are opened, read whole and closed; :meth:`SnapshotFile.read`
     and :meth:`SnapshotFile.close` serve those without one. Anything else
     (``seek()``, ``chunks()``, a partial ``read()``, ``.file`` itself) gets a
-    ``BytesIO`` at the position those calls left, kept in the instance from
-    then on (this is a non-data descriptor, so the instance's own ``file``
-    wins once set).
+    ``BytesIO`` at the position those calls left, kept in ``_file`` from then
+    on. Assigning ``.file`` replaces it, as on any Django ``File``.
     """
 
     def __get__(self, reader: SnapshotFile | None, owner: type | None = None) -> Any:
         if reader is None:
             return self
-        position = reader._position()  # noqa: SLF001  # this descriptor is part of the class
-        reader.__dict__["file"] = position
+        position = reader._file  # noqa: SLF001  # this descriptor is part of the class
+        if position is None:
+            position = reader._file = reader._position()  # noqa: SLF001
         return position
+
+    def __set__(self, reader: SnapshotFile, file: Any) -> None:
+        reader._file = file  # noqa: SLF001
+        reader._unread = None  # noqa: SLF001  # reads come from the new file now
 
 
 class SnapshotFile(_ReadOnly, _File):
@@ -147,6 +151,8 @@ class SnapshotFile(_ReadOnly, _File):
         self._store = store
 
     file: Any = _Position()
+    #: What ``file`` gives: ``None`` until something needed a position.
+    _file: Any = None
     mode = "rb"
     _newline: str | None = None
     _content = b""
@@ -175,7 +181,7 @@ class SnapshotFile(_ReadOnly, _File):
     def close(self) -> None:
         """Close the reader; reading it again raises :class:`ValueError`."""
         self._unread = None
-        file = self.__dict__.get("file")
+        file = self._file
         if file is None:
             self._shut = True
         else:
@@ -191,7 +197,7 @@ class SnapshotFile(_ReadOnly, _File):
     @property
     def closed(self) -> bool:
         """Whether the reader is closed."""
-        file = self.__dict__.get("file")
+        file = self._file
         return self._shut if file is None else file.closed
 
     def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> SnapshotFile:

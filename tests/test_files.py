@@ -152,6 +152,20 @@ def test_a_reader_behaves_as_a_django_file_over_bytesio(steps):
     assert reader.closed == expected.closed
 
 
+def test_a_reader_given_another_file_reads_and_closes_that_file(saved):
+    """Assigning ``.file``, as on any Django File, replaces the position, unread or not."""
+    for read_first in (False, True):
+        reader = saved.open("f.txt")
+        if read_first:
+            reader.read()
+        replacement = io.BytesIO(b"other")
+        reader.file = replacement
+        assert reader.read() == b"other"
+        reader.close()
+        assert replacement.closed
+        assert reader.closed
+
+
 def test_writer_publishes_on_close_only(storage):
     """Written content is invisible until close(), then visible all at once."""
     writer = storage.open("w.bin", "wb")
