@@ -34,7 +34,7 @@ from .store import READS_BEFORE_DRAIN, Eviction, FileInfo, Store, StoredFile, St
 from .tree import is_a_directory, is_canonical
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
     from types import TracebackType
 
     from .budget import OnFull
@@ -481,50 +481,60 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         except (UnsafePath, NotADirectory) as exc:
             self._names.reraise(exc)
             raise
-        return self._saved(name, content, evictions)
+        self._saved(content, evictions)
+        return name
 
     def _save_canonical(self, name: str, content: Any, max_length: int | None) -> str:
         """``save()`` of a canonical *name* while no hook of Django's ``save()`` is overridden.
 
         Django's name checks are provably no-ops here, so what is left of
-        its ``save()`` is its search for a free name, made here as
-        ``get_available_name()`` makes it (the same alternatives, from
-        ``get_alternative_name()``, cut to *max_length* the same way), except
-        that each name is checked and claimed in one step.
+        its ``save()`` is its search for a free name: the same names as
+        ``get_available_name()`` would try (see :meth:`_alternative_names`),
+        each checked and claimed in one step.
         """
         store = self._store
+        exclusive = not self._allow_overwrite
+        alternatives = None
+        canonical = True
         try:
             data = self._gather(name, content)
-            if self._allow_overwrite:
-                name, evictions = store.put(name, data, canonical=True)
-            else:
-                name, evictions = self._put_available(name, data, max_length)
+            if exclusive and store.lookup(name) is not None:  # spares a claim that would fail
+                alternatives = self._alternative_names(name, max_length)
+                name = next(alternatives)
+                canonical = is_canonical(name)
+            while True:
+                try:
+                    name, evictions = store.put(
+                        name, data, exclusive=exclusive, canonical=canonical
+                    )
+                    break
+                except (FileExistsError, IsADirectoryError) as exc:
+                    if isinstance(exc, NotADirectoryError) or not exclusive:
+                        raise
+                    if alternatives is None:
+                        alternatives = self._alternative_names(name, max_length)
+                    name = next(alternatives)
+                    canonical = is_canonical(name)
         except (UnsafePath, NotADirectory) as exc:
             self._names.reraise(exc)
             raise
-        return self._saved(name, content, evictions)
+        if evictions or type(content) not in _PLAIN_CONTENT_TYPES:
+            self._saved(content, evictions)
+        return name
 
-    def _put_available(
-        self, name: str, data: bytes, max_length: int | None
-    ) -> tuple[str, tuple[Eviction, ...]]:
-        # Storage.get_available_name()'s loop, claiming each candidate as it goes.
-        store = self._store
-        canonical = True
-        free = store.lookup(name) is None  # spares a claim that would fail
-        dir_name = file_root = file_ext = ""
-        split = False  # the name into those three, once an alternative is needed
+    def _alternative_names(self, name: str, max_length: int | None) -> Iterator[str]:
+        """The names ``get_available_name()`` tries after a taken *name*, in its order.
+
+        Each from ``get_alternative_name()``, its root cut so that the name
+        fits *max_length*, as Django's loop cuts it.
+
+        Raises:
+            SuspiciousFileOperation: cutting would leave no root, as in Django.
+        """
+        dir_name, _, file_name = name.rpartition("/")
+        file_ext = file_extension(file_name)
+        file_root = file_name.removesuffix(file_ext)
         while True:
-            if free:
-                try:
-                    return store.put(name, data, exclusive=True, canonical=canonical)
-                except (FileExistsError, IsADirectoryError) as exc:
-                    if isinstance(exc, NotADirectoryError):
-                        raise
-            if not split:
-                dir_name, _, file_name = name.rpartition("/")
-                file_ext = file_extension(file_name)
-                file_root = file_name.removesuffix(file_ext)
-                split = True
             name = _joined(dir_name, self.get_alternative_name(file_root, file_ext))
             truncation = 0 if max_length is None else len(name) - max_length
             if truncation > 0:
@@ -536,17 +546,15 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
                     )
                     raise SuspiciousFileOperation(msg)
                 name = _joined(dir_name, self.get_alternative_name(file_root, file_ext))
-            canonical = is_canonical(name)
-            free = True  # an alternative fits max_length: it was cut to fit above
+            yield name
 
-    def _saved(self, name: str, content: Any, evictions: tuple[Eviction, ...]) -> str:
-        """Finish a save that published *name*: report evictions, remove a temporary file."""
+    def _saved(self, content: Any, evictions: tuple[Eviction, ...]) -> None:
+        """Finish a save: report its evictions, remove the content's temporary file."""
         if evictions:
             self._report(evictions)
         # Django's own content classes have no temporary file (and asking costs an exception).
         if type(content) not in _PLAIN_CONTENT_TYPES and hasattr(content, "temporary_file_path"):
             os.remove(content.temporary_file_path())
-        return name
 
     def _hooks_are_ours(self) -> bool:
         """Whether every method Django's ``save()`` would call is this class's own.
