@@ -23,10 +23,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["PoliteLock"]
+__all__ = ["NO_WAIT", "PoliteLock"]
 
 #: How often a thread yields before it sleeps on a lock held by another.
 _POLITE_TRIES = 100
+#: ``Lock.acquire()``'s *blocking* argument for a try that does not wait. Pass
+#: it by position: a keyword costs the C method about 80 ns more, a third of
+#: a try, on the store's hottest paths.
+NO_WAIT = False
 
 
 class PoliteLock:
@@ -50,13 +54,13 @@ class PoliteLock:
     def acquire(self, blocking: bool = True) -> bool:
         """Take the lock; with ``blocking=False``, only if it is free (returns whether taken)."""
         lock = self.mutex
-        if lock.acquire(blocking=False):
+        if lock.acquire(NO_WAIT):
             return True
         if not blocking:
             return False
         for _ in range(_POLITE_TRIES):
             time.sleep(0)
-            if lock.acquire(blocking=False):
+            if lock.acquire(NO_WAIT):
                 return True
         return lock.acquire()
 
@@ -69,7 +73,7 @@ class PoliteLock:
         return self.mutex.locked()
 
     def __enter__(self) -> None:
-        if not self.mutex.acquire(blocking=False):  # the usual case, spared a call
+        if not self.mutex.acquire(NO_WAIT):  # the usual case, spared a call
             self.acquire()
 
     def __exit__(

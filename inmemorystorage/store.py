@@ -81,7 +81,7 @@ import attrs
 from .allocator import release_free_memory
 from .budget import DIR_OVERHEAD, OnFull, dir_charge, file_charge, make_budget
 from .exceptions import InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
-from .locking import PoliteLock
+from .locking import NO_WAIT, PoliteLock
 from .tree import (
     DirNode,
     ancestor_names,
@@ -300,7 +300,7 @@ class Store:
         :class:`~inmemorystorage.locking.PoliteLock`, only the plain mutex's.
         """
         mutex = self._lock.mutex
-        if mutex.acquire(blocking=False):
+        if mutex.acquire(NO_WAIT):
             self.taking_in = True
             try:
                 self._apply_reads()
@@ -552,7 +552,7 @@ class Store:
             self.check_size(name, size)
         lock = self._lock
         mutex = lock.mutex
-        if not mutex.acquire(blocking=False):  # the usual case spares the polite wait a call
+        if not mutex.acquire(NO_WAIT):  # the usual case spares the polite wait a call
             lock.acquire()
         try:
             evictions = self._publish(name, content, size, exclusive=exclusive)
