@@ -79,7 +79,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .allocator import release_free_memory
-from .budget import DIR_OVERHEAD, OnFull, dir_charge, file_charge, make_budget
+from .budget import DIR_OVERHEAD, FILE_OVERHEAD, OnFull, dir_charge, file_charge, make_budget
 from .exceptions import InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
 from .locking import NO_WAIT, PoliteLock
 from .tree import (
@@ -578,7 +578,7 @@ class Store:
         if self.pending_reads:
             self._apply_reads()
         budget = self._budget
-        charge = file_charge(name, size)
+        charge = size + len(name) + FILE_OVERHEAD  # file_charge(), inline on this path
         stamp = self._now()  # as _next_stamp(), inline on this path
         if stamp <= self._stamp:
             stamp = self._stamp + 1
@@ -592,7 +592,7 @@ class Store:
             self._make_dirs(missing, stamp)
         if parent is None or evictions:  # made just now, or looked up before evicting
             parent = self._dirs[parent_dir]
-        budget.add_file(charge)
+        budget.file_bytes += charge  # budget.add_file(), inline on this path
         if old is None:
             parent.children[name] = stamp
             parent.modified = parent.accessed = stamp
