@@ -50,3 +50,22 @@ def test_deleting_the_field_file():
     name = doc.attachment.name
     doc.attachment.delete()
     assert not storages["default"].exists(name)
+
+
+def test_a_second_upload_of_a_name_gets_its_own_name_within_max_length():
+    """Two uploads named alike: the second gets an alternative, cut to the field's max_length."""
+    upload_name = "a-picture-of-the-day-here.png"  # "thumbs/" and this: 36 of the 40 characters
+    first = Document.objects.create(
+        title="one", thumbnail=SimpleUploadedFile(upload_name, b"first upload")
+    )
+    second = Document.objects.create(
+        title="two", thumbnail=SimpleUploadedFile(upload_name, b"second upload")
+    )
+    assert first.thumbnail.name == f"thumbs/{upload_name}"
+    assert second.thumbnail.name != first.thumbnail.name
+    # The root loses the 4 characters that "_" and a 7-character suffix overran by.
+    assert len(second.thumbnail.name) == 40
+    assert second.thumbnail.name.startswith("thumbs/a-picture-of-the-day-_")
+    assert second.thumbnail.name.endswith(".png")
+    with first.thumbnail.open("rb") as one, second.thumbnail.open("rb") as two:
+        assert (one.read(), two.read()) == (b"first upload", b"second upload")

@@ -11,6 +11,9 @@ def _default_storage() -> Storage:
 class Document(models.Model):
     title = models.CharField(max_length=100)
     attachment = models.FileField(upload_to="documents/%Y/", storage=_default_storage)
+    thumbnail = models.FileField(
+        upload_to="thumbs/", max_length=40, blank=True, storage=_default_storage
+    )
 
     class Meta:
         app_label = "testapp"
