@@ -10,11 +10,15 @@ import importlib
 import json
 import subprocess
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from benchmarks import goals, report, runner
+from benchmarks import goals, report, runner, scenarios
+from benchmarks.backends import BACKENDS
 from benchmarks.runner import Config, make_config, parse_args, rounds, run
+from benchmarks.scenarios import Env, Rep
 
 TINY = [
     "--tiny",
@@ -274,3 +278,40 @@ def test_a_serving_worker_answers_one_repetition_per_line_and_outlives_a_failed_
     assert [1, 1] == [len(first["reps"]), len(second["reps"])]
     assert first["reps"][0]["ops"] > 0
     assert failed["error"].startswith("KeyError")
+
+
+def test_a_saving_loop_makes_its_contents_before_it_is_timed(tmp_path):
+    asked = []
+
+    def target(n):
+        asked.append(n)
+        return f"up/{n}.bin", f"up/{n}.bin"
+
+    storage = Env(BACKENDS["floor"], tmp_path, 1, 1.0, 64, 1).new_storage()
+    saved = []
+    loop = scenarios._saving_loop(storage, saved, 100, target, 64)
+    assert list(range(64)) == asked  # all made when the loop is built, before run_threads times it
+    assert (0, 0) == loop(32)
+    assert 64 == len(asked)
+    assert [("up/0.bin", b"up/0.bin|0|")] == [(n, d[:11]) for n, d in saved[:1]]
+    assert 32 == len(saved)
+    assert all(100 == len(data) for _name, data in saved)
+
+
+def test_a_save_repetition_saves_the_contents_made_for_it_and_stops(tmp_path):
+    """Each thread saves what was made for it and no more: a long deadline is not waited out."""
+    env = Env(BACKENDS["ours"], tmp_path, threads=2, duration=60.0, max_ops=64, repeats=2)
+    reps = list(scenarios.save_4k(env))
+    assert [(128, 128, 0)] * 2 == [(rep.ops, rep.checked, rep.lost) for rep in reps]
+    assert all(rep.seconds < 30 for rep in reps)
+
+
+def test_a_save_repetition_gets_contents_for_its_duration_at_the_last_rate_and_more():
+    env = Env(BACKENDS["ours"], Path(), threads=2, duration=1.0, max_ops=10**6, repeats=3)
+    pace = scenarios._SavePace(rate=1000.0)
+    assert 768 == pace.saves_per_thread(env)  # 1,000/s x 1 s x 1.5 / 2 threads, in batches of 32
+    pace.learn(Rep(ops=40, seconds=1.0))
+    assert 32 == pace.saves_per_thread(env)  # never less than one batch
+    pace.learn(Rep(ops=0, seconds=1.0))  # a repetition that saved nothing teaches nothing
+    assert 32 == pace.saves_per_thread(env)
+    assert 64 == scenarios._SavePace().saves_per_thread(replace(env, max_ops=50))
