@@ -5,9 +5,10 @@ config; see ``runner.rounds``) measures repetition *i* of every backend at a
 thread count within a second or so of each other. The ratio of two such
 Storage API rows is then the median of the per-round ratios
 ``mine.rates[i] / theirs.rates[i]``, their min and max its spread: the
-machine's drift over minutes cancels out of each round's ratio. Rows that
-were not measured in turn (an older document, the runserver part, rows
-with different numbers of repetitions) fall back to median over median.
+machine's drift over minutes cancels out of each round's ratio. The
+runserver part does the same with its repetitions (``"http_interleaved"``).
+Rows that were not measured in turn (an older document, rows with
+different numbers of repetitions) fall back to median over median.
 Goals and the report both take their ratios from :func:`ratio`, so that the
 same figure reads the same everywhere.
 """
@@ -29,9 +30,13 @@ class Ratio:
     paired: bool
 
 
-def interleaved(doc: dict[str, Any]) -> bool:
-    """Whether *doc*'s Storage API repetitions were measured in rounds, every backend in turn."""
-    return bool((doc.get("config") or {}).get("interleaved"))
+def interleaved(doc: dict[str, Any], *, http: bool = False) -> bool:
+    """Whether *doc*'s Storage API (*http*: runserver) repetitions were measured backend by backend.
+
+    Documents written before the runserver part was measured in turn say
+    nothing of it (``"http_interleaved"``), so its ratios stay of medians.
+    """
+    return bool((doc.get("config") or {}).get("http_interleaved" if http else "interleaved"))
 
 
 def _rates(row: dict[str, Any]) -> list[float]:

@@ -155,6 +155,7 @@ def http_tables(doc: dict[str, Any]) -> list[tuple[str, list[str], list[list[lis
     if not doc.get("http"):
         return []
     index = _http_index(doc)
+    in_turn = ratios.interleaved(doc, http=True)
     clients = doc["config"]["clients"]
     backends = list(doc["config"]["http_backends"])
     tables = []
@@ -170,7 +171,7 @@ def http_tables(doc: dict[str, Any]) -> list[tuple[str, list[str], list[list[lis
                     (index.get(("fs", method, n)), "FS"),
                     (index.get(("http-floor", method, n)), "floor"),
                 ]
-                cells.append(_cell(index.get((backend, method, n)), refs))
+                cells.append(_cell(index.get((backend, method, n)), refs, in_turn=in_turn))
             mine = [r for (b, m, _n), r in index.items() if (b, m) == (backend, method)]
             skipped = next((r.get("skipped") for r in mine if r.get("skipped")), None)
             cells.append([skipped or _faults(mine, http=True)])
@@ -296,11 +297,16 @@ def method_sentence(doc: dict[str, Any]) -> str:
             "Throughput is the median of the repetitions, (min-max) below it; ratios against "
             "Django's InMemoryStorage and the unlocked floor come from the same run."
         )
+    over_http = (
+        "over runserver too, every server up at once and measured in turn"
+        if ratios.interleaved(doc, http=True)
+        else "over runserver, ratios are of medians"
+    )
     return (
         "Throughput is the median of the repetitions, (min-max) below it. The Storage API's "
         "repetitions were measured in rounds, every backend in turn, so its ratios are medians "
         "of per-round ratios of repetitions measured in turn (against Django's InMemoryStorage "
-        "and the unlocked floor of the same run); over runserver, ratios are of medians."
+        f"and the unlocked floor of the same run); {over_http}."
     )
 
 
@@ -444,11 +450,11 @@ def _group(
     """One scenario's bars: each backend's ratio to the floor (none without the floor).
 
     The ratio and its spread are :func:`benchmarks.ratios.ratio`'s: per-round
-    ratios for the Storage API of an interleaved run, else medians.
+    ratios where the part was measured in turn, else medians.
     """
     (key, title), (count, unit) = named, counted
     base = lookup(floor)
-    in_turn = ratios.interleaved(doc) and not http
+    in_turn = ratios.interleaved(doc, http=http)
     bars = []
     for backend in backends:
         row = lookup(backend)
@@ -567,6 +573,8 @@ def _summary_legend(ax: Any, handles: dict[str, Any], labels: dict[str, str]) ->
 
 def _whiskers(doc: dict[str, Any]) -> str:
     """What the summary's bars and whiskers are, in the figure's footnote."""
+    if ratios.interleaved(doc, http=True):
+        return "Bars: median of per-round ratios, whiskers: their min-max."
     if ratios.interleaved(doc):
         return "Bars: median of per-round ratios, whiskers: their min-max (runserver: of medians)."
     return "Bars: median, whiskers: min-max of the repetitions."

@@ -68,6 +68,8 @@ class Config:
     #: The per-round order of the Storage API's repetitions (see :func:`rounds`): every
     #: backend in turn, so that ratios pair repetitions measured seconds apart.
     interleaved: bool = True
+    #: The same for the runserver part: every server up at once, each measured in turn.
+    http_interleaved: bool = True
     #: The most one job, or one repetition asked of a serving worker, may take
     #: (a bounded backend's memory job runs three churns).
     job_timeout: float = 600.0
@@ -273,10 +275,11 @@ def api_job(config: Config, scenario: str, backend: str, threads: int) -> Job:
 
 
 def plan(config: Config) -> list[Job]:
-    """The memory and runserver jobs, each in a fresh process, in the order the tables show them.
+    """The memory jobs and the runserver job, each in a fresh process, in the order shown.
 
     The Storage API's rows are not jobs of their own: their repetitions are
-    asked of serving workers in :func:`rounds`.
+    asked of serving workers in :func:`rounds`. The runserver part is one
+    job for every backend, which measures them in turn (see ``httpbench``).
     """
     jobs = []
     if config.memory:
@@ -287,19 +290,29 @@ def plan(config: Config) -> list[Job]:
                 "sizes": config.sizes,
             }
             jobs.append(Job("memory", f"memory · {backend}", "benchmarks.worker", payload))
-    for backend in config.http_backends:
+    if config.http_backends:
         payload = {
-            "backend": backend,
+            "backends": list(config.http_backends),
             "clients": config.clients,
             "duration": config.http_duration,
             "repeats": config.http_repeats,
             "sizes": config.sizes,
         }
-        jobs.append(Job("http", f"runserver · {backend}", "benchmarks.httpbench", payload))
+        label = "runserver · " + ", ".join(config.http_backends)
+        jobs.append(Job("http", label, "benchmarks.httpbench", payload))
     return jobs
 
 
 def _record(doc: dict[str, Any], job: Job, figures: dict[str, Any]) -> None:
+    if job.kind == "http":  # one job for every backend; each row names its own
+        for row in figures.get("rows", []):
+            doc["http"].append({**row, **summarize(row["reps"])} if row.get("reps") else row)
+        if "error" in figures:
+            for backend in job.payload["backends"]:
+                doc["http"].append(
+                    {"backend": backend, "method": "-", "clients": 0, "error": figures["error"]}
+                )
+        return
     base = {"backend": job.payload["backend"]}
     if job.kind == "api":
         counts = job.payload["threads"]
@@ -311,15 +324,8 @@ def _record(doc: dict[str, Any], job: Job, figures: dict[str, Any]) -> None:
             for threads in counts if isinstance(counts, list) else [counts]:
                 row = {**base, "scenario": job.payload["scenario"], "threads": threads}
                 doc["api"].append(row | {"error": figures["error"]})
-    elif job.kind == "memory":
-        doc["memory"].append({**base, **figures})
     else:
-        for row in figures.get("rows", []):
-            doc["http"].append(
-                {**base, **row, **summarize(row["reps"])} if row.get("reps") else {**base, **row}
-            )
-        if "error" in figures:
-            doc["http"].append({**base, "method": "-", "clients": 0, "error": figures["error"]})
+        doc["memory"].append({**base, **figures})
 
 
 def _rate(value: float) -> str:
@@ -347,15 +353,18 @@ def step_line(job: Job, figures: dict[str, Any], seconds: float) -> str:
         parts.append(f"{held:,.0f} B per file" if held is not None else "measured")
     else:
         for row in figures.get("rows", []):
+            who = f"{row['backend']} {row['method']}"
             if row.get("reps"):
                 summary = summarize(row["reps"])
                 faults = summary["wrong"] + summary["errors"]
                 parts.append(
-                    f"{row['method']} {row['clients']} cl {_rate(summary['median'])}"
+                    f"{who} {row['clients']} cl {_rate(summary['median'])}"
                     + (f" ({faults:,} wrong or failed)" if faults else "")
                 )
             elif row.get("skipped"):
-                parts.append(f"{row['method']} skipped: {row['skipped']}")
+                parts.append(f"{who} skipped: {row['skipped']}")
+            elif row.get("error"):
+                parts.append(f"{row['backend']} error: {row['error'][:200]}")
     return ", ".join(parts or ["no figures"]) + f" ({seconds:.1f} s)"
 
 

@@ -10,12 +10,13 @@ import importlib
 import json
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from benchmarks import goals, report, runner, scenarios
+from benchmarks import goals, httpbench, report, runner, scenarios
 from benchmarks.backends import BACKENDS
 from benchmarks.runner import Config, make_config, parse_args, rounds, run
 from benchmarks.scenarios import Env, Rep
@@ -315,3 +316,79 @@ def test_a_save_repetition_gets_contents_for_its_duration_at_the_last_rate_and_m
     pace.learn(Rep(ops=0, seconds=1.0))  # a repetition that saved nothing teaches nothing
     assert 32 == pace.saves_per_thread(env)
     assert 64 == scenarios._SavePace().saves_per_thread(replace(env, max_ops=50))
+
+
+def test_the_runserver_part_measures_every_server_in_turn(monkeypatch):
+    """All servers start first; each repetition asks every backend in turn, every other reversed."""
+    asked = []
+    ports = {"ours": 1, "fs": 2, "http-floor": 3}
+    backend_at = {port: backend for backend, port in ports.items()}
+
+    @contextmanager
+    def serving(backend, scratch, file_size):
+        asked.append(("start", backend))
+        yield ports[backend]
+        asked.append(("stop", backend))
+
+    def measured(port, clients, method):
+        asked.append((method, clients, backend_at[port]))
+        return {"ops": port, "seconds": 1.0, "ops_per_s": float(port), "wrong": 0, "errors": 0}
+
+    monkeypatch.setattr(httpbench, "runserver", serving)
+    monkeypatch.setattr(httpbench, "get_run", lambda p, n, _d, _e: measured(p, n, "GET"))
+    monkeypatch.setattr(httpbench, "post_run", lambda p, n, _d, _r, _v: measured(p, n, "POST"))
+    job = {"backends": list(ports), "clients": [1, 4], "duration": 1.0, "repeats": 2}
+    rows = httpbench.run_job(job)["rows"]
+
+    starts = [("start", backend) for backend in ports]
+    in_turn = [("ours", "fs", "http-floor"), ("http-floor", "fs", "ours")]
+    measuring = [
+        (method, clients, backend)
+        for method in ("GET", "POST")
+        for clients in (1, 4)
+        for order in in_turn
+        for backend in order
+    ]
+    assert starts == asked[:3]
+    assert measuring == asked[3:-3]
+    assert {("stop", backend) for backend in ports} == set(asked[-3:])
+    assert 3 * 2 * 2 == len(rows)
+    assert all([float(ports[r["backend"]])] * 2 == [rep["ops_per_s"] for rep in r["reps"]]
+               for r in rows)  # fmt: skip
+
+
+def test_a_server_that_does_not_start_gives_an_error_row_and_the_others_are_measured(monkeypatch):
+    @contextmanager
+    def serving(backend, scratch, file_size):
+        if backend == "fs":
+            raise RuntimeError("runserver did not start for fs")
+        yield 1
+
+    monkeypatch.setattr(httpbench, "runserver", serving)
+    figures = {"ops": 1, "seconds": 1.0, "ops_per_s": 1.0, "wrong": 0, "errors": 0}
+    monkeypatch.setattr(httpbench, "get_run", lambda *_args: figures)
+    monkeypatch.setattr(httpbench, "post_run", lambda *_args: figures)
+    job = {"backends": ["ours", "fs"], "clients": [1], "duration": 1.0, "repeats": 1}
+    rows = httpbench.run_job(job)["rows"]
+    assert [("fs", "runserver did not start for fs")] == [
+        (r["backend"], r["error"]) for r in rows if "error" in r
+    ]
+    assert [("ours", "GET"), ("ours", "POST")] == [
+        (r["backend"], r["method"]) for r in rows if "reps" in r
+    ]
+
+
+def test_goals_over_runserver_pair_the_repetitions_measured_in_turn():
+    def row(backend, rates):
+        return {"backend": backend, "method": "GET", "clients": 1, "rates": rates,
+                "median": sorted(rates)[1], "min": min(rates), "max": max(rates)}  # fmt: skip
+
+    doc = {
+        "config": {"clients": [1], "http_interleaved": True},
+        "http": [row("ours", [100.0, 120.0, 200.0]), row("http-floor", [80.0, 150.0, 160.0])],
+    }
+    (vs_floor, _vs_fs) = goals.http_goals(doc)
+    assert 1.25 == vs_floor.value  # the median of 100/80, 120/150, 200/160
+    assert "per round 0.80x-1.25x" == vs_floor.note
+    doc["config"]["http_interleaved"] = False  # a document from before: median over median
+    assert 0.8 == goals.http_goals(doc)[0].value  # 120/150
