@@ -395,7 +395,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     backend one after the other (see :func:`http_order`), so that the
     repetitions a ratio pairs are measured seconds apart, as the Storage API's
     rounds are; an idle server only waits on its socket. A backend whose
-    server does not start gets an error row; the others are measured.
+    server does not start, or fails a measurement, gets an error row instead
+    of figures; the others are measured.
     """
     backends = list(job["backends"])
     clients_counts = [int(n) for n in job["clients"]]
@@ -420,11 +421,19 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
                 for rep in range(repeats):
                     for backend in http_order(list(ports), rep):
                         port = ports[backend]
-                        if method == "GET":
-                            figures = get_run(port, clients, duration, expected)
-                        else:
-                            verify = backend != "http-floor"
-                            figures = post_run(port, clients, duration, rep, verify)
+                        try:
+                            if method == "GET":
+                                figures = get_run(port, clients, duration, expected)
+                            else:
+                                verify = backend != "http-floor"
+                                figures = post_run(port, clients, duration, rep, verify)
+                        except Exception as exc:  # this server is out; the others go on
+                            del ports[backend]
+                            error = f"{method} from {clients} clients: {exc!r}"
+                            rows.append(
+                                {"backend": backend, "method": "-", "clients": 0, "error": error}
+                            )
+                            continue
                         reps.setdefault((backend, method, clients), []).append(figures)
     rows += [
         {"backend": backend, "method": method, "clients": clients, "reps": reps[key]}

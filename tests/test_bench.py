@@ -392,3 +392,28 @@ def test_goals_over_runserver_pair_the_repetitions_measured_in_turn():
     assert "per round 0.80x-1.25x" == vs_floor.note
     doc["config"]["http_interleaved"] = False  # a document from before: median over median
     assert 0.8 == goals.http_goals(doc)[0].value  # 120/150
+
+
+def test_a_server_that_fails_a_measurement_gives_an_error_row_and_the_others_go_on(monkeypatch):
+    @contextmanager
+    def serving(backend, scratch, file_size):
+        yield {"ours": 1, "fs": 2}[backend]
+
+    def post(port, *_args):
+        if port == 2:
+            raise ConnectionResetError("fs went away")
+        return figures
+
+    monkeypatch.setattr(httpbench, "runserver", serving)
+    figures = {"ops": 1, "seconds": 1.0, "ops_per_s": 1.0, "wrong": 0, "errors": 0}
+    monkeypatch.setattr(httpbench, "get_run", lambda *_args: figures)
+    monkeypatch.setattr(httpbench, "post_run", post)
+    job = {"backends": ["ours", "fs"], "clients": [1], "duration": 1.0, "repeats": 2}
+    rows = httpbench.run_job(job)["rows"]
+    (failed,) = [r for r in rows if "error" in r]
+    assert ("fs", "POST from 1 clients: ConnectionResetError('fs went away')") == (
+        failed["backend"], failed["error"],
+    )  # fmt: skip
+    assert [("ours", "GET", 2), ("ours", "POST", 2)] == [
+        (r["backend"], r["method"], len(r["reps"])) for r in rows if "reps" in r
+    ]

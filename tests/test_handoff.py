@@ -221,7 +221,7 @@ def inner_tar(*names):
             "not in the format",
         ),
         (
-            {"format": handoff.FORMAT, "parent": 1, "stores": [entry()]},
+            {"format": handoff.FORMAT, "parent": "OTHER", "stores": [entry()]},
             {"stores/0.tar": inner_tar("a.txt")},
             "another runserver",
         ),
