@@ -97,11 +97,19 @@ def _goal(
     )  # fmt: skip
 
 
-def _api_row(doc: dict[str, Any], backend: str, scenario: str, threads: int) -> dict[str, Any]:
-    for row in doc["api"]:
-        if (row["backend"], row["scenario"], row["threads"]) == (backend, scenario, threads):
+def _row(rows: list[dict[str, Any]], **key: Any) -> dict[str, Any]:
+    """A copy of the first of *rows* whose fields are *key*'s values, or ``{}``."""
+    for row in rows:
+        if all(row.get(field) == value for field, value in key.items()):
             return dict(row)
     return {}
+
+
+def _spread(found: ratios.Ratio | None) -> dict[str, str]:
+    """The note that gives a paired ratio's per-round spread (none for a ratio of medians)."""
+    if found is None or not found.paired:
+        return {}
+    return {"note": f"per round {found.low:.2f}x-{found.high:.2f}x"}
 
 
 def _plural(n: int, word: str) -> str:
@@ -119,11 +127,10 @@ def _api_ratio(
     **extra: Any,
 ) -> Goal:
     """The goal that *backend* / *versus* in *scenario* at *threads* is at least *target*."""
-    mine = _api_row(doc, backend, scenario, threads)
-    other = _api_row(doc, versus, scenario, threads)
+    mine = _row(doc["api"], backend=backend, scenario=scenario, threads=threads)
+    other = _row(doc["api"], backend=versus, scenario=scenario, threads=threads)
     found = ratios.ratio(mine, other, in_turn=ratios.interleaved(doc))
-    if found is not None and found.paired:
-        extra["note"] = f"per round {found.low:.2f}x-{found.high:.2f}x"
+    extra |= _spread(found)
     name = f"{label}, {_plural(threads, 'thread')}: {backend} / {versus}"
     blocker = ""
     if extra.pop("must_evict", False) and mine and not mine.get("evicted"):
@@ -242,30 +249,20 @@ def memory_goals(doc: dict[str, Any]) -> list[Goal]:
     return goals
 
 
-def _http_row(doc: dict[str, Any], backend: str, method: str, clients: int) -> dict[str, Any]:
-    for row in doc.get("http", []):
-        if (row["backend"], row["method"], row["clients"]) == (backend, method, clients):
-            return dict(row)
-    return {}
-
-
 def http_goals(doc: dict[str, Any]) -> list[Goal]:
     """runserver GET of 64 KiB against the HTTP floor and FileSystemStorage, every client count."""
     goals = []
     for clients in doc["config"].get("clients", []):
         for versus, target in (("http-floor", 1.0), ("fs", 1.5)):
-            ours = _http_row(doc, "ours", "GET", clients)
-            other = _http_row(doc, versus, "GET", clients)
+            ours = _row(doc.get("http", []), backend="ours", method="GET", clients=clients)
+            other = _row(doc.get("http", []), backend=versus, method="GET", clients=clients)
             found = ratios.ratio(ours, other, in_turn=ratios.interleaved(doc, http=True))
-            extra = {}
-            if found is not None and found.paired:
-                extra["note"] = f"per round {found.low:.2f}x-{found.high:.2f}x"
             goals.append(
                 _goal(
                     f"runserver GET 64 KiB, {_plural(clients, 'client')}: ours / {versus}",
                     found.value if found else None, ">=", target,
                     id=f"http/GET/{versus}/{clients}", kind="http", versus=versus,
-                    scenario="GET", clients=clients, target_ratio=target, **extra,
+                    scenario="GET", clients=clients, target_ratio=target, **_spread(found),
                 )
             )  # fmt: skip
     return goals

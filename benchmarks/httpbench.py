@@ -414,7 +414,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
             try:
                 ports[backend] = servers.enter_context(_served(backend, file_size))
             except RuntimeError as exc:
-                rows.append({"backend": backend, "method": "-", "clients": 0, "error": str(exc)})
+                rows.append(error_row(backend, str(exc)))
         reps: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
         for method in ("GET", "POST"):
             for clients in clients_counts:
@@ -430,9 +430,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
                         except Exception as exc:  # this server is out; the others go on
                             del ports[backend]
                             error = f"{method} from {clients} clients: {exc!r}"
-                            rows.append(
-                                {"backend": backend, "method": "-", "clients": 0, "error": error}
-                            )
+                            rows.append(error_row(backend, error))
                             continue
                         reps.setdefault((backend, method, clients), []).append(figures)
     rows += [
@@ -455,6 +453,11 @@ def _served(backend: str, file_size: int) -> Iterator[int]:
             yield port
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def error_row(backend: str, error: str) -> dict[str, Any]:
+    """The row that stands for all of *backend*'s figures when it could not be measured."""
+    return {"backend": backend, "method": "-", "clients": 0, "error": error}
 
 
 def _rows_of(backend: str, clients_counts: list[int], **figures: Any) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ from typing import IO, Any, Protocol
 
 from . import goals, machine
 from .backends import BACKENDS, DEFAULT_BACKENDS
+from .httpbench import error_row
 from .peers import ensure_peer_210
 from .scenarios import SCENARIO_LABELS, SCENARIOS
 from .worker import MODE_SIZES
@@ -309,9 +310,7 @@ def _record(doc: dict[str, Any], job: Job, figures: dict[str, Any]) -> None:
             doc["http"].append({**row, **summarize(row["reps"])} if row.get("reps") else row)
         if "error" in figures:
             for backend in job.payload["backends"]:
-                doc["http"].append(
-                    {"backend": backend, "method": "-", "clients": 0, "error": figures["error"]}
-                )
+                doc["http"].append(error_row(backend, figures["error"]))
         return
     base = {"backend": job.payload["backend"]}
     if job.kind == "api":
