@@ -394,6 +394,25 @@ def test_goals_over_runserver_pair_the_repetitions_measured_in_turn():
     assert 0.8 == goals.http_goals(doc)[0].value  # 120/150
 
 
+def test_the_goal_against_filesystemstorage_says_what_the_http_floor_itself_reached():
+    def row(backend, rates):
+        return {"backend": backend, "method": "GET", "clients": 1, "rates": rates,
+                "median": sorted(rates)[1], "min": min(rates), "max": max(rates)}  # fmt: skip
+
+    doc = {
+        "config": {"clients": [1], "http_interleaved": True},
+        "http": [
+            row("ours", [130.0, 140.0, 150.0]),
+            row("http-floor", [120.0, 120.0, 120.0]),
+            row("fs", [100.0, 100.0, 100.0]),
+        ],
+    }
+    (_vs_floor, vs_fs) = goals.http_goals(doc)
+    assert not vs_fs.met  # 1.40x: the note explains it, the verdict stands
+    assert "per round 1.30x-1.50x; the HTTP floor itself 1.20x" == vs_fs.note
+    assert "1.40x (per round 1.30x-1.50x; the HTTP floor itself 1.20x)" == vs_fs.measured
+
+
 def test_a_server_that_fails_a_measurement_gives_an_error_row_and_the_others_go_on(monkeypatch):
     @contextmanager
     def serving(backend, scratch, file_size):
