@@ -36,7 +36,7 @@ def media_urlpatterns(
     ``DEBUG`` off they are ``[]``.
 
     Args:
-        prefix: The URL prefix, ``MEDIA_URL`` by default (``"/media/"``).
+        prefix: The URL prefix, such as ``"/media/"``; ``MEDIA_URL`` by default.
         storage: A storage, the alias of one in ``STORAGES``, or ``None`` for
             ``storages["default"]``, looked up at each request.
 
@@ -48,13 +48,18 @@ def media_urlpatterns(
             or, with ``DEBUG`` on, an absolute URL (``https://cdn.example/``):
             files under another host cannot be served from this one.
     """
+    from_settings = prefix is None
     if prefix is None:
         prefix = settings.MEDIA_URL
     if not prefix or not prefix.strip("/"):
-        msg = (
-            f"media_urlpatterns() needs a URL prefix such as '/media/', not {prefix!r}: "
-            "set MEDIA_URL or pass prefix="
-        )
+        if from_settings:  # Django reads an unset MEDIA_URL as "/" (the script prefix)
+            msg = (
+                "media_urlpatterns() serves the files under MEDIA_URL, which is not set "
+                "(django-admin startproject leaves it empty) or is the site's root: "
+                'set MEDIA_URL = "media/" in settings.py, or pass prefix='
+            )
+        else:
+            msg = f"media_urlpatterns() needs a URL prefix such as '/media/', not {prefix!r}"
         raise ImproperlyConfigured(msg)
     if not settings.DEBUG:
         return []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,40 @@ def test_the_settings_build_every_storage_they_name(block, tmp_path):
 def test_the_python_runs(block, settings):
     """The README's Python runs in a configured Django process."""
     harness.test_each_python_block_runs(block, settings)
+
+
+def _python_block(text: str) -> harness.Block:
+    (block,) = [b for b in PYTHON if text in b.code]
+    return block
+
+
+def test_the_quick_start_pasted_into_a_new_project_serves_an_upload(tmp_path):
+    """What a reader does first: startproject, then the README's settings, URLs and shell lines.
+
+    The settings go at the end of settings.py, the URL lines at the end of
+    urls.py, as the README shows them; ``manage.py check`` passes, the shell
+    block runs in ``manage.py shell``, and a saved file is served at its URL.
+    """
+    harness._run(tmp_path, harness._command("django-admin startproject mysite ."))
+    (settings_block,) = SETTINGS
+    with (tmp_path / "mysite" / "settings.py").open("a") as settings_py:
+        settings_py.write("\n" + settings_block.code)
+    with (tmp_path / "mysite" / "urls.py").open("a") as urls_py:
+        urls_py.write("\n" + _python_block("media_urlpatterns()").code)
+    manage = [sys.executable, "manage.py"]
+    assert "no issues" in harness._run(tmp_path, [*manage, "check"])
+    harness._run(tmp_path, [*manage, "shell", "-c", _python_block("default_storage.save").code])
+    served = """
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.test import Client
+
+name = default_storage.save("quick/start.txt", ContentFile(b"served from memory"))
+response = Client().get(default_storage.url(name), HTTP_HOST="127.0.0.1")
+assert (response.status_code, response.content) == (200, b"served from memory"), response
+print("served at", default_storage.url(name))
+"""
+    assert "served at /media/quick/start.txt" in harness._run(
+        tmp_path, [*manage, "shell", "-c", served]
+    )
+    assert not (tmp_path / "media").exists(), "no upload reached the disk"

@@ -74,11 +74,15 @@ def test_an_empty_prefix_is_refused(settings, prefix, is_debug):
         media_urlpatterns(prefix)
 
 
-def test_an_empty_media_url_is_refused(debug):
-    """MEDIA_URL left at Django's default ("") is refused with a message naming MEDIA_URL."""
-    debug.MEDIA_URL = ""
-    with pytest.raises(ImproperlyConfigured, match="set MEDIA_URL"):
+@pytest.mark.parametrize("is_debug", [True, False])
+def test_an_unset_media_url_is_refused_with_the_line_to_add(settings, is_debug):
+    """MEDIA_URL left at Django's default (""), as startproject leaves it, gets the fix to paste."""
+    settings.DEBUG = is_debug
+    settings.MEDIA_URL = ""
+    with pytest.raises(ImproperlyConfigured) as refused:
         media_urlpatterns()
+    assert "MEDIA_URL, which is not set" in str(refused.value)
+    assert 'set MEDIA_URL = "media/" in settings.py' in str(refused.value)
 
 
 def test_an_absolute_url_prefix_is_refused(debug):
