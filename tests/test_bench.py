@@ -378,15 +378,21 @@ def test_a_server_that_does_not_start_gives_an_error_row_and_the_others_are_meas
     ]
 
 
-def test_goals_over_runserver_pair_the_repetitions_measured_in_turn():
-    def row(backend, rates):
-        return {"backend": backend, "method": "GET", "clients": 1, "rates": rates,
-                "median": sorted(rates)[1], "min": min(rates), "max": max(rates)}  # fmt: skip
+def _get_row(backend, rates):
+    """A runserver GET row from one client, with three repetitions' rates."""
+    return {"backend": backend, "method": "GET", "clients": 1, "rates": rates,
+            "median": sorted(rates)[1], "min": min(rates), "max": max(rates)}  # fmt: skip
 
-    doc = {
-        "config": {"clients": [1], "http_interleaved": True},
-        "http": [row("ours", [100.0, 120.0, 200.0]), row("http-floor", [80.0, 150.0, 160.0])],
-    }
+
+def _get_doc(*rows):
+    """A document of one-client runserver GET rows, measured in turn."""
+    return {"config": {"clients": [1], "http_interleaved": True}, "http": list(rows)}
+
+
+def test_goals_over_runserver_pair_the_repetitions_measured_in_turn():
+    doc = _get_doc(
+        _get_row("ours", [100.0, 120.0, 200.0]), _get_row("http-floor", [80.0, 150.0, 160.0])
+    )
     (vs_floor, _vs_fs) = goals.http_goals(doc)
     assert 1.25 == vs_floor.value  # the median of 100/80, 120/150, 200/160
     assert "per round 0.80x-1.25x" == vs_floor.note
@@ -395,18 +401,11 @@ def test_goals_over_runserver_pair_the_repetitions_measured_in_turn():
 
 
 def test_the_goal_against_filesystemstorage_says_what_the_http_floor_itself_reached():
-    def row(backend, rates):
-        return {"backend": backend, "method": "GET", "clients": 1, "rates": rates,
-                "median": sorted(rates)[1], "min": min(rates), "max": max(rates)}  # fmt: skip
-
-    doc = {
-        "config": {"clients": [1], "http_interleaved": True},
-        "http": [
-            row("ours", [130.0, 140.0, 150.0]),
-            row("http-floor", [120.0, 120.0, 120.0]),
-            row("fs", [100.0, 100.0, 100.0]),
-        ],
-    }
+    doc = _get_doc(
+        _get_row("ours", [130.0, 140.0, 150.0]),
+        _get_row("http-floor", [120.0, 120.0, 120.0]),
+        _get_row("fs", [100.0, 100.0, 100.0]),
+    )
     (_vs_floor, vs_fs) = goals.http_goals(doc)
     assert not vs_fs.met  # 1.40x: the note explains it, the verdict stands
     assert "per round 1.30x-1.50x; the HTTP floor itself 1.20x" == vs_fs.note
