@@ -8,7 +8,8 @@ with it, and this module does the same:
 - ``<!-- run -->`` or ``<!-- run: expect TEXT -->``: shell commands, run in
   the project one line at a time; each must succeed (and print TEXT);
 - ``<!-- server -->``: ``manage.py runserver``, started by the page's own test;
-- ``<!-- shell -->``: Python typed into ``python manage.py shell``;
+- ``<!-- shell -->`` or ``<!-- shell: expect TEXT -->``: Python typed into
+  ``python manage.py shell`` (which must print TEXT);
 - ``<!-- settings -->``: lines of a ``settings.py``: every app they install
   imports, every storage they configure builds, their ``LOGGING`` applies;
 - ``<!-- python -->``: Python run in a configured Django process;
@@ -172,14 +173,19 @@ class Project:
                 if line.strip() and not line.lstrip().startswith("#"):
                     output = _run(self.root, _command(line))
                     self.outputs.append((line, output))
-            expected = block.arg.removeprefix("expect ").strip()
-            if expected:
-                assert expected in self.outputs[-1][1], f"{block!r}: {expected!r} not printed"
+            self._expect(block)
         elif block.kind == "shell":
             output = _run(self.root, [sys.executable, "manage.py", "shell", "-c", block.code])
             self.outputs.append(("manage.py shell", output))
+            self._expect(block)
         elif block.kind == "server":
             self.servers.append(block)
+
+    def _expect(self, block: Block) -> None:
+        """What ``<!-- run: expect TEXT -->`` (or ``shell:``) says the last command printed."""
+        expected = block.arg.removeprefix("expect ").strip()
+        if expected:
+            assert expected in self.outputs[-1][1], f"{block!r}: {expected!r} not printed"
 
 
 def build(page: Path, root: Path) -> Project:
@@ -350,20 +356,24 @@ def _upload(port, name, content):
     return _request(port, "POST", "/", body, headers)
 
 
-def test_the_tutorial_site_serves_an_upload_from_memory(tmp_path):
-    """The tutorial's runserver takes an upload through its form and serves the same bytes."""
-    project = build(TUTORIAL, tmp_path)
+def _tutorial_server(project: Project, root: Path, port: int) -> subprocess.Popen[str]:
+    """The tutorial's own runserver command, run by this interpreter on *port*."""
     (server_block,) = project.servers
-    port = _free_port()
     command = [*_command(server_block.code.strip()), "--noreload", f"127.0.0.1:{port}"]
-    server = subprocess.Popen(  # this interpreter, the doc's own command
-        command,
-        cwd=tmp_path,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    return subprocess.Popen(
+        command, cwd=root, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+
+
+def test_the_tutorial_site_serves_an_upload_from_memory(tmp_path):
+    """The tutorial's runserver takes an upload through its form and serves the same bytes.
+
+    Stopped and started again, the server has lost the file, and the page
+    lists the row that outlived it as gone, as the tutorial says.
+    """
+    project = build(TUTORIAL, tmp_path)
+    port = _free_port()
+    server = _tutorial_server(project, tmp_path, port)
     try:
         status, _headers, _page = _wait_until_up(port, server)
         assert 200 == status
@@ -378,6 +388,15 @@ def test_the_tutorial_site_serves_an_upload_from_memory(tmp_path):
         server.terminate()
         server.communicate(timeout=30)
     assert not any(p.name == "hello.bin" for p in tmp_path.rglob("*")), "the upload hit the disk"
+    server = _tutorial_server(project, tmp_path, port)
+    try:
+        status, _headers, page = _wait_until_up(port, server)
+        assert 200 == status, page
+        assert b"documents/hello.bin (gone from memory)" in page
+        assert 404 == _request(port, "GET", link.decode())[0]
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
 
 
 # The reference names every public name.
