@@ -29,8 +29,12 @@ class NotADirectory(NotADirectoryError, FileExistsError):
 class StorageFull(OSError):
     """The byte budget cannot hold the content; nothing was stored (errno ``ENOSPC``)."""
 
-    def __init__(self, name: str, size: int, max_bytes: int, detail: str) -> None:
-        msg = f"cannot store {name!r} ({size:,} bytes): {detail} (max_bytes={max_bytes:,})"
+    def __init__(
+        self, name: str, size: int, max_bytes: int, detail: str, *, what: str | None = None
+    ) -> None:
+        # *what* names several files at once ("3 files"); one file is named by its name.
+        what = what or repr(name)
+        msg = f"cannot store {what} ({size:,} bytes): {detail} (max_bytes={max_bytes:,})"
         super().__init__(errno.ENOSPC, msg, name)
         self.size = size
         self.max_bytes = max_bytes

@@ -74,16 +74,19 @@ def storage_full_response(request: HttpRequest, error: StorageFull) -> HttpRespo
     # RFC 9110 renamed 413; Python's phrase for it depends on the version.
     reason = "Content Too Large" if too_large else status.phrase
     option = _option_path(error)
-    name, size, budget = error.filename, f"{error.size:,}", f"{error.max_bytes:,}"
+    name, budget = error.filename, f"{error.max_bytes:,}"
+    # What counts against the budget is the charge, not the content alone.
+    charge = file_charge(name, error.size)
+    size = f"{error.size:,} bytes; {charge:,} with its name and the per-file overhead"
     if too_large:
         problem = (
-            f"The file {name!r} ({size} bytes) is larger than the in-memory storage's whole "
+            f"The file {name!r} ({size}) is larger than the in-memory storage's whole "
             f"budget, max_bytes={budget}: it cannot be stored, whatever is evicted."
         )
         remedy = f"To accept it, raise {option}['max_bytes'] in your settings."
     else:
         problem = (
-            f"The in-memory storage is full: the file {name!r} ({size} bytes) does not fit in "
+            f"The in-memory storage is full: the file {name!r} ({size}) does not fit in "
             f"max_bytes={budget}, and on_full='error' refuses to evict older files."
         )
         remedy = (

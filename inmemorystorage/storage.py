@@ -27,7 +27,7 @@ from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
 from django.utils.functional import cached_property
 
-from .exceptions import NotADirectory, UnsafePath
+from .exceptions import NotADirectory, PathDoesNotExist, UnsafePath
 from .files import SnapshotFile, WriterFile, parse_mode
 from .signals import file_evicted
 from .store import READS_BEFORE_DRAIN, Eviction, FileInfo, Store, StoredFile, StoreStats
@@ -39,7 +39,15 @@ if TYPE_CHECKING:
 
     from .budget import OnFull
 
-__all__ = ["OPTION_NAMES", "InMemoryStorage", "check_options", "shared_storages"]
+#: ``PathDoesNotExist`` is here too: 2.1.0 defined it in this module, and code
+#: written for it imports it from here.
+__all__ = [
+    "OPTION_NAMES",
+    "InMemoryStorage",
+    "PathDoesNotExist",
+    "check_options",
+    "shared_storages",
+]
 
 logger = logging.getLogger("inmemorystorage")
 

@@ -111,6 +111,23 @@ def _seconds(stamp: int) -> float:
     return stamp / _NS
 
 
+def _files_label(count: int) -> str:
+    """How a refusal of several files at once names them: ``"1 file"``, ``"3 files"``."""
+    return f"{count:,} file{'s' if count != 1 else ''}"
+
+
+def _needs(charge: int, count: int = 1) -> str:
+    """What *count* files are charged in all: content, names and bookkeeping."""
+    if count == 1:
+        return f"with its name and the per-file overhead it needs {charge:,} bytes"
+    return f"with their names and per-file overheads they need {charge:,} bytes"
+
+
+def _full_detail(needed: int, used: int, count: int = 1) -> str:
+    """Why ``on_full="error"`` refused: what the files need against what is in use."""
+    return f"{_needs(needed, count)}, {used:,} are in use, and on_full='error' evicts nothing"
+
+
 def _stamp_for(seconds: float) -> int:
     """Nanoseconds for *seconds*, chosen so that ``_seconds()`` gives *seconds* back when it can.
 
@@ -492,11 +509,7 @@ class Store:
             if self._budget.too_large(size):
                 detail = "larger than the whole budget"
             else:
-                overhead = charge - size
-                detail = (
-                    f"with the per-file overhead (its name and bookkeeping, {overhead:,} "
-                    f"bytes) it needs {charge:,} bytes, more than the whole budget"
-                )
+                detail = f"{_needs(charge)}, more than the whole budget"
             with self._lock:
                 raise self._refusal(path, size, detail)
 
@@ -684,8 +697,7 @@ class Store:
         # replaces, if any, is freed either way). Called with self._lock held.
         budget = self._budget
         if budget.on_full == "error":
-            detail = f"the budget is full ({budget.used:,} bytes used) and on_full='error'"
-            raise self._refusal(name, size, detail)
+            raise self._refusal(name, size, _full_detail(needed, budget.used))
         # Evictions never prune the file's existing ancestors; all else can go.
         # Those cost at most an overhead per level plus their names' length:
         # when even that fits, the exact sum is not needed.
@@ -800,10 +812,12 @@ class Store:
         with self._lock:
             return self._evicted.get(name)
 
-    def _refusal(self, name: str, size: int, detail: str) -> StorageFull:
-        # Count a refusal and build its error. Called with self._lock held.
+    def _refusal(self, name: str, size: int, detail: str, *, many: bool = False) -> StorageFull:
+        # Count a refusal and build its error; *many*: *name* counts files, it
+        # is not one. Called with self._lock held.
         self._counters.refusals += 1
-        return StorageFull(name, size, self._budget.max_bytes or 0, detail)
+        what = name if many else None
+        return StorageFull(name, size, self._budget.max_bytes or 0, detail, what=what)
 
     def delete(self, path: str) -> None:
         """Remove the file, or the directory with everything below it, at *path*.
@@ -915,9 +929,11 @@ class Store:
         total = sum(file_charge(name, len(f.content)) for name, f in batch.items())
         if self._budget.too_large(total):
             size = sum(len(f.content) for f in batch.values())
-            label = f"{len(batch)} files"
+            detail = "larger than the whole budget"
+            if not self._budget.too_large(size):
+                detail = f"{_needs(total, len(batch))}, more than the whole budget"
             with self._lock:
-                raise self._refusal(label, size, "larger than the whole budget")
+                raise self._refusal(_files_label(len(batch)), size, detail, many=True)
         with self._lock:
             evictions = self._load(batch, replace=replace)
         if self._freed >= self._release_after:
@@ -943,13 +959,14 @@ class Store:
         evictions: list[Eviction] = []
         if budget.overflow(needed - freed) > 0:
             size = sum(len(f.content) for f in batch.values())
-            label = f"{len(batch)} files"
+            label = _files_label(len(batch))
             if budget.on_full == "error":
-                detail = f"the budget is full ({budget.used:,} bytes used) and on_full='error'"
-                raise self._refusal(label, size, detail)
+                detail = _full_detail(needed, budget.used, len(batch))
+                raise self._refusal(label, size, detail, many=True)
             kept = {d for name in batch for d in ancestor_names(name)} - set(missing)
             if budget.too_large(sum(dir_charge(base_name(d)) for d in kept) + needed):
-                raise self._refusal(label, size, "they do not fit beside their directories")
+                detail = "they do not fit beside their directories"
+                raise self._refusal(label, size, detail, many=True)
             for name in olds:
                 budget.touch(self._files, name)
             evictions = self._make_room(needed - freed, stamp, kept, protected=len(olds))

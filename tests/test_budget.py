@@ -167,6 +167,10 @@ def test_on_full_error_refuses_and_changes_nothing():
     assert "c.bin" in message
     assert "1,024 bytes" in message
     assert f"max_bytes={storage.max_bytes:,}" in message
+    # What is charged, not only the content: 2 x 1,024 < max_bytes, yet it does not fit.
+    charge, used = file_charge("c.bin", KIB), storage.stats().bytes_used
+    assert f"it needs {charge:,} bytes, {used:,} are in use" in message
+    assert charge + used > storage.max_bytes
 
 
 @pytest.mark.parametrize("on_full", ["evict", "error"])

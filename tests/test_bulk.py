@@ -72,6 +72,8 @@ def test_load_respects_a_refusing_budget():
         storage.load_files(batch)
     assert errno.ENOSPC == info.value.errno
     assert ["a"] == [f.name for f in storage.stored_files()]
+    used = storage.stats().bytes_used
+    assert f"they need {2 * file_charge('b', 100):,} bytes, {used:,} are in use" in str(info.value)
 
 
 def test_load_evicts_to_make_room_and_reports_it(caplog):
@@ -90,8 +92,24 @@ def test_a_load_larger_than_the_budget_is_refused():
     """Files that together exceed max_bytes are refused even when the store is empty."""
     storage = InMemoryStorage(max_bytes=file_charge("a", 100))
     batch = [StoredFile(name, b"y" * 100, 0.0, 0.0) for name in ("a", "b")]
-    with pytest.raises(StorageFull, match="larger than the whole budget"):
+    with pytest.raises(StorageFull) as refused:
         storage.load_files(batch)
+    charge = 2 * file_charge("a", 100)
+    assert (
+        "cannot store 2 files (200 bytes): with their names and per-file overheads they need "
+        f"{charge:,} bytes, more than the whole budget (max_bytes={storage.max_bytes:,})"
+    ) == str(refused.value)
+
+
+def test_one_file_that_its_bookkeeping_takes_over_the_budget_is_named_as_one():
+    """A hand-off of one small file into a tiny budget: '1 file', and the bytes it is charged."""
+    storage = InMemoryStorage(max_bytes=20)
+    with pytest.raises(StorageFull) as refused:
+        storage.load_files([StoredFile("f.txt", b"x" * 11, 0.0, 0.0)])
+    assert (
+        "cannot store 1 file (11 bytes): with its name and the per-file overhead it needs "
+        f"{file_charge('f.txt', 11):,} bytes, more than the whole budget (max_bytes=20)"
+    ) == str(refused.value)
 
 
 def test_an_evicted_name_is_remembered_until_saved_again():
@@ -163,7 +181,8 @@ def test_good_options_pass_the_check():
 def test_a_file_that_fits_only_without_its_overhead_says_so():
     """StorageFull for a file smaller than max_bytes explains the per-file overhead."""
     storage = InMemoryStorage(max_bytes=1000)
-    with pytest.raises(StorageFull, match=r"per-file overhead .* it needs 1,541 bytes"):
+    expected = r"with its name and the per-file overhead it needs 1,541 bytes, more than the whole"
+    with pytest.raises(StorageFull, match=expected):
         storage.save("a", ContentFile(b"x" * 900))
 
 

@@ -142,7 +142,8 @@ def test_files_over_an_edited_budget_are_refused_as_a_whole(media, settings, dir
     with caplog.at_level(logging.WARNING, "inmemorystorage"):
         assert 0 == handoff.receive(directory)
     assert [] == storages["default"].stored_files()
-    assert "larger than the whole budget (max_bytes=4,800)" in caplog.text
+    assert "more than the whole budget (max_bytes=4,800)" in caplog.text
+    assert "cannot store 3 files" in caplog.text  # big.bin and the two files media starts with
 
 
 def test_nothing_is_written_when_no_store_has_files(settings, directory, forget_shared_stores):

@@ -15,6 +15,7 @@ from django.test import override_settings
 
 import inmemorystorage
 from inmemorystorage import InMemoryStorage, PathDoesNotExist
+from inmemorystorage import storage as storage_module
 
 
 def test_it_is_a_django_storage(storage):
@@ -150,6 +151,14 @@ def test_size_of_a_missing_file(storage):
     """A missing name raises PathDoesNotExist."""
     with pytest.raises(PathDoesNotExist):
         storage.size("missing")
+
+
+def test_code_written_for_2_1_0_imports_path_does_not_exist_from_where_it_was(storage):
+    """2.1.0 defined PathDoesNotExist in inmemorystorage.storage: that import still works."""
+    assert storage_module.PathDoesNotExist is PathDoesNotExist
+    with pytest.raises(storage_module.PathDoesNotExist) as missing:  # what 2.1.0 code catches
+        storage.open("missing")
+    assert "missing" == missing.value.filename
 
 
 def test_listdir(storage):
