@@ -27,17 +27,32 @@ class NotADirectory(NotADirectoryError, FileExistsError):
 
 
 class StorageFull(OSError):
-    """The byte budget cannot hold the content; nothing was stored (errno ``ENOSPC``)."""
+    """The byte budget cannot hold the content; nothing was stored (errno ``ENOSPC``).
+
+    ``filename`` is the refused file's name (for several files at once, the
+    last one's), ``size`` its content's bytes (or theirs, together),
+    ``max_bytes`` the budget. ``what`` names the refused files in messages:
+    the name, quoted, for one file, or a count such as ``"3 files"``.
+    ``could_fit`` is true when the content would fit an emptier storage, and
+    only ``on_full="error"`` kept it out: there is no room *now*.
+    """
 
     def __init__(
-        self, name: str, size: int, max_bytes: int, detail: str, *, what: str | None = None
+        self,
+        name: str,
+        size: int,
+        max_bytes: int,
+        detail: str,
+        *,
+        what: str | None = None,
+        could_fit: bool = False,
     ) -> None:
-        # *what* names several files at once ("3 files"); one file is named by its name.
-        what = what or repr(name)
-        msg = f"cannot store {what} ({size:,} bytes): {detail} (max_bytes={max_bytes:,})"
+        self.what = what or repr(name)
+        msg = f"cannot store {self.what} ({size:,} bytes): {detail} (max_bytes={max_bytes:,})"
         super().__init__(errno.ENOSPC, msg, name)
         self.size = size
         self.max_bytes = max_bytes
+        self.could_fit = could_fit
 
     def __str__(self) -> str:
         return str(self.strerror)

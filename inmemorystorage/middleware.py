@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from django.http import HttpResponse
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.html import format_html
+from django.utils.text import capfirst
 
-from .budget import file_charge
 from .configured import in_memory_storages
 from .exceptions import StorageFull
 
@@ -74,20 +74,20 @@ def storage_full_response(request: HttpRequest, error: StorageFull) -> HttpRespo
     # RFC 9110 renamed 413; Python's phrase for it depends on the version.
     reason = "Content Too Large" if too_large else status.phrase
     option = _option_path(error)
-    name, budget = error.filename, f"{error.max_bytes:,}"
-    # What counts against the budget is the charge, not the content alone.
-    charge = file_charge(name, error.size)
-    size = f"{error.size:,} bytes; {charge:,} with its name and the per-file overhead"
+    budget, size = f"{error.max_bytes:,}", f"{error.size:,}"
+    one = error.what == repr(error.filename)
+    subject, fit = (f"the file {error.what}", "does not fit") if one else (error.what, "do not fit")
     if too_large:
         problem = (
-            f"The file {name!r} ({size}) is larger than the in-memory storage's whole "
-            f"budget, max_bytes={budget}: it cannot be stored, whatever is evicted."
+            f"{capfirst(subject)} ({size} bytes) {fit} in the in-memory storage's whole budget, "
+            f"max_bytes={budget}, even with nothing else stored: no eviction can make room."
         )
         remedy = f"To accept it, raise {option}['max_bytes'] in your settings."
     else:
         problem = (
-            f"The in-memory storage is full: the file {name!r} ({size}) does not fit in "
-            f"max_bytes={budget}, and on_full='error' refuses to evict older files."
+            f"The in-memory storage is full: {subject} ({size} bytes) {fit} in "
+            f"max_bytes={budget} beside the files already stored, and on_full='error' "
+            "refuses to evict older files."
         )
         remedy = (
             f"To make room automatically, set {option}['on_full'] to 'evict' (least recently "
@@ -109,16 +109,12 @@ def storage_full_response(request: HttpRequest, error: StorageFull) -> HttpRespo
 
 
 def is_too_large(error: StorageFull) -> bool:
-    """Whether the refused file could not be stored even in an empty storage.
+    """Whether the refused content could not be stored even in an empty storage.
 
-    It could not when its charge (content plus the per-file overhead) is
-    over the budget; nor when the storage evicts on full, since such a
-    storage refuses only files that cannot fit.
+    The store says so: only ``on_full="error"`` refuses content that would
+    fit an emptier storage (``StorageFull.could_fit``).
     """
-    if file_charge(error.filename, error.size) > error.max_bytes:
-        return True
-    on_full = {config.get("OPTIONS", {}).get("on_full", "evict") for config in _configs(error)}
-    return on_full == {"evict"}
+    return not error.could_fit
 
 
 def _option_path(error: StorageFull) -> str:
@@ -127,11 +123,6 @@ def _option_path(error: StorageFull) -> str:
     if len(aliases) == 1:
         return f"STORAGES[{aliases[0]!r}]['OPTIONS']"
     return "the storage's OPTIONS"
-
-
-def _configs(error: StorageFull) -> list[dict[str, Any]]:
-    """The STORAGES entries of in-memory storages whose budget is the one *error* names."""
-    return [config for _alias, config, _class in in_memory_storages() if _fits(config, error)]
 
 
 def _fits(config: dict[str, Any], error: StorageFull) -> bool:

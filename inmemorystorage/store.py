@@ -116,16 +116,26 @@ def _files_label(count: int) -> str:
     return f"{count:,} file{'s' if count != 1 else ''}"
 
 
-def _needs(charge: int, count: int = 1) -> str:
-    """What *count* files are charged in all: content, names and bookkeeping."""
+def _needs(charge: int, count: int = 1, new_dirs: int = 0) -> str:
+    """What *count* files and the *new_dirs* directories they add are charged in all.
+
+    Every byte a refusal message counts is named, so that its figures add up.
+    """
     if count == 1:
-        return f"with its name and the per-file overhead it needs {charge:,} bytes"
-    return f"with their names and per-file overheads they need {charge:,} bytes"
+        parts, verb = ["its name", "the per-file overhead"], "it needs"
+    else:
+        parts, verb = ["their names", "per-file overheads"], "they need"
+    if new_dirs:
+        parts.append(f"{new_dirs:,} new director{'y' if new_dirs == 1 else 'ies'}")
+    return f"with {', '.join(parts[:-1])} and {parts[-1]} {verb} {charge:,} bytes"
 
 
-def _full_detail(needed: int, used: int, count: int = 1) -> str:
-    """Why ``on_full="error"`` refused: what the files need against what is in use."""
-    return f"{_needs(needed, count)}, {used:,} are in use, and on_full='error' evicts nothing"
+def _full_detail(needs: str, others: int) -> str:
+    """Why ``on_full="error"`` refused: what is needed beside what the rest holds."""
+    return (
+        f"{needs}, the rest of the storage holds {others:,} bytes, "
+        "and on_full='error' evicts nothing"
+    )
 
 
 def _stamp_for(seconds: float) -> int:
@@ -640,7 +650,7 @@ class Store:
         freed = file_charge(name, len(old)) if old is not None else 0
         if budget.overflow(needed - freed) <= 0:
             return ()
-        self._check_room(name, size, needed, missing)
+        self._check_room(name, size, needed, freed, missing)
         if old is not None:
             budget.touch(self._files, name)  # the write is a use: evict others first
         keep = set(ancestor_names(name))
@@ -691,22 +701,27 @@ class Store:
             self._dirs[name] = child
             budget.add_dir(base_name(name))
 
-    def _check_room(self, name: str, size: int, needed: int, missing: Sequence[str]) -> None:
+    def _check_room(
+        self, name: str, size: int, needed: int, freed: int, missing: Sequence[str]
+    ) -> None:
         # Refuse, changing nothing, unless evicting can make room for the
-        # *needed* bytes of the new file and its new directories (the file it
-        # replaces, if any, is freed either way). Called with self._lock held.
+        # *needed* bytes of the new file and its new directories (the *freed*
+        # bytes of the file it replaces, if any, go either way); with
+        # on_full="error", refuse anyway. Called with self._lock held.
         budget = self._budget
-        if budget.on_full == "error":
-            raise self._refusal(name, size, _full_detail(needed, budget.used))
+        needs = _needs(needed, new_dirs=len(missing))
         # Evictions never prune the file's existing ancestors; all else can go.
         # Those cost at most an overhead per level plus their names' length:
         # when even that fits, the exact sum is not needed.
-        if not budget.too_large(needed + name.count("/") * DIR_OVERHEAD + len(name)):
-            return
-        existing = [d for d in ancestor_names(name) if d not in missing]
-        kept = sum(dir_charge(base_name(d)) for d in existing)
-        if budget.too_large(kept + needed):
-            raise self._refusal(name, size, "it does not fit beside its parent directories")
+        if budget.too_large(needed + name.count("/") * DIR_OVERHEAD + len(name)):
+            existing = [d for d in ancestor_names(name) if d not in missing]
+            kept = sum(dir_charge(base_name(d)) for d in existing)
+            if budget.too_large(kept + needed):
+                beside = f" beside its parent directories ({kept:,} bytes)" if kept else ""
+                raise self._refusal(name, size, f"{needs}, more than the whole budget{beside}")
+        if budget.on_full == "error":
+            detail = _full_detail(needs, budget.used - freed)
+            raise self._refusal(name, size, detail, could_fit=True)
 
     def _make_room(
         self, needed: int, stamp: int, keep: set[str], *, protected: int
@@ -812,12 +827,20 @@ class Store:
         with self._lock:
             return self._evicted.get(name)
 
-    def _refusal(self, name: str, size: int, detail: str, *, many: bool = False) -> StorageFull:
-        # Count a refusal and build its error; *many*: *name* counts files, it
-        # is not one. Called with self._lock held.
+    def _refusal(
+        self,
+        name: str,
+        size: int,
+        detail: str,
+        *,
+        what: str | None = None,
+        could_fit: bool = False,
+    ) -> StorageFull:
+        # Count a refusal and build its error (see StorageFull for *what* and
+        # *could_fit*). Called with self._lock held.
         self._counters.refusals += 1
-        what = name if many else None
-        return StorageFull(name, size, self._budget.max_bytes or 0, detail, what=what)
+        max_bytes = self._budget.max_bytes or 0
+        return StorageFull(name, size, max_bytes, detail, what=what, could_fit=could_fit)
 
     def delete(self, path: str) -> None:
         """Remove the file, or the directory with everything below it, at *path*.
@@ -932,8 +955,9 @@ class Store:
             detail = "larger than the whole budget"
             if not self._budget.too_large(size):
                 detail = f"{_needs(total, len(batch))}, more than the whole budget"
+            last, label = next(reversed(batch)), _files_label(len(batch))
             with self._lock:
-                raise self._refusal(_files_label(len(batch)), size, detail, many=True)
+                raise self._refusal(last, size, detail, what=label)
         with self._lock:
             evictions = self._load(batch, replace=replace)
         if self._freed >= self._release_after:
@@ -959,14 +983,17 @@ class Store:
         evictions: list[Eviction] = []
         if budget.overflow(needed - freed) > 0:
             size = sum(len(f.content) for f in batch.values())
-            label = _files_label(len(batch))
-            if budget.on_full == "error":
-                detail = _full_detail(needed, budget.used, len(batch))
-                raise self._refusal(label, size, detail, many=True)
+            last, label = next(reversed(batch)), _files_label(len(batch))
+            needs = _needs(needed, len(batch), len(missing))
             kept = {d for name in batch for d in ancestor_names(name)} - set(missing)
-            if budget.too_large(sum(dir_charge(base_name(d)) for d in kept) + needed):
-                detail = "they do not fit beside their directories"
-                raise self._refusal(label, size, detail, many=True)
+            kept_bytes = sum(dir_charge(base_name(d)) for d in kept)
+            if budget.too_large(kept_bytes + needed):
+                beside = f" beside their directories ({kept_bytes:,} bytes)" if kept_bytes else ""
+                detail = f"{needs}, more than the whole budget{beside}"
+                raise self._refusal(last, size, detail, what=label)
+            if budget.on_full == "error":
+                detail = _full_detail(needs, budget.used - freed)
+                raise self._refusal(last, size, detail, what=label, could_fit=True)
             for name in olds:
                 budget.touch(self._files, name)
             evictions = self._make_room(needed - freed, stamp, kept, protected=len(olds))

@@ -52,15 +52,7 @@ def media_urlpatterns(
     if prefix is None:
         prefix = settings.MEDIA_URL
     if not prefix or not prefix.strip("/"):
-        if from_settings:  # Django reads an unset MEDIA_URL as "/" (the script prefix)
-            msg = (
-                "media_urlpatterns() serves the files under MEDIA_URL, which is not set "
-                "(django-admin startproject leaves it empty) or is the site's root: "
-                'set MEDIA_URL = "media/" in settings.py, or pass prefix='
-            )
-        else:
-            msg = f"media_urlpatterns() needs a URL prefix such as '/media/', not {prefix!r}"
-        raise ImproperlyConfigured(msg)
+        raise _no_prefix(prefix, from_settings=from_settings)
     if not settings.DEBUG:
         return []
     if urlsplit(prefix).netloc:
@@ -71,3 +63,16 @@ def media_urlpatterns(
         raise ImproperlyConfigured(msg)
     pattern = rf"^{re.escape(prefix.lstrip('/'))}(?P<path>.*)$"
     return [re_path(pattern, serve, kwargs={"storage": storage})]
+
+
+def _no_prefix(prefix: str, *, from_settings: bool) -> ImproperlyConfigured:
+    """The error for a prefix that would serve every URL; one from settings names MEDIA_URL."""
+    if from_settings:  # Django reads an unset MEDIA_URL as "/" (the script prefix)
+        return ImproperlyConfigured(
+            "media_urlpatterns() serves the files under MEDIA_URL, which is not set "
+            "(django-admin startproject leaves it empty) or is the site's root: "
+            'set MEDIA_URL = "media/" in settings.py, or pass prefix='
+        )
+    return ImproperlyConfigured(
+        f"media_urlpatterns() needs a URL prefix such as '/media/', not {prefix!r}"
+    )

@@ -169,8 +169,43 @@ def test_on_full_error_refuses_and_changes_nothing():
     assert f"max_bytes={storage.max_bytes:,}" in message
     # What is charged, not only the content: 2 x 1,024 < max_bytes, yet it does not fit.
     charge, used = file_charge("c.bin", KIB), storage.stats().bytes_used
-    assert f"it needs {charge:,} bytes, {used:,} are in use" in message
+    assert f"it needs {charge:,} bytes, the rest of the storage holds {used:,} bytes" in message
     assert charge + used > storage.max_bytes
+
+
+def test_a_refused_replacement_counts_what_the_rest_of_the_storage_holds():
+    """The file a save replaces is not 'the rest': the figures add up to more than max_bytes."""
+    storage = InMemoryStorage(max_bytes=room_for(2, KIB), on_full="error", allow_overwrite=True)
+    save(storage, "a.bin")
+    save(storage, "b.bin")
+    with pytest.raises(StorageFull) as info:
+        save(storage, "a.bin", size=2 * KIB, fill=b"y")
+    rest = file_charge("b.bin", KIB)
+    needed = file_charge("a.bin", 2 * KIB)
+    expected = f"it needs {needed:,} bytes, the rest of the storage holds {rest:,} bytes"
+    assert expected in str(info.value)
+    assert needed + rest > storage.max_bytes >= needed
+    assert info.value.could_fit
+
+
+def test_new_directories_are_named_in_what_a_refused_file_needs():
+    """A refusal's figure counts the directories the file would add, and says so."""
+    storage = InMemoryStorage(max_bytes=room_for(2, KIB), on_full="error")
+    save(storage, "a.bin")
+    with pytest.raises(StorageFull) as info:
+        save(storage, "d1/d2/b.bin")
+    needed = file_charge("d1/d2/b.bin", KIB) + dir_charge("d1") + dir_charge("d2")
+    assert f"and 2 new directories it needs {needed:,} bytes" in str(info.value)
+
+
+@pytest.mark.parametrize("on_full", ["evict", "error"])
+def test_a_file_that_no_eviction_could_fit_says_so_whatever_on_full(on_full):
+    """In an empty store, on_full='error' has nothing to keep: the refusal is about the budget."""
+    storage = InMemoryStorage(max_bytes=file_charge("a/b/c.bin", KIB) + 100, on_full=on_full)
+    with pytest.raises(StorageFull) as info:
+        save(storage, "a/b/c.bin")
+    assert "more than the whole budget (max_bytes=" in str(info.value)
+    assert not info.value.could_fit
 
 
 @pytest.mark.parametrize("on_full", ["evict", "error"])

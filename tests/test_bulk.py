@@ -73,7 +73,10 @@ def test_load_respects_a_refusing_budget():
     assert errno.ENOSPC == info.value.errno
     assert ["a"] == [f.name for f in storage.stored_files()]
     used = storage.stats().bytes_used
-    assert f"they need {2 * file_charge('b', 100):,} bytes, {used:,} are in use" in str(info.value)
+    needed = 2 * file_charge("b", 100)
+    expected = f"they need {needed:,} bytes, the rest of the storage holds {used:,} bytes"
+    assert expected in str(info.value)
+    assert info.value.could_fit
 
 
 def test_load_evicts_to_make_room_and_reports_it(caplog):

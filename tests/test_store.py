@@ -6,7 +6,7 @@ import pytest
 from django.core.files.base import ContentFile
 
 from inmemorystorage import InMemoryStorage
-from inmemorystorage.budget import file_charge
+from inmemorystorage.budget import dir_charge, file_charge
 from inmemorystorage.exceptions import (
     InvalidPath,
     NotADirectory,
@@ -292,6 +292,20 @@ def test_new_directories_that_cannot_fit_are_refused():
     """A file whose new directories alone exceed the budget is refused, changing nothing."""
     store = Store(max_bytes=file_charge("deep/deeper/x", 10) + 100)
     store.write("keep", b"k")
-    with pytest.raises(StorageFull, match="beside its parent directories"):
+    needed = file_charge("deep/deeper/x", 10) + dir_charge("deep") + dir_charge("deeper")
+    expected = f"and 2 new directories it needs {needed:,} bytes, more than the whole budget"
+    with pytest.raises(StorageFull, match=expected):
         store.write("deep/deeper/x", b"0123456789")
     assert (["keep"], 1, 0) == (store.listdir("")[1], store.stats().files, store.stats().evictions)
+
+
+def test_a_file_that_fits_only_without_its_parent_directories_says_so():
+    """Eviction never removes a file's own parents: a refusal names what they hold."""
+    store = Store(max_bytes=dir_charge("deep") + file_charge("deep/x", 10) + 100)
+    store.write("deep/x", b"0123456789")
+    big = b"y" * 150
+    assert file_charge("deep/y", 150) <= store.max_bytes  # alone, it would fit
+    held = f"({dir_charge('deep'):,} bytes)"
+    with pytest.raises(StorageFull) as info:
+        store.write("deep/y", big)
+    assert f"more than the whole budget beside its parent directories {held}" in str(info.value)
