@@ -49,7 +49,8 @@ _PAGE = """<!DOCTYPE html>
 class StorageFullMiddleware(MiddlewareMixin):
     """Answer an uncaught :class:`~inmemorystorage.StorageFull` with 413 or 507 and a clear page.
 
-    ``413 Content Too Large`` when the file is larger than the whole budget
+    ``413 Content Too Large`` when the file, with its name, the per-file
+    overhead and its directories, is larger than the whole budget
     (``max_bytes``), so no setting of ``on_full`` could store it;
     ``507 Insufficient Storage`` when it would fit an emptier storage but
     ``on_full="error"`` refuses to evict. The page names the file, its size,
@@ -80,7 +81,8 @@ def storage_full_response(request: HttpRequest, error: StorageFull) -> HttpRespo
     if too_large:
         problem = (
             f"{capfirst(subject)} ({size} bytes) {fit} in the in-memory storage's whole budget, "
-            f"max_bytes={budget}, even with nothing else stored: no eviction can make room."
+            f"max_bytes={budget}, with its name, overhead and directories: no eviction can "
+            "make room."
         )
         remedy = f"To accept it, raise {option}['max_bytes'] in your settings."
     else:
@@ -103,7 +105,7 @@ def storage_full_response(request: HttpRequest, error: StorageFull) -> HttpRespo
             detail=str(error),
         )
         return HttpResponse(body, status=status, reason=reason)
-    text = f"{int(status)} {reason}\n\n{problem}\n{remedy}\n"
+    text = f"{int(status)} {reason}\n\n{problem}\n{remedy}\n\n{error}\n"
     plain = "text/plain; charset=utf-8"
     return HttpResponse(text, status=status, reason=reason, content_type=plain)
 

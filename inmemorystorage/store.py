@@ -111,9 +111,14 @@ def _seconds(stamp: int) -> float:
     return stamp / _NS
 
 
-def _files_label(count: int) -> str:
-    """How a refusal of several files at once names them: ``"1 file"``, ``"3 files"``."""
-    return f"{count:,} file{'s' if count != 1 else ''}"
+def _batch_label(batch: dict[str, StoredFile]) -> tuple[str, str | None]:
+    """The name a batch's refusal carries (its last file's), and how it names the files.
+
+    One file is named by its name (``None``: the default); more are counted,
+    ``"3 files"``, so that no message quotes a count as if it were a name.
+    """
+    last = next(reversed(batch))
+    return last, f"{len(batch):,} files" if len(batch) > 1 else None
 
 
 def _needs(charge: int, count: int = 1, new_dirs: int = 0) -> str:
@@ -955,7 +960,7 @@ class Store:
             detail = "larger than the whole budget"
             if not self._budget.too_large(size):
                 detail = f"{_needs(total, len(batch))}, more than the whole budget"
-            last, label = next(reversed(batch)), _files_label(len(batch))
+            last, label = _batch_label(batch)
             with self._lock:
                 raise self._refusal(last, size, detail, what=label)
         with self._lock:
@@ -983,7 +988,7 @@ class Store:
         evictions: list[Eviction] = []
         if budget.overflow(needed - freed) > 0:
             size = sum(len(f.content) for f in batch.values())
-            last, label = next(reversed(batch)), _files_label(len(batch))
+            last, label = _batch_label(batch)
             needs = _needs(needed, len(batch), len(missing))
             kept = {d for name in batch for d in ancestor_names(name)} - set(missing)
             kept_bytes = sum(dir_charge(base_name(d)) for d in kept)

@@ -13,6 +13,12 @@ def save(request):
     return HttpResponse(default_storage.save(upload.name, upload))
 
 
+def save_into(request, folder):
+    """Save the uploaded file under *folder*, creating its directories."""
+    upload = request.FILES["file"]
+    return HttpResponse(default_storage.save(f"{folder}/{upload.name}", upload))
+
+
 def save_or_explain(request):
     """Save the uploaded file, answering a StorageFull itself, as a form view may."""
     upload = request.FILES["file"]
@@ -31,6 +37,7 @@ def fail(request):
 
 urlpatterns = [
     path("save/", save),
+    path("save-into/<path:folder>/", save_into),
     path("save-or-explain/", save_or_explain),
     path("fail/", fail),
 ]

@@ -9,7 +9,7 @@ from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.base import ContentFile
 
 from inmemorystorage import InMemoryStaticFilesStorage, InMemoryStorage, StorageFull
-from inmemorystorage.budget import file_charge
+from inmemorystorage.budget import dir_charge, file_charge
 from inmemorystorage.storage import check_options, shared_storages
 from inmemorystorage.store import StoredFile
 
@@ -97,11 +97,53 @@ def test_a_load_larger_than_the_budget_is_refused():
     batch = [StoredFile(name, b"y" * 100, 0.0, 0.0) for name in ("a", "b")]
     with pytest.raises(StorageFull) as refused:
         storage.load_files(batch)
+    assert not refused.value.could_fit
     charge = 2 * file_charge("a", 100)
     assert (
         "cannot store 2 files (200 bytes): with their names and per-file overheads they need "
         f"{charge:,} bytes, more than the whole budget (max_bytes={storage.max_bytes:,})"
     ) == str(refused.value)
+
+
+def test_a_refused_batch_replacement_counts_only_the_other_files_as_the_rest():
+    """on_full='error': the files a load replaces are freed, not 'the rest of the storage'."""
+    storage = InMemoryStorage(max_bytes=2 * file_charge("a", 1000), on_full="error")
+    storage.save("a", ContentFile(b"x" * 1000))
+    storage.save("b", ContentFile(b"x" * 1000))
+    with pytest.raises(StorageFull) as refused:
+        storage.load_files([StoredFile("a", b"y" * 1500, 0.0, 0.0)], replace=True)
+    needed, rest = file_charge("a", 1500), file_charge("b", 1000)
+    expected = f"it needs {needed:,} bytes, the rest of the storage holds {rest:,} bytes"
+    assert expected in str(refused.value)
+    assert refused.value.could_fit
+    assert b"x" * 1000 == storage.open("a").read()
+
+
+def test_a_refused_batch_names_the_directories_it_brings():
+    """Files under new directories: the directories are counted in what the batch needs."""
+    storage = InMemoryStorage(max_bytes=file_charge("d/e/a", 100) * 2, on_full="error")
+    storage.save("keep", ContentFile(b"k" * 100))
+    batch = [StoredFile(name, b"y" * 100, 0.0, 0.0) for name in ("d/e/a", "d/e/b")]
+    with pytest.raises(StorageFull) as refused:
+        storage.load_files(batch)
+    needed = (
+        sum(file_charge(n, 100) for n in ("d/e/a", "d/e/b")) + dir_charge("d") + dir_charge("e")
+    )
+    assert f"and 2 new directories they need {needed:,} bytes" in str(refused.value)
+
+
+def test_a_batch_that_fits_only_without_its_parent_directories_says_so():
+    """Eviction never removes the batch's existing parents: the refusal says what they hold."""
+    storage = InMemoryStorage(max_bytes=2 * file_charge("d/a", 100) + 50)
+    storage.save("d/a", ContentFile(b"x" * 100))
+    batch = [StoredFile(name, b"y" * 100, 0.0, 0.0) for name in ("d/b", "d/c")]
+    assert 2 * file_charge("d/b", 100) <= storage.max_bytes  # alone, they would fit
+    with pytest.raises(StorageFull) as refused:
+        storage.load_files(batch)
+    held = f"({dir_charge('d'):,} bytes)"
+    assert f"more than the whole budget beside their directories {held}" in str(refused.value)
+    assert not refused.value.could_fit
+    assert ["d/a"] == [f.name for f in storage.stored_files()]
 
 
 def test_one_file_that_its_bookkeeping_takes_over_the_budget_is_named_as_one():
@@ -110,7 +152,7 @@ def test_one_file_that_its_bookkeeping_takes_over_the_budget_is_named_as_one():
     with pytest.raises(StorageFull) as refused:
         storage.load_files([StoredFile("f.txt", b"x" * 11, 0.0, 0.0)])
     assert (
-        "cannot store 1 file (11 bytes): with its name and the per-file overhead it needs "
+        "cannot store 'f.txt' (11 bytes): with its name and the per-file overhead it needs "
         f"{file_charge('f.txt', 11):,} bytes, more than the whole budget (max_bytes=20)"
     ) == str(refused.value)
 

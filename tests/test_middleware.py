@@ -69,7 +69,7 @@ def test_a_file_that_fits_only_without_its_overhead_is_413_too():
     size = MAX_BYTES - 1
     assert file_charge("photo.jpg", size) > MAX_BYTES
     page = upload("/save/", size).content.decode()
-    assert "even with nothing else stored" in page
+    assert "no eviction can make room" in page
     # The exception, shown below the explanation, gives the bytes the file is charged.
     charged = f"it needs {file_charge('photo.jpg', size):,} bytes, more than the whole budget"
     assert charged in page
@@ -88,6 +88,17 @@ def test_a_full_storage_that_refuses_to_evict_is_507():
     assert f"the rest of the storage holds {held:,} bytes," in page
     option = "STORAGES[&#x27;default&#x27;][&#x27;OPTIONS&#x27;][&#x27;on_full&#x27;]"
     assert f"set {option} to &#x27;evict&#x27;" in page
+
+
+@pytest.mark.usefixtures("refusing")
+def test_a_file_whose_new_directories_take_it_over_the_budget_is_413_even_when_refusing():
+    """The store says whether any eviction could help: its directories count, so 413, not 507."""
+    size = 9000
+    folder = "a/b/c/d"
+    assert file_charge(f"{folder}/photo.jpg", size) <= MAX_BYTES  # the file alone would fit
+    response = upload(f"/save-into/{folder}/", size, HTTP_ACCEPT="text/plain")
+    assert 413 == response.status_code
+    assert "4 new directories it needs" in response.content.decode()
 
 
 @pytest.mark.usefixtures("refusing")

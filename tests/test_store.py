@@ -309,3 +309,4 @@ def test_a_file_that_fits_only_without_its_parent_directories_says_so():
     with pytest.raises(StorageFull) as info:
         store.write("deep/y", big)
     assert f"more than the whole budget beside its parent directories {held}" in str(info.value)
+    assert not info.value.could_fit
