@@ -714,17 +714,19 @@ class Store:
         # bytes of the file it replaces, if any, go either way); with
         # on_full="error", refuse anyway. Called with self._lock held.
         budget = self._budget
-        needs = _needs(needed, new_dirs=len(missing))
         # Evictions never prune the file's existing ancestors; all else can go.
         # Those cost at most an overhead per level plus their names' length:
-        # when even that fits, the exact sum is not needed.
+        # when even that fits, the exact sum is not needed. (Every save into
+        # a full evicting store passes here: messages are built only to raise.)
         if budget.too_large(needed + name.count("/") * DIR_OVERHEAD + len(name)):
             existing = [d for d in ancestor_names(name) if d not in missing]
             kept = sum(dir_charge(base_name(d)) for d in existing)
             if budget.too_large(kept + needed):
                 beside = f" beside its parent directories ({kept:,} bytes)" if kept else ""
+                needs = _needs(needed, new_dirs=len(missing))
                 raise self._refusal(name, size, f"{needs}, more than the whole budget{beside}")
         if budget.on_full == "error":
+            needs = _needs(needed, new_dirs=len(missing))
             detail = _full_detail(needs, budget.used - freed)
             raise self._refusal(name, size, detail, could_fit=True)
 
