@@ -709,26 +709,50 @@ class Store:
     def _check_room(
         self, name: str, size: int, needed: int, freed: int, missing: Sequence[str]
     ) -> None:
-        # Refuse, changing nothing, unless evicting can make room for the
-        # *needed* bytes of the new file and its new directories (the *freed*
-        # bytes of the file it replaces, if any, go either way); with
-        # on_full="error", refuse anyway. Called with self._lock held.
+        # Refuse as _refuse_without_room() says, for the file at *name*. Called
+        # with self._lock held. Its existing ancestors cost at most an overhead
+        # per level plus their names' length: when even that fits, the exact
+        # sum is not needed (every save into a full evicting store passes here).
         budget = self._budget
-        # Evictions never prune the file's existing ancestors; all else can go.
-        # Those cost at most an overhead per level plus their names' length:
-        # when even that fits, the exact sum is not needed. (Every save into
-        # a full evicting store passes here: messages are built only to raise.)
+        kept = 0
         if budget.too_large(needed + name.count("/") * DIR_OVERHEAD + len(name)):
             existing = [d for d in ancestor_names(name) if d not in missing]
             kept = sum(dir_charge(base_name(d)) for d in existing)
-            if budget.too_large(kept + needed):
-                beside = f" beside its parent directories ({kept:,} bytes)" if kept else ""
-                needs = _needs(needed, new_dirs=len(missing))
-                raise self._refusal(name, size, f"{needs}, more than the whole budget{beside}")
+        elif budget.on_full != "error":
+            return  # evicting others makes room: nothing to refuse
+        self._refuse_without_room(name, size, needed, freed, kept, new_dirs=len(missing))
+
+    def _refuse_without_room(
+        self,
+        name: str,
+        size: int,
+        needed: int,
+        freed: int,
+        kept: int,
+        *,
+        count: int = 1,
+        new_dirs: int = 0,
+        what: str | None = None,
+    ) -> None:
+        # Raise StorageFull, changing nothing, when *count* files and their
+        # *new_dirs* directories (*needed* bytes) cannot fit beside the *kept*
+        # bytes of their existing directories, which evictions never prune;
+        # and with on_full="error" when they do not fit now (the *freed* bytes
+        # of the files they replace go either way). The messages are built
+        # only to raise. Called with self._lock held.
+        budget = self._budget
+        if budget.too_large(kept + needed):
+            beside = ""
+            if kept:
+                whose = "its parent" if count == 1 else "their"
+                beside = f" beside {whose} directories ({kept:,} bytes)"
+            needs = _needs(needed, count, new_dirs)
+            raise self._refusal(
+                name, size, f"{needs}, more than the whole budget{beside}", what=what
+            )
         if budget.on_full == "error":
-            needs = _needs(needed, new_dirs=len(missing))
-            detail = _full_detail(needs, budget.used - freed)
-            raise self._refusal(name, size, detail, could_fit=True)
+            detail = _full_detail(_needs(needed, count, new_dirs), budget.used - freed)
+            raise self._refusal(name, size, detail, what=what, could_fit=True)
 
     def _make_room(
         self, needed: int, stamp: int, keep: set[str], *, protected: int
@@ -989,18 +1013,18 @@ class Store:
         stamp = self._next_stamp()
         evictions: list[Eviction] = []
         if budget.overflow(needed - freed) > 0:
-            size = sum(len(f.content) for f in batch.values())
-            last, label = _batch_label(batch)
-            needs = _needs(needed, len(batch), len(missing))
             kept = {d for name in batch for d in ancestor_names(name)} - set(missing)
-            kept_bytes = sum(dir_charge(base_name(d)) for d in kept)
-            if budget.too_large(kept_bytes + needed):
-                beside = f" beside their directories ({kept_bytes:,} bytes)" if kept_bytes else ""
-                detail = f"{needs}, more than the whole budget{beside}"
-                raise self._refusal(last, size, detail, what=label)
-            if budget.on_full == "error":
-                detail = _full_detail(needs, budget.used - freed)
-                raise self._refusal(last, size, detail, what=label, could_fit=True)
+            last, label = _batch_label(batch)
+            self._refuse_without_room(
+                last,
+                sum(len(f.content) for f in batch.values()),
+                needed,
+                freed,
+                sum(dir_charge(base_name(d)) for d in kept),
+                count=len(batch),
+                new_dirs=len(missing),
+                what=label,
+            )
             for name in olds:
                 budget.touch(self._files, name)
             evictions = self._make_room(needed - freed, stamp, kept, protected=len(olds))
