@@ -12,7 +12,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from . import ratios
+from . import goals, ratios
 from .backends import BACKENDS
 from .machine import HTTP_LABELS
 from .scenarios import SCENARIO_LABELS
@@ -233,14 +233,91 @@ def memory_table(doc: dict[str, Any]) -> tuple[str, list[str], list[list[list[st
 
 
 def goals_table(doc: dict[str, Any]) -> tuple[str, list[str], list[list[list[str]]]]:
-    """The goals beside the measured values, marked met or not."""
-    marks = {True: "met", False: "NOT MET", None: "not measured"}
+    """The goals beside the measured values, marked met, NOT MET, n/a or not measured."""
+    marks = {"met": "met", "missed": "NOT MET", "n/a": "n/a", "?": "not measured"}
     rows = [
         [[str(g.get("goal", ""))], [str(g.get("target", ""))], [str(g.get("measured", ""))],
-         [marks.get(g.get("met"), str(g.get("met")))]]
+         [marks[_verdict(g)]]]
         for g in doc.get("goals", [])
     ]  # fmt: skip
     return ("goals", ["goal", "target", "measured", "met?"], rows)
+
+
+_COUNT = re.compile(r", (?P<n>\d+) (?P<unit>threads?|clients?)(?=:|$)")
+
+
+def _family(goal: dict[str, Any]) -> tuple[str, str | None]:
+    """A goal's name without its thread or client count, and the count as words (or None)."""
+    name = str(goal.get("goal", ""))
+    found = _COUNT.search(name)
+    if not found:
+        return name, None
+    return name[: found.start()] + name[found.end() :], f"{found['n']} {found['unit']}"
+
+
+def short_goals_table(doc: dict[str, Any]) -> tuple[str, list[str], list[list[list[str]]]]:
+    """The goals in a few lines: one per goal at every count, with its values and verdict."""
+    families: dict[tuple[str, str], list[tuple[str | None, dict[str, Any]]]] = {}
+    for goal in doc.get("goals", []):
+        name, count = _family(goal)
+        families.setdefault((name, str(goal.get("target", ""))), []).append((count, goal))
+    rows = []
+    for (name, target), members in families.items():
+        values = []
+        for count, goal in members:
+            shown = goal.get("measured", "") if count is None else _fmt_value(goal)
+            values.append(f"{count}: {shown}" if count else str(shown))
+        verdicts = [(_verdict(goal), count) for count, goal in members]
+        rows.append([[name], [target], ["; ".join(values)], [_verdict_words(verdicts)]])
+    return ("goals, in short", ["goal", "target", "ours", "verdict"], rows)
+
+
+def _fmt_value(goal: dict[str, Any]) -> str:
+    value = goal.get("value")
+    if value is None:
+        return "not measured"
+    return f"{value:.2f}x" if goal.get("unit", "x") == "x" else f"{value:g} {goal.get('unit')}"
+
+
+def _verdict_words(verdicts: list[tuple[str, str | None]]) -> str:
+    """``met``; or what was missed (and what does not apply), and where."""
+    words = []
+    for verdict, word in (("missed", "MISSED"), ("n/a", "n/a"), ("?", "not measured")):
+        where = [count for v, count in verdicts if v == verdict]
+        if where:
+            at = " at " + ", ".join(c for c in where if c) if any(where) else ""
+            words.append(word + at)
+    met = sum(v == "met" for v, _c in verdicts)
+    if met and words:
+        words.append("met elsewhere")
+    return "; ".join(words) or "met"
+
+
+def churn_table(doc: dict[str, Any]) -> tuple[str, list[str], list[list[list[str]]]] | None:
+    """Resident memory after each churn run, beside what glibc's allocator says it holds."""
+    headers = ["mix", "run", "RSS above baseline / max_bytes", "store holds",
+               "malloc: in use", "free in arenas", "arenas in all", "saves renamed"]  # fmt: skip
+    rows = []
+    mib = 1024 * 1024
+    for row in doc.get("memory", []):
+        for key in ("churn", "churn_harsh"):
+            churn = row.get(key) or {}
+            for run in churn.get("runs", []):
+                info = run.get("malloc") or {}
+
+                def size(value: int | None) -> str:
+                    return f"{value / mib:,.0f} MiB" if value is not None else "-"
+
+                rows.append([
+                    [run.get("mix", "log-uniform")], [str(run.get("seed", ""))],
+                    [f"{run['ratio']:.2f}x" if run.get("ratio") else "-"],
+                    [size(run.get("bytes_used"))], [size(info.get("in_use"))],
+                    [size(info.get("free_in_arenas"))], [size(info.get("arena_bytes"))],
+                    [f"{run.get('renamed', 0):,} of {run.get('requests', 0):,}"],
+                ])  # fmt: skip
+    if not rows:
+        return None
+    return ("resident memory after churn (ours, max_bytes=64 MiB)", headers, rows)
 
 
 def backends_table(doc: dict[str, Any]) -> tuple[str, list[str], list[list[list[str]]]]:
@@ -268,6 +345,9 @@ def _all_tables(doc: dict[str, Any]) -> list[tuple[str, list[str], list[list[lis
     tables = [goals_table(doc), *api_tables(doc), *http_tables(doc)]
     if doc.get("memory"):
         tables.append(memory_table(doc))
+        churns = churn_table(doc)
+        if churns:
+            tables.append(churns)
     if doc.get("backends") or doc.get("http_servers"):
         tables.append(backends_table(doc))
     return tables
@@ -286,6 +366,8 @@ def terminal(doc: dict[str, Any], console: Any) -> None:
         console.print(table)
     for backend, why in doc.get("skipped", {}).items():
         console.print(f"skipped {backend}: {why}")
+    console.print(goals.FS_RULE)
+    console.print(goals_sentence(doc))
     console.print(machine_line(doc))
     console.print(f"{doc['seconds']:.0f} s in all")
 
@@ -310,14 +392,48 @@ def method_sentence(doc: dict[str, Any]) -> str:
     )
 
 
+def goals_sentence(doc: dict[str, Any]) -> str:
+    """How many goals the run met, missed, could not apply, or did not measure."""
+    counts = goal_counts(doc)
+    judged = counts["met"] + counts["missed"]
+    text = f"Goals: {counts['met']} of {judged} met"
+    if counts["n/a"]:
+        text += f"; {counts['n/a']} that this machine's HTTP floor does not allow"
+    if counts["?"]:
+        text += f"; {counts['?']} not measured in this run"
+    return text + "."
+
+
+#: Where the results end and the method and every table begin, in the Markdown: a page
+#: can include the results alone (MyST's ``:end-before:``) and the rest later.
+DETAILS_MARK = "<!-- details -->"
+
+
+def _md_table(title: str, headers: list[str], rows: list[list[list[str]]]) -> list[str]:
+    out = ["", f"**{title}**", "", "| " + " | ".join(headers) + " |"]
+    out.append("|" + "---|" * len(headers))
+    out += [
+        "| " + " | ".join("<br>".join(line for line in cell if line) for cell in row) + " |"
+        for row in rows
+    ]
+    return out
+
+
 def markdown(doc: dict[str, Any], images: dict[str, str] | None = None) -> str:
-    """Every table in Markdown (cells' lines joined by <br>), with the machine and the figures.
+    """The results first (the summary figure, the goals in short), then the method and tables.
 
     *images* maps ``"summary"`` and ``"detail"`` to the figures' paths relative
     to the Markdown file: the summary comes first, the per-thread panels last.
+    :data:`DETAILS_MARK` stands between the results and the rest.
     """
     images = images or {}
-    out = [
+    out = []
+    if "summary" in images:
+        out += [f"![{summary_title(doc)}]({images['summary']})", ""]
+    out.append(goals_sentence(doc))
+    out += _md_table(*short_goals_table(doc))
+    out += ["", goals.FS_RULE, "", DETAILS_MARK, ""]
+    out += [
         (
             f"Command: `{doc.get('command', 'nox -s bench')}`, {doc['started']}, "
             f"{doc['seconds']:.0f} s."
@@ -325,16 +441,9 @@ def markdown(doc: dict[str, Any], images: dict[str, str] | None = None) -> str:
         "",
         f"Machine: {machine_line(doc)}.",
     ]
-    if "summary" in images:
-        out += ["", f"![{summary_title(doc)}]({images['summary']})"]
     out += ["", method_sentence(doc)]
     for title, headers, rows in _all_tables(doc):
-        out += ["", f"**{title}**", "", "| " + " | ".join(headers) + " |"]
-        out.append("|" + "---|" * len(headers))
-        for row in rows:
-            out.append(
-                "| " + " | ".join("<br>".join(line for line in cell if line) for cell in row) + " |"
-            )
+        out += _md_table(title, headers, rows)
     for backend, why in doc.get("skipped", {}).items():
         out += ["", f"Skipped {backend}: {why}"]
     if "detail" in images:
@@ -342,8 +451,9 @@ def markdown(doc: dict[str, Any], images: dict[str, str] | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-# The summary figure: one group of bars per scenario, each bar a backend's
-# throughput over the unlocked floor's at the same thread (or client) count.
+# The summary figure: one row per scenario (and thread or client count), each
+# backend a dot at its throughput over the floor's in the same run; the goals
+# of ours as red marks on the row and as words in a column beside it.
 
 
 def _count_shown(counts: list[int], preferred: int) -> int:
@@ -358,23 +468,37 @@ def _faulty(row: dict[str, Any], *, http: bool) -> int:
 
 
 _GOAL_TEXT = re.compile(
-    r"^(?P<label>.+?), (?P<count>\d+) (?:threads?|clients?): ours / (?P<versus>[\w.-]+)\s*$"
+    r"^(?P<label>.+?), (?P<count>\d+) (?:threads?|clients?): "
+    r"(?P<backend>[\w.-]+) / (?P<versus>[\w.-]+)\s*$"
 )
 _TARGET = re.compile(r">=\s*(?P<ratio>[0-9.]+)\s*x")
 
+#: How a goal's label names what it compares against: short, and each in the legend.
+SHORT = {
+    "floor": "floor",
+    "http-floor": "floor",
+    "locked-floor": "locked floor",
+    "dj210": "2.1.0",
+    "fs": "FS",
+    "django": "Django",
+}
 
-def _goal_parts(goal: dict[str, Any], titles: dict[str, str]) -> tuple[str, int, str, float] | None:
-    """A ratio goal's (group, count, versus, target), or None for any other kind of goal.
+
+def _goal_parts(
+    goal: dict[str, Any], titles: dict[str, str]
+) -> tuple[str, int, str, float, str] | None:
+    """A ratio goal's (group, count, versus, target, backend), or None for any other goal.
 
     Goals may carry these as fields (``scenario``, ``threads`` or ``clients``,
-    ``versus``, ``target_ratio``); older documents only as text, which is read
-    as ``"<scenario title>, <n> threads: ours / <backend>"`` and ``">= 0.75x"``.
+    ``versus``, ``target_ratio``, ``backend``); older documents only as text,
+    read as ``"<scenario title>, <n> threads: ours / <backend>"`` and ``">= 0.75x"``.
     """
     if {"scenario", "versus", "target_ratio"} <= goal.keys():
         count = goal.get("threads", goal.get("clients"))
         if count is None:
             return None
-        return str(goal["scenario"]), int(count), str(goal["versus"]), float(goal["target_ratio"])
+        return (str(goal["scenario"]), int(count), str(goal["versus"]),
+                float(goal["target_ratio"]), str(goal.get("backend", "ours")))  # fmt: skip
     text = _GOAL_TEXT.match(str(goal.get("goal", "")))
     target = _TARGET.search(str(goal.get("target", "")))
     if not text or not target:
@@ -382,64 +506,97 @@ def _goal_parts(goal: dict[str, Any], titles: dict[str, str]) -> tuple[str, int,
     group = next((key for key, title in titles.items() if title == text["label"]), None)
     if group is None:
         return None
-    return group, int(text["count"]), text["versus"], float(target["ratio"])
+    return group, int(text["count"]), text["versus"], float(target["ratio"]), text["backend"]
+
+
+def _verdict(goal: dict[str, Any]) -> str:
+    """``met``, ``missed``, ``n/a`` (the machine does not allow it) or ``?`` (not measured)."""
+    if goal.get("applies") is False:
+        return "n/a"
+    return {True: "met", False: "missed"}.get(goal.get("met"), "?")
 
 
 def summary(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The summary figure's data: per scenario, each backend's ratio to the floor, and its goals.
+    """The summary figure's data: rows of each backend's ratio to the floor, and ours' goals.
 
-    Each group has ``key``, ``title``, ``count`` (threads or clients), ``unit``
-    and ``bars`` (``backend``, ``label``, ``ratio``, ``low``, ``high``,
-    ``faults``, ``ours``); ``goals`` are ``(target over the floor, text)``,
-    the text saying whether the run met it.
-    A goal against another backend is drawn at its target times that
-    backend's ratio: the height ours must reach.
+    A row is a scenario at the thread count shown (8, or the most measured),
+    or a runserver method at each client count; a ratio goal that the run
+    missed at another thread count gets a row of its own, so that every
+    missed goal shows. Each row has ``key``, ``part`` (``api`` or ``http``),
+    ``title``, ``count``, ``unit`` and ``bars`` (``backend``, ``label``,
+    ``ratio``, ``low``, ``high``, ``faults``, ``ours``); ``goals`` are dicts
+    with ``at`` (where ours must reach, over the floor: a goal against
+    another backend is its target times that backend's ratio; None where it
+    does not apply), ``label`` (``">= 4x 2.1.0"``) and ``verdict``.
     """
     api = _api_index(doc)
     http = _http_index(doc)
-    groups: list[dict[str, Any]] = []
-    threads = _count_shown(doc["config"]["threads"], 8)
-    groups += [
-        _group(
-            doc, (scenario, scenario_label(doc, scenario)), (threads, "threads"),
-            doc["config"]["backends"], API_FLOOR,
-            lambda b, s=scenario: api.get((b, s, threads)), http=False,
-        )
-        for scenario in doc["config"]["scenarios"]
-    ]  # fmt: skip
-    if doc.get("http"):
-        clients = _count_shown(doc["config"]["clients"], 16)
-        groups += [
+    threads = doc["config"]["threads"]
+    shown = _count_shown(threads, 8)
+    missed_elsewhere = {
+        (parts[0], parts[1])
+        for goal in doc.get("goals", [])
+        if goal.get("met") is False
+        and goal.get("kind", "api") == "api"
+        and (parts := _goal_parts(goal, {s: scenario_label(doc, s) for s in api_keys(doc)}))
+        and parts[1] != shown
+    }
+    rows: list[dict[str, Any]] = []
+    for scenario in doc["config"]["scenarios"]:
+        others = sorted(n for s, n in missed_elsewhere if s == scenario and n in threads)
+        counts = [shown, *others]
+        rows += [
             _group(
-                doc, (method, method_label(doc, method)), (clients, "clients"),
+                doc, ("api", scenario, scenario_label(doc, scenario)), (n, "threads"),
+                doc["config"]["backends"], API_FLOOR,
+                lambda b, s=scenario, n=n: api.get((b, s, n)), http=False,
+            )
+            for n in counts
+        ]  # fmt: skip
+    if doc.get("http"):
+        rows += [
+            _group(
+                doc, ("http", method, method_label(doc, method)), (n, "clients"),
                 doc["config"]["http_backends"], HTTP_FLOOR,
-                lambda b, m=method: http.get((b, m, clients)), http=True,
+                lambda b, m=method, n=n: http.get((b, m, n)), http=True,
             )
             for method in _http_methods(doc)
+            for n in doc["config"]["clients"]
         ]  # fmt: skip
-    groups = [g for g in groups if g["bars"]]
-    titles = {g["key"]: g["title"] for g in groups}
+    rows = [r for r in rows if r["bars"]]
+    titles = {r["key"]: r["title"] for r in rows}
     for goal in doc.get("goals", []):
         parts = _goal_parts(goal, titles)
         if parts is None:
             continue
-        key, count, versus, target = parts
-        group = next(g for g in groups if g["key"] == key)
-        if count != group["count"]:
+        key, count, versus, target, backend = parts
+        row = next((r for r in rows if (r["key"], r["count"]) == (key, count)), None)
+        if row is None:
             continue
-        verdict = {True: "met", False: "missed"}.get(goal.get("met"), "?")
+        verdict = _verdict(goal)
+        who = "bounded " if backend != "ours" else ""
+        label = f"{who}≥ {target:g}x {SHORT.get(versus, versus)}"
         if versus in (API_FLOOR, HTTP_FLOOR):
-            group["goals"].append((target, f"{target:g}x: {verdict}"))
-            continue
-        other = next((b for b in group["bars"] if b["backend"] == versus), None)
-        if other is not None:
-            group["goals"].append((target * other["ratio"], f"{target:g}x {versus}: {verdict}"))
-    return groups
+            at: float | None = target
+        else:
+            other = next((b for b in row["bars"] if b["backend"] == versus), None)
+            at = target * other["ratio"] if other is not None else None
+        if verdict == "n/a":
+            ceiling = re.search(r"the HTTP floor itself ([0-9.]+x)", str(goal.get("note", "")))
+            label += f" (floor itself {ceiling[1]})" if ceiling else ""
+            at = None
+        row["goals"].append({"at": at, "label": label, "verdict": verdict, "backend": backend})
+    return rows
+
+
+def api_keys(doc: dict[str, Any]) -> list[str]:
+    """The Storage API scenarios of *doc*, in its order."""
+    return list(doc["config"]["scenarios"])
 
 
 def _group(
     doc: dict[str, Any],
-    named: tuple[str, str],
+    named: tuple[str, str, str],
     counted: tuple[int, str],
     backends: list[str],
     floor: str,
@@ -447,12 +604,12 @@ def _group(
     *,
     http: bool,
 ) -> dict[str, Any]:
-    """One scenario's bars: each backend's ratio to the floor (none without the floor).
+    """One row's dots: each backend's ratio to the floor (none without the floor).
 
     The ratio and its spread are :func:`benchmarks.ratios.ratio`'s: per-round
     ratios where the part was measured in turn, else medians.
     """
-    (key, title), (count, unit) = named, counted
+    (part, key, title), (count, unit) = named, counted
     base = lookup(floor)
     in_turn = ratios.interleaved(doc, http=http)
     bars = []
@@ -472,18 +629,42 @@ def _group(
                 "ours": backend.startswith("ours"),
             }
         )
-    return {"key": key, "title": title, "count": count, "unit": unit, "bars": bars, "goals": []}
+    return {"key": key, "part": part, "title": title, "count": count, "unit": unit,
+            "bars": bars, "goals": []}  # fmt: skip
+
+
+def other_goals(doc: dict[str, Any]) -> tuple[int, int, list[dict[str, Any]]]:
+    """The goals no row of the summary shows: how many, how many met, and the missed ones."""
+    titles = {s: scenario_label(doc, s) for s in api_keys(doc)}
+    titles |= {m: method_label(doc, m) for m in _http_methods(doc)}
+    rest = [g for g in doc.get("goals", []) if _goal_parts(g, titles) is None]
+    return (
+        len(rest),
+        sum(g.get("met") is True for g in rest),
+        [g for g in rest if g.get("met") is False],
+    )
+
+
+def goal_counts(doc: dict[str, Any]) -> dict[str, int]:
+    """How many goals the run met, missed, could not apply, and did not measure."""
+    counts = dict.fromkeys(("met", "missed", "n/a", "?"), 0)
+    for goal in doc.get("goals", []):
+        counts[_verdict(goal)] += 1
+    return counts
 
 
 def summary_title(doc: dict[str, Any]) -> str:
     """The summary figure's title (also its alt text)."""
-    return "Throughput relative to the unlocked floor, per scenario and backend (higher is better)"
+    counts = goal_counts(doc)
+    judged = counts["met"] + counts["missed"]
+    verdict = f": {counts['met']} of {judged} goals met" if judged else ""
+    return f"Throughput of each backend over a floor, higher is better{verdict}"
 
 
 #: One colour per backend in both figures: ours in strong blues, the others muted.
 PALETTE = {
     "ours": "#0b4f9c",
-    "ours-bounded": "#4f8fd6",
+    "ours-bounded": "#5b9bd5",
     "django": "#c9a227",
     "dj210": "#8c6bb1",
     "fs": "#7f7f7f",
@@ -492,6 +673,14 @@ PALETTE = {
     "locked-floor": "#e17c05",
     "broken": "#b07aa1",
 }
+VERDICT_COLORS = {"met": "#1a7f37", "missed": "#c00000", "n/a": "#555555", "?": "#555555"}
+GOAL_COLOR = "#c00000"
+#: The figure's width in inches, and the dots per inch it is saved at: 1,760 px wide,
+#: drawn for 880 px (the README's column), where a point of text is 1.39 px.
+SUMMARY_WIDTH = 8.8
+SUMMARY_DPI = 200
+#: Font sizes (points) of the summary: at 880 px, the smallest is 11 px tall.
+FONT = {"title": 11.0, "panel": 9.5, "text": 8.0}
 
 
 def _colors(keys: list[str]) -> dict[str, str]:
@@ -505,125 +694,219 @@ def _colors(keys: list[str]) -> dict[str, str]:
     }
 
 
-def _draw_group(ax: Any, x: int, group: dict[str, Any], keys: list[str], base: float) -> Any:
-    """One scenario's bars at *x*: ours edged and labelled, faulty ones hatched and counted."""
+def _legend_label(key: str, label: str) -> str:
+    """A backend's label, with the short name the goals use where the label lacks it."""
+    short = SHORT.get(key)
+    return label if short is None or short in label else f"{label} ({short})"
+
+
+def _row_label(row: dict[str, Any]) -> str:
+    """A row's title, wrapped to the label column, and its thread or client count."""
+    import textwrap
+
+    count = f"{row['count']} {row['unit'] if row['count'] != 1 else row['unit'][:-1]}"
+    title = row["title"].removeprefix("runserver ")
+    return "\n".join([*textwrap.wrap(title, 24), f"({count})"])
+
+
+def _row_lines(row: dict[str, Any]) -> int:
+    return max(_row_label(row).count("\n") + 1, len(row["goals"]) + 1, 2)
+
+
+def _goal_words(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """The goal column of a row: (text, colour) lines, ours' ratio first."""
+    ours = next((b for b in row["bars"] if b["backend"] == "ours"), None)
+    lines = [(f"ours {ours['ratio']:.2f}x" if ours else "ours: -", PALETTE["ours"])]
+    for goal in row["goals"]:
+        word = {"met": "met", "missed": "MISSED", "n/a": "n/a", "?": "not measured"}[
+            goal["verdict"]
+        ]
+        lines.append((f"{goal['label']}: {word}", VERDICT_COLORS[goal["verdict"]]))
+    return lines
+
+
+def _draw_row(ax: Any, y: float, row: dict[str, Any], keys: list[str], height: float) -> Any:
+    """One row at *y*: a dot per backend (ours a large diamond), its goals as red marks."""
     colors = _colors(keys)
-    width = 0.7 / max(1, len(keys))
-    present = [k for k in keys if any(b["backend"] == k for b in group["bars"])]
-    left = x - width * len(present) / 2
+    present = [k for k in keys if any(b["backend"] == k for b in row["bars"])]
+    spread = min(0.55, 0.12 * len(present)) * height
     handles = {}
-    for i, bar in enumerate(sorted(group["bars"], key=lambda b: present.index(b["backend"]))):
-        center = left + width * (i + 0.5)
+    for bar in row["bars"]:
+        i = present.index(bar["backend"])
+        dy = (i - (len(present) - 1) / 2) * (spread / max(1, len(present) - 1))
         ours = bar["ours"]
-        handles[bar["backend"]] = ax.bar(
-            center, bar["ratio"], width * 0.92, color=colors[bar["backend"]],
-            edgecolor="black" if ours else "none", linewidth=1.2 if ours else 0,
-            alpha=1.0 if ours else 0.7, zorder=3, hatch="////" if bar["faults"] else None,
-        )  # fmt: skip
-        ax.errorbar(
-            center, bar["ratio"], yerr=[[bar["ratio"] - bar["low"]], [bar["high"] - bar["ratio"]]],
-            color="black", linewidth=0.7, capsize=1.5, zorder=4,
-        )  # fmt: skip
+        color = colors[bar["backend"]]
         if ours:
-            ax.annotate(
-                f"{bar['ratio']:.2f}x", (center, base), xytext=(0, 3), textcoords="offset points",
-                ha="center", va="bottom", fontsize=7, fontweight="bold", color="white",
-                rotation=90, zorder=5,
-            )  # fmt: skip
-        if bar["faults"]:
-            ax.annotate(
-                f"✗ {bar['faults']:,}", (center, bar["ratio"]), xytext=(0, 3),
-                textcoords="offset points", ha="center", va="bottom", fontsize=6.5,
-                color="#c00000", fontweight="bold", rotation=90, zorder=5,
-            )  # fmt: skip
-    span = width * len(present) / 2 + 0.02
-    nudge, last = 0.0, -math.inf
-    for target, text in sorted(group["goals"]):
-        # Labels of goals that lie close together are pushed apart, upwards.
-        nudge = nudge + 7 if math.log10(target) - last < 0.06 else 0.0
-        last = math.log10(target)
-        ax.hlines(target, x - span, x + span, colors="#c00000", linestyles="--", linewidth=1.4,
-                  zorder=6)  # fmt: skip
-        ax.annotate(
-            text, (x + span, target), xytext=(1, nudge), textcoords="offset points",
-            fontsize=6.5, color="#c00000", va="center", zorder=7,
-            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none",
-                  "alpha": 0.8},
-        )  # fmt: skip
+            ax.hlines(y + dy, bar["low"], bar["high"], color=color, linewidth=1.6, zorder=4)
+        handles[bar["backend"]] = ax.plot(
+            bar["ratio"], y + dy, linestyle="none",
+            marker="D" if ours else "o", markersize=(9 if bar["backend"] == "ours" else 7)
+            if ours else 6.5, markerfacecolor=color,
+            markeredgecolor="black" if ours else ("#c00000" if bar["faults"] else color),
+            markeredgewidth=1.0 if ours else (2.0 if bar["faults"] else 0.5),
+            zorder=6 if bar["backend"] == "ours" else (5 if ours else 3),
+        )[0]  # fmt: skip
+    for goal in row["goals"]:
+        if goal["at"] is not None:
+            ax.vlines(goal["at"], y - 0.42 * height, y + 0.42 * height, colors=GOAL_COLOR,
+                      linestyles="-", linewidth=1.8, zorder=2)  # fmt: skip
     return handles
 
 
-def _summary_legend(ax: Any, handles: dict[str, Any], labels: dict[str, str]) -> None:
-    """Above the axes, outside the data: the backends, then what a goal and a hatch mean."""
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
+def _panel(
+    fig: Any, box: tuple[float, float, float, float], rows: list[dict[str, Any]],
+    keys: list[str], xlim: tuple[float, float], title: str,
+) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """One panel of rows (top to bottom), its title above, the goal column to its right."""
+    import matplotlib.ticker as mticker
 
-    extra = [
-        Line2D([], [], color="#c00000", linestyle="--", label="goal for ours (met or missed)"),
-        Patch(facecolor="white", edgecolor="black", hatch="////",
-              label="✗ n: wrong reads, lost writes or failed requests"),
-    ]  # fmt: skip
-    ax.legend(
-        [*handles.values(), *extra],
-        [*[labels[k] for k in handles], *[e.get_label() for e in extra]],
-        loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=min(5, len(handles) + 2),
-        fontsize=7.5, frameon=False,
-    )  # fmt: skip
+    ax = fig.add_axes(box)
+    heights = [_row_lines(r) for r in rows]
+    total = sum(heights)
+    handles: dict[str, Any] = {}
+    top = 0.0
+    centers = []
+    for row, lines in zip(rows, heights, strict=True):
+        center = total - (top + lines / 2)
+        centers.append(center)
+        handles |= {k: h for k, h in _draw_row(ax, center, row, keys, lines).items()
+                    if k not in handles}  # fmt: skip
+        words = _goal_words(row)
+        for i, (text, color) in enumerate(words):
+            offset = (len(words) - 1) / 2 - i
+            ax.annotate(
+                text, (1.0, center), xycoords=("axes fraction", "data"),
+                xytext=(8, offset * FONT["text"] * 1.3), textcoords="offset points",
+                ha="left", va="center", fontsize=FONT["text"], color=color,
+                fontweight="bold" if i == 0 or "MISSED" in text else "normal",
+                annotation_clip=False,
+            )  # fmt: skip
+        top += lines
+        if top < total:
+            ax.axhline(total - top, color="#dddddd", linewidth=0.6, zorder=0)
+    ax.set_ylim(0, total)
+    ax.set_yticks(centers, [_row_label(r) for r in rows], fontsize=FONT["text"])
+    ax.tick_params(axis="y", length=0)
+    ax.set_xscale("log")
+    ax.set_xlim(*xlim)
+    decades = range(math.ceil(math.log10(xlim[0])), math.floor(math.log10(xlim[1])) + 1)
+    ax.xaxis.set_major_locator(mticker.FixedLocator([10.0**d for d in decades]))
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _pos: f"{v:g}x"))
+    ax.xaxis.set_minor_formatter(mticker.NullFormatter())
+    ax.tick_params(axis="x", labelsize=FONT["text"])
+    ax.axvline(1.0, color="black", linewidth=1.0, zorder=1)
+    ax.grid(axis="x", which="major", alpha=0.3, zorder=0)
+    ax.set_title(title, fontsize=FONT["panel"], loc="left", pad=4)
+    return ax, handles
+
+
+def _footer_lines(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """The lines below the panels: the goals no row shows, then the machine and the method."""
+    import textwrap
+
+    total, met, missed = other_goals(doc)
+    lines: list[tuple[str, str]] = []
+    if total:
+        lines.append((f"Memory, latency and correctness goals: {met} of {total} met"
+                      + ("." if not missed else "; missed:"), "#000000"))  # fmt: skip
+        for goal in missed:
+            text = f"- {goal.get('goal', '')}: {goal.get('measured', '')}"
+            text += f" (goal {goal.get('target', '')})"
+            lines += [(part, VERDICT_COLORS["missed"]) for part in textwrap.wrap(text, 118)]
+    m = doc["machine"]
+    caption = (
+        f"Measured by nox -s bench ({doc['config']['mode']}) at commit {m['commit']}, "
+        f"{doc['started']}, on {m['cpu_count']} CPUs ({m['cpu_model']}), "
+        f"{m['python_implementation']} {m['python']} and Django {m['django']} only: other Python "
+        "and Django versions were not measured. " + _whiskers(doc)
+    )
+    lines += [(part, "#444444") for part in textwrap.wrap(caption, 118)]
+    return lines
 
 
 def _whiskers(doc: dict[str, Any]) -> str:
-    """What the summary's bars and whiskers are, in the figure's footnote."""
+    """What the summary's dots and lines are, in the figure's footnote."""
     if ratios.interleaved(doc, http=True):
-        return "Bars: median of per-round ratios, whiskers: their min-max."
+        return "Dots: medians of per-round ratios; ours' line: their min-max."
     if ratios.interleaved(doc):
-        return "Bars: median of per-round ratios, whiskers: their min-max (runserver: of medians)."
-    return "Bars: median, whiskers: min-max of the repetitions."
+        return ("Dots: medians of per-round ratios (runserver: of medians); "
+                "ours' line: their min-max.")  # fmt: skip
+    return "Dots: medians; ours' line: min-max of the repetitions."
 
 
-def plot_summary(doc: dict[str, Any], path: Path) -> None:
-    """The one figure to read first: each scenario's bars over the floor, goals, wrong reads."""
+def summary_figure(doc: dict[str, Any]) -> Any:
+    """The one figure to read first, as a matplotlib ``Figure`` (see :func:`plot_summary`)."""
     import matplotlib as mpl
 
     mpl.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = summary(doc)
-    bars = [b for g in groups for b in g["bars"]]
+    rows = summary(doc)
+    parts = [(part, [r for r in rows if r["part"] == part]) for part in ("api", "http")]
+    parts = [(part, found) for part, found in parts if found]
+    bars = [b for r in rows for b in r["bars"]]
     keys = list(dict.fromkeys(b["backend"] for b in bars))
     values = [1.0, *(b["low"] for b in bars), *(b["high"] for b in bars)]
-    values += [target for g in groups for target, _text in g["goals"]]
-    base = 10 ** math.floor(math.log10(min(v for v in values if v > 0)))
-    fig, ax = plt.subplots(figsize=(max(8.0, 1.45 * len(groups) + 2.0), 5.6))
+    values += [g["at"] for r in rows for g in r["goals"] if g["at"]]
+    low = 10 ** math.floor(math.log10(min(v for v in values if v > 0) / 1.3))
+    high = 10 ** math.ceil(math.log10(max(values) * 1.3))
+    footer = _footer_lines(doc)
+    line = FONT["text"] * 1.3 / 72  # inches per line of text
+    legend_rows = math.ceil((len(keys) + 2) / 3)
+    head = 0.4 + legend_rows * line * 1.45
+    panels = [sum(_row_lines(r) for r in found) * line + 0.1 for _p, found in parts]
+    gaps = 0.75  # a panel's title above it, the x labels below it
+    foot = len(footer) * line + 0.2
+    height = head + sum(panels) + gaps * len(panels) + foot
+    fig = plt.figure(figsize=(SUMMARY_WIDTH, height))
+    left, width = 1.95 / SUMMARY_WIDTH, 4.0 / SUMMARY_WIDTH
+    titles = {
+        "api": ("Storage API: throughput / the unlocked floor's (a dict behind the Storage API, "
+                "no lock)"),
+        "http": ("runserver: requests per second / the HTTP floor's (a view that answers "
+                 "constant bytes)"),
+    }  # fmt: skip
     handles: dict[str, Any] = {}
-    for x, group in enumerate(groups):
-        handles |= {k: h for k, h in _draw_group(ax, x, group, keys, base).items()
-                    if k not in handles}  # fmt: skip
-    ax.axhline(1.0, color="black", linewidth=0.8, zorder=2)
-    ax.annotate("unlocked floor = 1", (len(groups) - 0.35, 1.0), xytext=(-2, 2),
-                textcoords="offset points", fontsize=7, va="bottom", ha="right")  # fmt: skip
-    ax.set_yscale("log")
-    ax.set_ylim(base, max(values) * 2.2)
-    ax.set_xlim(-0.6, len(groups) - 0.3)
-    ax.set_xticks(
-        range(len(groups)),
-        [f"{g['title']}\n({g['count']} {g['unit']})" for g in groups],
-        fontsize=7.5,
-    )
-    ax.set_ylabel("throughput / unlocked floor's (log scale)", fontsize=8)
-    ax.tick_params(axis="y", labelsize=7)
-    ax.grid(axis="y", which="both", alpha=0.25, zorder=0)
-    _summary_legend(ax, {k: handles[k] for k in keys}, {b["backend"]: b["label"] for b in bars})
-    m = doc["machine"]
-    fig.suptitle(summary_title(doc), fontsize=10, fontweight="bold", y=0.995)
-    fig.text(
-        0.01, 0.005,
-        f"nox -s bench ({doc['config']['mode']}), {doc['started']}, commit {m['commit']}: "
-        f"{m['cpu_count']} CPUs, {m['python_implementation']} {m['python']}, Django {m['django']}. "
-        + _whiskers(doc),
-        fontsize=6.5, color="#444444",
+    y = height - head
+    for (part, found), panel in zip(parts, panels, strict=True):
+        y -= 0.35 + panel
+        box = (left, y / height, width, panel / height)
+        _ax, drawn = _panel(fig, box, found, keys, (low, high), titles[part])
+        handles |= {k: h for k, h in drawn.items() if k not in handles}
+        y -= gaps - 0.35
+    from matplotlib.lines import Line2D
+
+    labels = {b["backend"]: _legend_label(b["backend"], b["label"]) for b in bars}
+    entries = [(handles[k], labels[k]) for k in keys if k in handles]
+    entries += [
+        (Line2D([], [], color=GOAL_COLOR, linewidth=1.8), "goal for ours: where ours must reach"),
+        (Line2D([], [], linestyle="none", marker="o", markerfacecolor="#bbbbbb",
+                markeredgecolor="#c00000", markeredgewidth=1.6),
+         "ringed in red: wrong bytes or failed requests"),
+    ]  # fmt: skip
+    fig.legend(
+        [h for h, _l in entries], [lab for _h, lab in entries], loc="upper left",
+        bbox_to_anchor=(0.0, 1 - 0.33 / height), ncol=3, fontsize=FONT["text"], frameon=False,
+        handlelength=1.6, columnspacing=1.2,
     )  # fmt: skip
-    fig.tight_layout(rect=(0, 0.02, 1, 0.97))
-    fig.savefig(path, dpi=110)
+    fig.text(0.01, 1 - 0.1 / height, summary_title(doc), fontsize=FONT["title"],
+             fontweight="bold", va="top")  # fmt: skip
+    for i, (text, color) in enumerate(footer):
+        fig.text(0.01, (foot - 0.1 - i * line) / height, text, fontsize=FONT["text"],
+                 color=color, va="top")  # fmt: skip
+    return fig
+
+
+def plot_summary(doc: dict[str, Any], path: Path) -> None:
+    """The one figure to read first: each row's dots over the floor, ours' goals met or missed.
+
+    Drawn for 880 px, the README's width (fonts 11 px and up there), saved at
+    twice that for a full-size look.
+    """
+    import matplotlib.pyplot as plt
+
+    fig = summary_figure(doc)
+    fig.savefig(path, dpi=SUMMARY_DPI)
     plt.close(fig)
 
 

@@ -276,7 +276,7 @@ def api_job(config: Config, scenario: str, backend: str, threads: int) -> Job:
 
 
 def plan(config: Config) -> list[Job]:
-    """The memory jobs and the runserver job, each in a fresh process, in the order shown.
+    """The memory jobs, the harsh churn jobs and the runserver job, each in a fresh process.
 
     The Storage API's rows are not jobs of their own: their repetitions are
     asked of serving workers in :func:`rounds`. The runserver part is one
@@ -291,6 +291,12 @@ def plan(config: Config) -> list[Job]:
                 "sizes": config.sizes,
             }
             jobs.append(Job("memory", f"memory · {backend}", "benchmarks.worker", payload))
+        for backend in config.backends:
+            if backend in BACKENDS and BACKENDS[backend].bounded:
+                payload = {"backend": backend, "scenario": "churn_runs", "mix": "harsh",
+                           "sizes": config.sizes}  # fmt: skip
+                label = f"churn, harsh mix · {backend}"
+                jobs.append(Job("churn", label, "benchmarks.worker", payload))
     if config.http_backends:
         payload = {
             "backends": list(config.http_backends),
@@ -313,6 +319,9 @@ def _record(doc: dict[str, Any], job: Job, figures: dict[str, Any]) -> None:
                 doc["http"].append(error_row(backend, figures["error"]))
         return
     base = {"backend": job.payload["backend"]}
+    if job.kind == "churn":
+        _record_churn(doc, base["backend"], figures)
+        return
     if job.kind == "api":
         counts = job.payload["threads"]
         runs = figures.get("runs") or [{"threads": counts, "reps": figures.get("reps")}]
@@ -325,6 +334,20 @@ def _record(doc: dict[str, Any], job: Job, figures: dict[str, Any]) -> None:
                 doc["api"].append(row | {"error": figures["error"]})
     else:
         doc["memory"].append({**base, **figures})
+
+
+def _record_churn(doc: dict[str, Any], backend: str, figures: dict[str, Any]) -> None:
+    """A bounded backend's harsh churn, in its memory row beside the first churn."""
+    row = next((r for r in doc["memory"] if r["backend"] == backend), None)
+    if row is None:
+        row = {"backend": backend}
+        doc["memory"].append(row)
+    row["churn_harsh"] = figures
+
+
+def _churn_line(figures: dict[str, Any]) -> str:
+    runs = ", ".join(f"{r['ratio']:.2f}x" for r in figures.get("runs", []) if r.get("ratio"))
+    return f"resident above baseline / max_bytes {runs}" if runs else "measured"
 
 
 def _rate(value: float) -> str:
@@ -347,9 +370,10 @@ def step_line(job: Job, figures: dict[str, Any], seconds: float) -> str:
                     + _rate(summary["median"])
                     + (f" ({faults:,} wrong or lost)" if faults else "")
                 )
-    elif job.kind == "memory":
+    elif job.kind in ("memory", "churn"):
         held = figures.get("bytes_per_file")
-        parts.append(f"{held:,.0f} B per file" if held is not None else "measured")
+        memory = f"{held:,.0f} B per file" if held is not None else "measured"
+        parts.append(_churn_line(figures) if job.kind == "churn" else memory)
     else:
         for row in figures.get("rows", []):
             who = f"{row['backend']} {row['method']}"

@@ -18,8 +18,10 @@ caches and threads from weighing on the next, and lets dj-inmemorystorage
 
 A ``memory`` job measures bytes per file, per reader and per finished request
 thread, and write latency beside live reader threads; for a bounded backend
-it also starts :data:`CHURN_RUNS` ``churn`` jobs, each in a fresh process of
-its own (resident memory is a property of the whole process).
+it also starts :data:`CHURN_RUNS` ``churn`` jobs of the log-uniform mix, each
+in a fresh process of its own (resident memory is a property of the whole
+process). A ``churn_runs`` job does the same for another mix (``"mix"``:
+``harsh``), as a job of its own so that each stays within the job timeout.
 """
 
 from __future__ import annotations
@@ -127,7 +129,9 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         if job["scenario"] == "memory":
             figures: dict[str, Any] = _memory(env, job)
         elif job["scenario"] == "churn":
-            figures = churn.churn(env, int(job["seed"]))
+            figures = churn.churn(env, int(job["seed"]), job.get("mix", "log-uniform"))
+        elif job["scenario"] == "churn_runs":
+            figures = churn_runs(job, job["mix"])
         elif isinstance(job["threads"], list):
             # Every thread count of a scenario in one process, one after the other.
             figures = {"runs": []}
@@ -210,11 +214,11 @@ def _memory(env: Any, job: dict[str, Any]) -> dict[str, Any]:
     return figures
 
 
-def churn_runs(job: dict[str, Any]) -> dict[str, Any]:
-    """:data:`CHURN_RUNS` churn runs, each in a fresh worker process; their median and worst."""
+def churn_runs(job: dict[str, Any], mix: str = "log-uniform") -> dict[str, Any]:
+    """:data:`CHURN_RUNS` churn runs of *mix*, each in a fresh worker process; median and worst."""
     runs: list[dict[str, Any]] = []
     for seed in range(CHURN_RUNS):
-        payload = {**job, "scenario": "churn", "seed": seed}
+        payload = {**job, "scenario": "churn", "seed": seed, "mix": mix}
         command = [sys.executable, "-m", "benchmarks.worker", json.dumps(payload)]
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
         lines = done.stdout.strip().splitlines()
@@ -225,6 +229,7 @@ def churn_runs(job: dict[str, Any]) -> dict[str, Any]:
     ratios = [run["ratio"] for run in runs if run.get("ratio") is not None]
     totals = {key: sum(run[key] for run in runs) for key in ("wrong", "lost", "checked")}
     return {
+        "mix": mix,
         "runs": runs,
         "median": statistics.median(ratios) if ratios else None,
         "worst": max(ratios) if ratios else None,

@@ -57,8 +57,14 @@ def doc():
     }  # fmt: skip
 
 
-def _group(doc, key):
-    return next(g for g in report.summary(doc) if g["key"] == key)
+def _group(doc, key, count=None):
+    return next(
+        g for g in report.summary(doc) if g["key"] == key and count in (None, g["count"])
+    )
+
+
+def _goal_marks(group):
+    return [(g["at"], g["label"], g["verdict"]) for g in group["goals"]]
 
 
 def test_summary_bars_are_ratios_to_the_floor(doc):
@@ -81,13 +87,15 @@ def test_summary_marks_wrong_reads_and_failed_requests(doc):
 
 
 def test_summary_draws_goals_at_the_thread_count_shown(doc):
-    """A goal over the floor is a line at its target, one over another backend at target x its bar.
+    """A goal over the floor is a mark at its target, one over another backend at target x its dot.
 
-    The 1-thread goal is not on the 8-thread figure, and a goal that is not a
-    ratio of ours to a backend is left to the table.
+    The 1-thread goal, not measured, gets no row of its own, and a goal that
+    is not a ratio of ours to a backend is left to the footer and the table.
     """
-    goals = _group(doc, "read_4k")["goals"]
-    assert [(0.75, "0.75x: met"), (pytest.approx(0.2), "4x django: met")] == goals
+    assert [(0.75, "≥ 0.75x floor", "met"), (pytest.approx(0.2), "≥ 4x Django", "met")] == (
+        _goal_marks(_group(doc, "read_4k"))
+    )
+    assert [8] == [g["count"] for g in report.summary(doc) if g["key"] == "read_4k"]
 
 
 def test_structured_goals_need_no_text_parsing(doc):
@@ -95,7 +103,15 @@ def test_structured_goals_need_no_text_parsing(doc):
     doc["goals"] = [{"goal": "anything at all", "target": "", "measured": "", "met": False,
                      "scenario": "brand_new", "threads": 8, "versus": "floor",
                      "target_ratio": 2.5}]  # fmt: skip
-    assert [(2.5, "2.5x: missed")] == _group(doc, "brand_new")["goals"]
+    assert [(2.5, "≥ 2.5x floor", "missed")] == _goal_marks(_group(doc, "brand_new"))
+
+
+def test_a_goal_missed_at_another_thread_count_gets_a_row_of_its_own(doc):
+    """The figure shows 8 threads; a goal missed at 1 thread is shown on a 1-thread row."""
+    doc["api"] += [_row("floor", "read_4k", 1000.0) | {"threads": 1},
+                   _row("ours", "read_4k", 600.0) | {"threads": 1}]  # fmt: skip
+    doc["goals"][2] |= {"measured": "0.60x", "met": False}
+    assert [(0.75, "≥ 0.75x floor", "missed")] == _goal_marks(_group(doc, "read_4k", 1))
 
 
 def test_memory_rows_never_show_a_negative_overhead(doc):
@@ -118,10 +134,32 @@ def test_a_goal_met_reads_met_in_the_table(doc):
     assert ["met", "met", "not measured", "met"] == [row[3][0] for row in rows]
 
 
+def test_the_short_goals_table_gives_a_goal_once_with_every_count(doc):
+    """One line per goal: its value at each thread count, and where it was missed."""
+    doc["goals"][2] |= {"measured": "0.60x", "value": 0.6, "met": False}
+    doc["goals"][0] |= {"value": 0.8}
+    _title, _headers, rows = report.short_goals_table(doc)
+    read = next(row for row in rows if row[0] == ["open+read 4 KiB: ours / floor"])
+    assert [["8 threads: 0.80x; 1 thread: 0.60x"], ["MISSED at 1 thread; met elsewhere"]] == (
+        read[2:]
+    )
+
+
+def test_a_goal_that_does_not_apply_reads_n_a_and_is_not_counted_as_missed(doc):
+    """A goal the machine's floor does not allow is neither met nor missed."""
+    doc["goals"][1] |= {"met": None, "applies": False}
+    _title, _headers, rows = report.goals_table(doc)
+    assert "n/a" == rows[1][3][0]
+    expected = "Goals: 2 of 2 met; 1 that this machine's HTTP floor does not allow; 1 not measured"
+    assert expected + " in this run." == report.goals_sentence(doc)
+
+
 def test_markdown_puts_the_summary_figure_first_and_the_panels_last(doc):
-    """The summary image comes before every table, the per-thread panels after them."""
+    """The figure, the goals in short, the FS rule, then the method and tables, the panels last."""
     text = report.markdown(doc, {"summary": "s.png", "detail": "d.png"})
-    assert text.index("(s.png)") < text.index("**goals**") < text.index("(d.png)")
+    order = ["(s.png)", "**goals, in short**", goals.FS_RULE, report.DETAILS_MARK, "Command:",
+             "**goals**", "(d.png)"]  # fmt: skip
+    assert order == sorted(order, key=text.index)
 
 
 def test_both_figures_render(doc, tmp_path):
