@@ -11,11 +11,21 @@ It answers GET and HEAD (others get 405 with ``Allow``) with ``Content-Type``,
 and ``X-Content-Type-Options: nosniff``; conditional requests go through
 Django's :func:`~django.utils.cache.get_conditional_response`; one byte range
 gets 206, an unsatisfiable one 416, anything else in ``Range`` is ignored (200).
-Names the storage rejects, missing names and directories get 404.
+Names the storage rejects (overlong ones included), missing names and
+directories get 404, never 500; under ``DEBUG``, the 404 of a file evicted
+recently is a page of its own that says when and why.
+
+Uploads are user content served on the site's own origin, so every response
+carries ``Content-Security-Policy: sandbox``: an uploaded HTML, SVG or XML
+document is shown, but runs no script and is not of the site's origin. PDFs
+are the exception (a sandbox keeps Chromium and Safari from showing them, and
+their viewers run no script on the site's origin).
+``INMEMORYSTORAGE_SERVE_ACTIVE_CONTENT = True`` turns the header off.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import mimetypes
 import os
@@ -30,6 +40,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import storages
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.utils.cache import get_conditional_response
+from django.utils.html import format_html
 from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
@@ -43,7 +54,18 @@ if TYPE_CHECKING:
     from django.core.files.storage import Storage
     from django.http import HttpRequest, HttpResponseBase
 
-__all__ = ["serve"]
+__all__ = ["ACTIVE_CONTENT_SETTING", "serve"]
+
+#: The setting that, set to True, serves uploads without the sandbox (False by default).
+ACTIVE_CONTENT_SETTING = "INMEMORYSTORAGE_SERVE_ACTIVE_CONTENT"
+#: What every response of the view carries: the document runs no script, in an origin of its own.
+_SANDBOX = "sandbox"
+#: Types that are never sandboxed: browsers' PDF viewers refuse to work in a sandbox.
+_UNSANDBOXED_TYPES = frozenset({"application/pdf"})
+#: A name (its last segment) longer than this is not remembered by _guess_type's cache.
+_CACHED_NAME_CHARS = 255
+#: How much of a requested name a 404 message repeats: a URL can be long, the message need not.
+_SHOWN_NAME_CHARS = 200
 
 #: What a storage raises for a name it cannot serve; each of them means 404 here.
 _NOT_SERVABLE = (
@@ -106,29 +128,99 @@ def serve(
     """
     if storage is None or isinstance(storage, str):
         storage = storages[storage or "default"]
+    response = _answer(request, path, storage)
+    # A 304 keeps the headers RFC 9110 lists; the browser keeps the policy of the 200 it updates.
+    if response.status_code != HTTPStatus.NOT_MODIFIED and _sandboxed(path):
+        response.headers["Content-Security-Policy"] = _SANDBOX
+    return response
+
+
+def _answer(request: HttpRequest, path: str, storage: Storage) -> HttpResponseBase:
+    """The response for *path*, or the Http404 that says why there is none."""
     try:
         if isinstance(storage, InMemoryStorage):
             return _serve_snapshot(request, path, storage)
         return _serve_storage(request, path, storage)
     except _NOT_SERVABLE as exc:
-        msg = f"{path!r} cannot be served: {exc}"
         if isinstance(storage, InMemoryStorage) and isinstance(exc, FileNotFoundError):
-            msg = _evicted_message(storage, path) or msg
-        raise Http404(msg) from exc
+            evicted = _evicted(storage, path)
+            if evicted is not None:
+                if settings.DEBUG:
+                    return _evicted_response(request, evicted)
+                raise Http404(" ".join(evicted)) from exc
+        raise _not_found(path, exc) from exc
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise  # the storage failed: a 500 says so
+        raise _not_found(path, exc) from exc  # a name no storage can hold, as the OS says
 
 
-def _evicted_message(storage: InMemoryStorage, path: str) -> str | None:
-    """What the 404 says for a file evicted recently: when, and the budget that made it go."""
+def _not_found(path: str, exc: Exception) -> Http404:
+    """The 404 for *path*, with the storage's reason; a long name is shortened in the message."""
+    if len(path) <= _SHOWN_NAME_CHARS:
+        return Http404(f"{path!r} cannot be served: {exc}")
+    # The reason may repeat the name: keep only what the OS calls it.
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+    shown = f"{path[:_SHOWN_NAME_CHARS]!r}... ({len(path):,} characters)"
+    return Http404(f"{shown} cannot be served: {reason}")
+
+
+def _sandboxed(path: str) -> bool:
+    """Whether the response for *path* gets ``Content-Security-Policy: sandbox``: not a PDF's."""
+    if getattr(settings, ACTIVE_CONTENT_SETTING, False):
+        return False
+    return _guess_type(path) not in _UNSANDBOXED_TYPES
+
+
+def _evicted(storage: InMemoryStorage, path: str) -> tuple[str, str] | None:
+    """What the 404 says for a file evicted recently (when, and the budget), and the remedy."""
     eviction = storage.recent_eviction(path)
     if eviction is None:
         return None
     # Local time, which Django sets to TIME_ZONE: the clock beside runserver's own log lines.
     when = time.strftime("%H:%M:%S", time.localtime(eviction.evicted_at))
-    return (
+    problem = (
         f"{path!r} ({eviction.size:,} bytes) was evicted at {when} to make room, "
         f"max_bytes={storage.max_bytes:,}: the least recently used files go first when the "
-        "storage is full (raise max_bytes, or set on_full='error' to refuse new files instead)"
+        "storage is full."
     )
+    remedy = (
+        "To keep more files, raise max_bytes; to refuse new files instead of evicting "
+        "old ones, set on_full='error'."
+    )
+    return problem, remedy
+
+
+#: The evicted file's page: short paragraphs that wrap, long names included.
+_EVICTED_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>404 Not Found</title>
+<style>
+body {{ font-family: sans-serif; max-width: 50em; margin: 2em auto; padding: 0 1em; }}
+p {{ overflow-wrap: anywhere; }}
+</style></head>
+<body>
+<h1>404 Not Found</h1>
+<p>{problem}</p>
+<p>{remedy}</p>
+</body>
+</html>
+"""
+
+
+def _evicted_response(request: HttpRequest, evicted: tuple[str, str]) -> HttpResponse:
+    """Under DEBUG, the 404 of an evicted file: HTML, or plain text if HTML is not accepted.
+
+    Django's debug 404 page shows a message on one line that does not wrap;
+    this page gives the problem and the remedy as paragraphs.
+    """
+    problem, remedy = evicted
+    if request.accepts("text/html"):
+        page = format_html(_EVICTED_PAGE, problem=problem, remedy=remedy)
+        return HttpResponse(page, status=HTTPStatus.NOT_FOUND)
+    text = f"404 Not Found\n\n{problem}\n{remedy}\n"
+    plain = "text/plain; charset=utf-8"
+    return HttpResponse(text, status=HTTPStatus.NOT_FOUND, content_type=plain)
 
 
 def _serve_snapshot(request: HttpRequest, path: str, storage: InMemoryStorage) -> HttpResponseBase:
@@ -303,10 +395,23 @@ def _content_type(path: str) -> str:
     return content_type
 
 
-@functools.lru_cache(maxsize=1024)
 def _guess_type(path: str) -> str:
-    """What ``mimetypes`` guesses, compressed files as themselves, the rest as octets."""
-    content_type, encoding = mimetypes.guess_type(path, strict=False)
+    """What ``mimetypes`` guesses, compressed files as themselves, the rest as octets.
+
+    The guess depends on the last segment only; a short one is remembered,
+    so the cache holds at most 1,024 names of at most 255 characters,
+    whatever names requests bring.
+    """
+    name = path.rpartition("/")[2]
+    if len(name) > _CACHED_NAME_CHARS:
+        return _guess_name_type.__wrapped__(name)
+    return _guess_name_type(name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _guess_name_type(name: str) -> str:
+    """The type of a file called *name* (a last segment, never a URL: ``data:`` means nothing)."""
+    content_type, encoding = mimetypes.guess_type(f"./{name}", strict=False)
     if encoding is not None:
         return _ENCODED_TYPES.get(encoding, "application/octet-stream")
     return content_type or "application/octet-stream"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.storage import storages
 from django.http import Http404
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 
 from inmemorystorage import InMemoryStorage
 from inmemorystorage.views import serve
@@ -49,3 +51,66 @@ def test_a_file_saved_again_after_its_eviction_is_served(storage):
     storage.save("old.bin", ContentFile(b"back"))
     response = serve(RequestFactory().get("/media/old.bin"), "old.bin", storage)
     assert (200, b"back") == (response.status_code, response.content)
+
+
+class _Enclosing(HTMLParser):
+    """The open elements around the first text that contains *needle*, and the page's CSS."""
+
+    def __init__(self, needle):
+        super().__init__()
+        self.needle, self.open, self.around, self.css = needle, [], None, ""
+
+    def handle_starttag(self, tag, attrs):
+        self.open.append(tag)
+
+    def handle_endtag(self, tag):
+        while self.open and self.open.pop() != tag:
+            pass
+
+    def handle_data(self, data):
+        if self.open and self.open[-1] == "style":
+            self.css += data
+        if self.around is None and self.needle in data:
+            self.around = list(self.open)
+
+
+@pytest.fixture
+def debug_client(settings):
+    """A client of the view under DEBUG; the default storage evicted 'old.bin' for 'new.bin'."""
+    settings.DEBUG = True
+    settings.ROOT_URLCONF = "tests.view_urls"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "inmemorystorage.InMemoryStorage", "OPTIONS": {"max_bytes": 8000}},
+    }
+    storage = storages["default"]
+    storage.save("old.bin", ContentFile(b"o" * 3000))
+    storage.save("new.bin", ContentFile(b"n" * 4000))
+    return Client()
+
+
+def test_under_debug_the_remedy_is_a_paragraph_that_wraps(debug_client):
+    """The page gives the remedy in a paragraph, not in a <pre> line that runs off-screen."""
+    response = debug_client.get("/media/old.bin", headers={"accept": "text/html"})
+    parser = _Enclosing("on_full='error'")
+    parser.feed(response.content.decode())
+    assert (404, ["html", "body", "p"]) == (response.status_code, parser.around)
+
+
+def test_under_debug_a_long_name_wraps_too(debug_client):
+    """The page's CSS breaks a long name (which has no spaces) at the page's edge."""
+    response = debug_client.get("/media/old.bin", headers={"accept": "text/html"})
+    parser = _Enclosing("never")
+    parser.feed(response.content.decode())
+    assert "overflow-wrap: anywhere" in parser.css
+
+
+def test_under_debug_a_client_without_html_gets_text(debug_client):
+    """A client that does not accept HTML gets the same explanation in plain text."""
+    response = debug_client.get("/media/old.bin", headers={"accept": "text/plain"})
+    text = response.content.decode()
+    assert (404, "text/plain; charset=utf-8", True) == (
+        response.status_code,
+        response["Content-Type"],
+        "was evicted at" in text and "on_full='error'" in text,
+    )

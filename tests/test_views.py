@@ -166,6 +166,58 @@ def test_fixed_headers(client, media, header, value):
     assert value == response[header]
 
 
+# Uploads are user content: they run no script on the site's origin.
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["page.html", "page.htm", "page.xhtml", "image.svg", "feed.xml", "notes.txt", "blob"],
+)
+def test_uploads_are_sandboxed(client, media, name):
+    """HTML, SVG, XML and every other upload come with a CSP sandbox: no script, no origin."""
+    media.save(name, ContentFile(b"<script>alert(document.cookie)</script>"))
+    response = get(client, name)
+    body(response)
+    assert "sandbox" == response["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"range": "bytes=0-3"}, {"range": "bytes=99-"}],
+    ids=["200", "206", "416"],
+)
+def test_every_answer_with_a_body_is_sandboxed(client, media, headers):
+    """Whole files, ranges and unsatisfiable ranges all carry the sandbox."""
+    media.save("page.html", ContentFile(b"<script>alert(1)</script>"))
+    response = get(client, "page.html", **headers)
+    body(response)
+    assert "sandbox" == response["Content-Security-Policy"]
+
+
+def test_head_is_sandboxed(media):
+    """A HEAD gets the same policy as the GET it describes."""
+    media.save("page.html", ContentFile(b"<script>alert(1)</script>"))
+    head = serve(RequestFactory().head("/"), "page.html")
+    assert "sandbox" == head["Content-Security-Policy"]
+
+
+def test_a_pdf_is_not_sandboxed(client, media):
+    """PDFs are shown by viewers that a sandbox stops, and that run no script on the site."""
+    media.save("report.pdf", ContentFile(b"%PDF-1.7"))
+    response = get(client, "report.pdf")
+    body(response)
+    assert "Content-Security-Policy" not in response
+
+
+def test_the_sandbox_can_be_turned_off(client, media, settings):
+    """INMEMORYSTORAGE_SERVE_ACTIVE_CONTENT = True serves uploads as they are."""
+    settings.INMEMORYSTORAGE_SERVE_ACTIVE_CONTENT = True
+    media.save("page.html", ContentFile(b"<script>alert(1)</script>"))
+    response = get(client, "page.html")
+    body(response)
+    assert "Content-Security-Policy" not in response
+
+
 def test_last_modified_is_the_modified_time(client, media):
     """Last-Modified is the storage's modified time, as an HTTP date."""
     media.save("digits.txt", ContentFile(DIGITS))
@@ -470,6 +522,21 @@ def test_names_that_cannot_be_served_are_404(client, media, tmp_path, url):
     (tmp_path / "secret.txt").write_bytes(b"secret")
     response = client.get(url)
     assert 404 == response.status_code
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "s" * 256 + ".txt",  # one segment over 255 bytes
+        "dir/" + "é" * 128,  # 256 bytes of UTF-8 in 128 characters
+        "/".join(["d" * 200] * 21) + ".txt",  # 4,225 bytes: over PATH_MAX (4,096)
+        "/".join(["d" * 200] * 300) + ".txt",  # 60 kB
+    ],
+    ids=["segment-256", "segment-256-utf8", "name-4225", "name-60k"],
+)
+def test_overlong_names_are_404(client, media, name):
+    """A segment or a name longer than the OS allows (ENAMETOOLONG) answers 404, never a 500."""
+    assert 404 == client.get(f"/media/{name}").status_code
 
 
 @pytest.mark.parametrize("name", ["", " ", "\x00"])
