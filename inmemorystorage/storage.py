@@ -347,6 +347,15 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         with self._names:
             return self._store.recent_eviction(self._name(name))
 
+    def recent_evictions(self) -> list[Eviction]:
+        """Every eviction the store remembers (its last 64 at most), newest first.
+
+        For pages that show what a storage dropped and when (the storage page,
+        the debug-toolbar panel): each has the file's name, its content's
+        length and ``evicted_at``, seconds since the epoch.
+        """
+        return self._store.recent_evictions()
+
     def stored_files(self) -> list[StoredFile]:
         """Every file with its content and times, from one moment, sorted by name."""
         return self._store.files()
@@ -364,7 +373,10 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             FileExistsError: not *replace*, and something is already stored at a name.
             StorageFull: the files do not fit together; nothing changed.
             SuspiciousFileOperation: a name escapes the storage.
-            ValueError: a name is blank or holds a NUL byte.
+            ValueError: a name is blank or holds a NUL byte, or a time is not
+                finite or not within the years 1 to 9999.
+            OSError: a name is longer than 4,096 bytes, or a segment longer
+                than 255 (``ENAMETOOLONG``).
         """
         checked = [
             StoredFile(self._name(file.name), file.content, file.created, file.modified)

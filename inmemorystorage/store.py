@@ -73,19 +73,28 @@ the evictions it caused, for its caller to report once it is released.
 from __future__ import annotations
 
 import errno
+import math
 import time
 from typing import TYPE_CHECKING
 
 import attrs
 
 from .allocator import release_free_memory
-from .budget import DIR_OVERHEAD, FILE_OVERHEAD, OnFull, dir_charge, file_charge, make_budget
+from .budget import (
+    DIR_OVERHEAD,
+    FILE_OVERHEAD,
+    OnFull,
+    dir_charge,
+    file_charge,
+    make_budget,
+    name_charge,
+)
 from .exceptions import InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
 from .locking import NO_WAIT, PoliteLock
 from .tree import (
     DirNode,
     ancestor_names,
-    base_name,
+    ancestors,
     canonical_name,
     is_a_directory,
     parent_name,
@@ -105,6 +114,10 @@ EVICTIONS_REMEMBERED = 64
 #: store's budget (at least this floor), or this much for an unbounded one.
 RELEASE_AFTER_BYTES = 16 * 1024 * 1024
 _NS = 1_000_000_000
+#: The times a loaded file may carry, in seconds since the epoch: what ``datetime``
+#: represents (the years 1 to 9999), as the storage's time getters must return one.
+EARLIEST_TIME = -62_135_596_800
+LATEST_TIME = 253_402_300_799
 
 
 def _seconds(stamp: int) -> float:
@@ -156,6 +169,27 @@ def _stamp_for(seconds: float) -> int:
             if candidate / _NS == seconds:
                 return candidate
     return nearest
+
+
+def _loaded_stamp(file: StoredFile, field: str) -> int:
+    """The stamp for one of a loaded file's times (*field*), checked before anything changes.
+
+    Raises:
+        ValueError: the time is not a finite number within :data:`EARLIEST_TIME`
+            and :data:`LATEST_TIME` (a NaN or a year-33658 time in a tar header).
+    """
+    seconds = getattr(file, field)
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not (math.isfinite(seconds) and EARLIEST_TIME <= seconds <= LATEST_TIME)
+    ):
+        msg = (
+            f"the {field} time of {file.name!r} is {seconds!r}: a loaded file's times must be "
+            "finite seconds since the epoch, within the years 1 to 9999"
+        )
+        raise ValueError(msg)
+    return max(_stamp_for(seconds), 1)
 
 
 @attrs.frozen
@@ -373,9 +407,11 @@ class Store:
         # The error for a file operation on *name*, where no file is.
         if name in self._dirs:
             return is_a_directory(name)
-        for ancestor in ancestor_names(name):
+        for ancestor in ancestors(name):  # one at a time: linear in the name's length
             if ancestor in self._files:
                 return NotADirectory(ancestor)
+            if ancestor not in self._dirs:
+                break  # nothing below a missing directory can be a file
         return PathDoesNotExist(name)
 
     def _apply_reads(self) -> None:
@@ -606,7 +642,8 @@ class Store:
         if self.pending_reads:
             self._apply_reads()
         budget = self._budget
-        charge = size + len(name) + FILE_OVERHEAD  # file_charge(), inline on this path
+        # file_charge(), inline on this path
+        charge = size + (len(name) if name.isascii() else name_charge(name)) + FILE_OVERHEAD
         stamp = self._now()  # as _next_stamp(), inline on this path
         if stamp <= self._stamp:
             stamp = self._stamp + 1
@@ -651,7 +688,7 @@ class Store:
         # if any) and its *missing* directories need, or refuse, changing
         # nothing. Called with self._lock held.
         budget = self._budget
-        needed = charge + sum(dir_charge(base_name(d)) for d in missing) if missing else charge
+        needed = charge + sum(map(dir_charge, missing)) if missing else charge
         freed = file_charge(name, len(old)) if old is not None else 0
         if budget.overflow(needed - freed) <= 0:
             return ()
@@ -704,20 +741,20 @@ class Store:
             parent.children[name] = child
             parent.modified = parent.accessed = stamp
             self._dirs[name] = child
-            budget.add_dir(base_name(name))
+            budget.add_dir(name)
 
     def _check_room(
         self, name: str, size: int, needed: int, freed: int, missing: Sequence[str]
     ) -> None:
         # Refuse as _refuse_without_room() says, for the file at *name*. Called
         # with self._lock held. Its existing ancestors cost at most an overhead
-        # per level plus their names' length: when even that fits, the exact
+        # plus the name's own charge per level: when even that fits, the exact
         # sum is not needed (every save into a full evicting store passes here).
         budget = self._budget
         kept = 0
-        if budget.too_large(needed + name.count("/") * DIR_OVERHEAD + len(name)):
-            existing = [d for d in ancestor_names(name) if d not in missing]
-            kept = sum(dir_charge(base_name(d)) for d in existing)
+        if budget.too_large(needed + name.count("/") * (DIR_OVERHEAD + name_charge(name))):
+            new = set(missing)
+            kept = sum(dir_charge(d) for d in ancestors(name) if d not in new)
         elif budget.on_full != "error":
             return  # evicting others makes room: nothing to refuse
         self._refuse_without_room(name, size, needed, freed, kept, new_dirs=len(missing))
@@ -815,7 +852,7 @@ class Store:
         # Called with self._lock held, for an empty directory.
         del self._dirs[name]
         del self._dirs[parent_name(name)].children[name]
-        self._budget.remove_dir(base_name(name))
+        self._budget.remove_dir(name)
 
     def _prune_empty_dirs(self, keep: set[str]) -> None:
         # Remove every empty directory not in *keep*, deepest first, so that
@@ -857,6 +894,14 @@ class Store:
         name = canonical_name(path)
         with self._lock:
             return self._evicted.get(name)
+
+    def recent_evictions(self) -> list[Eviction]:
+        """The evictions the store remembers (see :meth:`recent_eviction`), newest first.
+
+        Takes the lock.
+        """
+        with self._lock:
+            return list(reversed(self._evicted.values()))
 
     def _refusal(
         self,
@@ -919,6 +964,7 @@ class Store:
             root = self._dirs[""]
             self._dirs.clear()
             root.children.clear()
+            self._stamp = 0  # back to the clock, as a new store's
             root.modified = root.accessed = self._next_stamp()
             self._dirs[""] = root
             self._accessed.clear()
@@ -951,11 +997,14 @@ class Store:
     def load(self, files: Iterable[StoredFile], *, replace: bool = False) -> Loaded:
         """Publish many files at once, with their times: all of them, or none.
 
-        Every name is checked before anything changes; a later file of the
-        same name replaces an earlier one. Takes the lock once, for
-        O(files x path depth) plus any evictions; readers see each file
-        before the load or after it, and a reader that finds one loaded file
-        finds every file that was loaded before it in the batch.
+        Every name and time is checked before anything changes; a later file
+        of the same name replaces an earlier one. A time later than the
+        store's clock is taken as the moment of the load, so that no input
+        moves the stamp counter (and every later save's time) into the
+        future; a time before the epoch is taken as the epoch. Takes the lock
+        once, for O(files x path depth) plus any evictions; readers see each
+        file before the load or after it, and a reader that finds one loaded
+        file finds every file that was loaded before it in the batch.
 
         Raises:
             FileExistsError: not *replace*, and something is already at a name.
@@ -963,9 +1012,12 @@ class Store:
             NotADirectory: a name goes through a file, stored or loaded.
             StorageFull: the files cannot fit together; nothing changed.
             InvalidPath: a name is not one a store can hold.
+            OSError: a name is too long (``ENAMETOOLONG``).
             TypeError: a content is not ``bytes``.
+            ValueError: a time is not finite, or not within the years 1 to 9999.
         """
         batch: dict[str, StoredFile] = {}
+        times: dict[str, tuple[int, int]] = {}
         for file in files:
             name = canonical_name(file.name)
             if not name:
@@ -974,6 +1026,7 @@ class Store:
                 kind = type(file.content).__name__
                 msg = f"the content of {file.name!r} must be bytes, not {kind}"
                 raise TypeError(msg)
+            times[name] = (_loaded_stamp(file, "created"), _loaded_stamp(file, "modified"))
             batch.pop(name, None)
             batch[name] = file
         dirs_in_batch = {d for name in batch for d in ancestor_names(name)}
@@ -990,25 +1043,31 @@ class Store:
             with self._lock:
                 raise self._refusal(last, size, detail, what=label)
         with self._lock:
-            evictions = self._load(batch, replace=replace)
+            evictions = self._load(batch, times, replace=replace)
         if self._freed >= self._release_after:
             self._release_memory()
         return Loaded(tuple(batch), tuple(evictions))
 
-    def _load(self, batch: dict[str, StoredFile], *, replace: bool) -> list[Eviction]:
+    def _load(
+        self, batch: dict[str, StoredFile], times: dict[str, tuple[int, int]], *, replace: bool
+    ) -> list[Eviction]:
         # Called with self._lock held: check every target, settle the budget
         # once, then publish every node.
         missing: dict[str, None] = {}
         olds: dict[str, bytes] = {}
         for name in batch:
-            old, new_dirs, _parent = self._target(name, exclusive=not replace)
+            try:
+                old, new_dirs, _parent = self._target(name, exclusive=not replace)
+            except FileExistsError:
+                msg = f"{name!r} already exists; load with replace=True to overwrite stored files"
+                raise FileExistsError(errno.EEXIST, msg, name) from None
             missing.update(dict.fromkeys(new_dirs))
             if old is not None:
                 olds[name] = old
         self._apply_reads()
         budget = self._budget
         needed = sum(file_charge(name, len(f.content)) for name, f in batch.items())
-        needed += sum(dir_charge(base_name(d)) for d in missing)
+        needed += sum(map(dir_charge, missing))
         freed = sum(file_charge(name, len(old)) for name, old in olds.items())
         stamp = self._next_stamp()
         evictions: list[Eviction] = []
@@ -1020,7 +1079,7 @@ class Store:
                 sum(len(f.content) for f in batch.values()),
                 needed,
                 freed,
-                sum(dir_charge(base_name(d)) for d in kept),
+                sum(map(dir_charge, kept)),
                 count=len(batch),
                 new_dirs=len(missing),
                 what=label,
@@ -1028,18 +1087,21 @@ class Store:
             for name in olds:
                 budget.touch(self._files, name)
             evictions = self._make_room(needed - freed, stamp, kept, protected=len(olds))
-        self._publish_loaded(batch, olds, missing, stamp)
+        self._publish_loaded(batch, times, olds, missing, stamp)
         self._trim_evictions()
         return evictions
 
     def _publish_loaded(
         self,
         batch: dict[str, StoredFile],
+        times: dict[str, tuple[int, int]],
         olds: dict[str, bytes],
         missing: Iterable[str],
         stamp: int,
     ) -> None:
-        # Charge and publish a checked batch, room already made. Called with self._lock held.
+        # Charge and publish a checked batch, room already made; no time is
+        # later than the load's own *stamp*, so the stamp counter stays at
+        # the clock. Called with self._lock held.
         budget = self._budget
         for name, old in olds.items():
             budget.remove_file(file_charge(name, len(old)))
@@ -1048,11 +1110,9 @@ class Store:
         self._make_dirs(missing, stamp)
         for name, file in batch.items():
             self._forget_eviction(name)
-            modified = max(_stamp_for(file.modified), 1)
+            created, modified = (min(time, stamp) for time in times[name])
             if name in olds and self._stamp_of(name) == modified:
-                modified += 1  # a new version, even at the same time
-            self._stamp = max(self._stamp, modified)
-            created = _stamp_for(file.created)
+                modified += 1  # a new version, even at the same time (still <= stamp)
             if created != modified:
                 self._created[name] = created
             budget.add_file(file_charge(name, len(file.content)))

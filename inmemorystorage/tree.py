@@ -6,16 +6,22 @@ import errno
 import functools
 import os
 import re
+from typing import TYPE_CHECKING
 
 import attrs
 
 from .exceptions import InvalidPath, UnsafePath
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 __all__ = [
     "DirNode",
     "ancestor_names",
+    "ancestors",
     "base_name",
     "canonical_name",
+    "clear_name_caches",
     "is_a_directory",
     "is_canonical",
     "join",
@@ -25,6 +31,14 @@ __all__ = [
 
 #: The longest name one path segment may have, in UTF-8 bytes (POSIX ``NAME_MAX``).
 MAX_SEGMENT_BYTES = 255
+#: The longest name a store takes, in UTF-8 bytes (Linux's ``PATH_MAX``): longer ones
+#: are refused with ``ENAMETOOLONG``, as the OS refuses them, so that what one name
+#: makes a store hold (its directories' names add up to about its length squared
+#: over four) stays small and is charged to the budget.
+MAX_NAME_BYTES = 4096
+#: Names up to this many characters are remembered by the name caches; longer ones
+#: are worked out each time, so that no cache holds much of what requests sent.
+CACHED_NAME_CHARS = 256
 
 
 @attrs.define(slots=True, eq=False, weakref_slot=False)
@@ -58,9 +72,14 @@ def is_canonical(path: object) -> bool:
 
     The common case, tested cheaply (one regular expression): ``False`` may
     also mean an unusual but valid name (a segment of over 63 characters, a
-    first segment like ``1:x``), never the reverse.
+    first segment like ``1:x``, a name of over 1,024 characters), never the
+    reverse.
     """
-    return type(path) is str and _match_canonical(path) is not None
+    return (
+        type(path) is str
+        and len(path) <= MAX_NAME_BYTES // 4  # shorter ones fit: 4 bytes a character at most
+        and _match_canonical(path) is not None
+    )
 
 
 def parent_name(name: str) -> str:
@@ -74,6 +93,19 @@ def base_name(name: str) -> str:
     return name[name.rfind("/") + 1 :]
 
 
+def ancestors(name: str) -> Iterator[str]:
+    """The canonical names of the directories above *name*, outermost first, root excluded.
+
+    One at a time: a caller that stops early (at the first file on the way)
+    never holds them all, which for a deep name would be its length squared
+    over four.
+    """
+    cut = name.find("/")
+    while cut > 0:
+        yield name[:cut]
+        cut = name.find("/", cut + 1)
+
+
 def ancestor_names(name: str) -> list[str]:
     """The canonical names of the directories above *name*, outermost first, root excluded."""
     names = []
@@ -84,7 +116,6 @@ def ancestor_names(name: str) -> list[str]:
     return names
 
 
-@functools.lru_cache(maxsize=1024)
 def split_path(path: str) -> tuple[str, ...]:
     """Split a storage name into its segments; ``()`` is the root.
 
@@ -95,11 +126,25 @@ def split_path(path: str) -> tuple[str, ...]:
         TypeError: *path* is not a ``str``.
         InvalidPath: *path* holds a NUL byte or a whitespace-only segment.
         UnsafePath: *path* is absolute or climbs above the root.
-        OSError: a segment is longer than 255 bytes (``ENAMETOOLONG``).
+        OSError: *path* is longer than 4,096 bytes, or one of its segments
+            longer than 255 bytes (``ENAMETOOLONG``).
     """
+    if type(path) is str and len(path) <= CACHED_NAME_CHARS:
+        return _split_cached(path)
+    return _split(path)
+
+
+def _split(path: str) -> tuple[str, ...]:
     if not isinstance(path, str):
         msg = f"a storage name must be a str, not {type(path).__name__}: {path!r}"
         raise TypeError(msg)
+    if len(path) > MAX_NAME_BYTES // 4 and _utf8_length(path) > MAX_NAME_BYTES:
+        # The message quotes an excerpt: a whole 60,000-character name helps nobody.
+        msg = (
+            f"a storage name is longer than {MAX_NAME_BYTES:,} bytes "
+            f"({len(path):,} characters): {path[:40]!r}..."
+        )
+        raise OSError(errno.ENAMETOOLONG, msg)
     if "\x00" in path:
         msg = f"a storage name must not contain a NUL byte: {path!r}"
         raise InvalidPath(msg)
@@ -117,6 +162,16 @@ def split_path(path: str) -> tuple[str, ...]:
     ):
         return tuple(segments)  # the common case, checked without a Python-level loop
     return _split_slowly(path, segments)
+
+
+_split_cached = functools.lru_cache(maxsize=1024)(_split)
+
+
+def _utf8_length(path: str) -> int:
+    """The length of *path* in UTF-8 bytes, counting no further than one byte past the limit."""
+    if len(path) > MAX_NAME_BYTES:
+        return len(path)  # one byte a character at least
+    return len(path.encode("utf-8", "surrogatepass"))
 
 
 def _split_slowly(path: str, segments: list[str]) -> tuple[str, ...]:
@@ -147,10 +202,22 @@ def _split_slowly(path: str, segments: list[str]) -> tuple[str, ...]:
     return tuple(parts)
 
 
-@functools.lru_cache(maxsize=4096)
 def canonical_name(path: str) -> str:
     """The name a store keeps *path* under (``""``: the root); raises as :func:`split_path`."""
-    return join(split_path(path))
+    if type(path) is str and len(path) <= CACHED_NAME_CHARS:
+        return _canonical_cached(path)
+    return join(_split(path))
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_cached(path: str) -> str:
+    return join(_split_cached(path))
+
+
+def clear_name_caches() -> None:
+    """Forget every name the caches of :func:`split_path` and :func:`canonical_name` hold."""
+    _split_cached.cache_clear()
+    _canonical_cached.cache_clear()
 
 
 def join(parts: tuple[str, ...]) -> str:

@@ -14,7 +14,7 @@ import pytest
 
 from inmemorystorage.budget import dir_charge, file_charge, record_charge
 from inmemorystorage.store import Store
-from inmemorystorage.tree import DirNode, base_name, parent_name
+from inmemorystorage.tree import DirNode, parent_name
 
 DEADLOCK_TIMEOUT = 60.0
 
@@ -108,7 +108,7 @@ def _compare(store: Store) -> list[str]:
     with store._lock:
         tree_files, tree_dirs = _walk(store, problems)
         file_bytes = sum(file_charge(n, len(store._files.get(n, b""))) for n in tree_files)
-        dir_bytes = sum(dir_charge(base_name(name)) for name in tree_dirs if name)
+        dir_bytes = sum(dir_charge(name) for name in tree_dirs if name)
         charged = file_bytes + dir_bytes
         if store._files.keys() != tree_files.keys():
             problems.append("the index does not hold exactly the tree's files")

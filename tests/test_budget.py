@@ -194,7 +194,7 @@ def test_new_directories_are_named_in_what_a_refused_file_needs():
     save(storage, "a.bin")
     with pytest.raises(StorageFull) as info:
         save(storage, "d1/d2/b.bin")
-    needed = file_charge("d1/d2/b.bin", KIB) + dir_charge("d1") + dir_charge("d2")
+    needed = file_charge("d1/d2/b.bin", KIB) + dir_charge("d1") + dir_charge("d1/d2")
     assert f"and 2 new directories it needs {needed:,} bytes" in str(info.value)
 
 

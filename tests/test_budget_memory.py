@@ -18,7 +18,7 @@ from django.core.files.base import ContentFile
 from inmemorystorage import InMemoryStorage
 from inmemorystorage.budget import DIR_OVERHEAD, FILE_OVERHEAD
 from inmemorystorage.store import Store
-from inmemorystorage.tree import split_path
+from inmemorystorage.tree import clear_name_caches
 
 pytestmark = pytest.mark.memory
 
@@ -28,12 +28,12 @@ ALLOWED = 1.10 * MAX_BYTES + 2 * 1024 * 1024
 
 def traced_after(fill: Callable[[Store], None], store: Store) -> int:
     """Bytes still traced after *fill* ran against *store* and garbage was collected."""
-    split_path.cache_clear()
+    clear_name_caches()
     gc.collect()
     tracemalloc.start()
     try:
         fill(store)
-        split_path.cache_clear()
+        clear_name_caches()
         gc.collect()
         return tracemalloc.get_traced_memory()[0]
     finally:

@@ -127,7 +127,7 @@ def test_a_refused_batch_names_the_directories_it_brings():
     with pytest.raises(StorageFull) as refused:
         storage.load_files(batch)
     needed = (
-        sum(file_charge(n, 100) for n in ("d/e/a", "d/e/b")) + dir_charge("d") + dir_charge("e")
+        sum(file_charge(n, 100) for n in ("d/e/a", "d/e/b")) + dir_charge("d") + dir_charge("d/e")
     )
     assert f"and 2 new directories they need {needed:,} bytes" in str(refused.value)
 

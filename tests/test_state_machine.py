@@ -74,7 +74,7 @@ class Model:
     def held(self) -> int:
         """Bytes charged for files and directories: what evictions make room in."""
         return sum(file_charge(p, len(c)) for p, c in self.files.items()) + sum(
-            dir_charge(posixpath.basename(d)) for d in self.dirs
+            dir_charge(d) for d in self.dirs
         )
 
     def shape_error(self, path: str) -> type[OSError] | None:
@@ -89,7 +89,7 @@ class Model:
         """Publish *content* at *path*; return the evicted paths, or raise StorageFull."""
         new_dirs = [d for d in parents(path) if d not in self.dirs]
         charge = file_charge(path, len(content))
-        needed = charge + sum(dir_charge(posixpath.basename(d)) for d in new_dirs)
+        needed = charge + sum(dir_charge(d) for d in new_dirs)
         old = self.files.get(path)
         freed = file_charge(path, len(old)) if old is not None else 0
         evicted: list[str] = []
@@ -98,7 +98,7 @@ class Model:
                 raise StorageFull(path, len(content), self.max_bytes, "too large")
             if self.held() + needed - freed > self.max_bytes:
                 kept = set(parents(path)) - set(new_dirs)
-                floor = sum(dir_charge(posixpath.basename(d)) for d in kept)
+                floor = sum(dir_charge(d) for d in kept)
                 if self.on_full == "error" or floor + needed > self.max_bytes:
                     raise StorageFull(path, len(content), self.max_bytes, "full")
                 self.files.pop(path, None)

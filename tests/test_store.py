@@ -292,7 +292,7 @@ def test_new_directories_that_cannot_fit_are_refused():
     """A file whose new directories alone exceed the budget is refused, changing nothing."""
     store = Store(max_bytes=file_charge("deep/deeper/x", 10) + 100)
     store.write("keep", b"k")
-    needed = file_charge("deep/deeper/x", 10) + dir_charge("deep") + dir_charge("deeper")
+    needed = file_charge("deep/deeper/x", 10) + dir_charge("deep") + dir_charge("deep/deeper")
     expected = f"and 2 new directories it needs {needed:,} bytes, more than the whole budget"
     with pytest.raises(StorageFull, match=expected):
         store.write("deep/deeper/x", b"0123456789")
