@@ -51,3 +51,8 @@ def __getattr__(name: str) -> Any:
         return version("dj-inmemorystorage")
     msg = f"module {__name__!r} has no attribute {name!r}"
     raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    """The module's names, those imported on first use (PEP 562) included, for ``dir()``."""
+    return sorted({*globals(), *__all__, "__version__"})

@@ -24,6 +24,7 @@ message has an id and says what to do; docs/runserver.md lists them:
 from __future__ import annotations
 
 import contextlib
+import difflib
 from typing import Any
 
 from django.conf import settings
@@ -105,7 +106,7 @@ def check_storages(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG001 
             messages.append(
                 checks.Error(
                     f"STORAGES[{alias!r}] cannot be built from its OPTIONS: {exc}",
-                    hint=f"Fix STORAGES[{alias!r}]['OPTIONS'].",
+                    hint=f"{_suggestions(options)}Fix STORAGES[{alias!r}]['OPTIONS'].",
                     id="inmemorystorage.E002",
                 )
             )
@@ -129,8 +130,8 @@ def check_storages(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG001 
                     "(a FileField's deconstruct(), a fresh StorageHandler(), two requests "
                     "building the storages handler at once).",
                     hint=(
-                        f"Add \"namespace\": {alias!r} to STORAGES[{alias!r}]['OPTIONS'], "
-                        "or set INMEMORYSTORAGE_PERSIST = True."
+                        f'Add "namespace": {_namespace_for(alias)!r} to '
+                        f"STORAGES[{alias!r}]['OPTIONS'], or set INMEMORYSTORAGE_PERSIST = True."
                     ),
                     id="inmemorystorage.W003",
                 )
@@ -186,12 +187,29 @@ def _is_storage_full_middleware(path: str) -> bool:
 
 
 def _entry(backend: str, alias: str) -> dict[str, Any]:
-    """The ``STORAGES`` entry for *backend*, with *alias* as its namespace if the class has none."""
+    """The ``STORAGES`` entry for *backend*, with a namespace if the class has none of its own."""
     entry: dict[str, Any] = {"BACKEND": backend}
     storage_class = in_memory_class(backend)
     if storage_class is not None and not storage_class().shared:
-        entry["OPTIONS"] = {"namespace": alias}
+        entry["OPTIONS"] = {"namespace": _namespace_for(alias)}
     return entry
+
+
+def _namespace_for(alias: str) -> str:
+    """The namespace the docs give the storage of *alias*: ``"media"`` for the default one."""
+    return "media" if alias == "default" else alias
+
+
+def _suggestions(options: dict[str, Any]) -> str:
+    """``Did you mean 'on_full' for 'on_ful'? `` for each unknown option close to a real one."""
+    suggestions = []
+    for name in options:
+        if name in OPTION_NAMES:
+            continue
+        close = difflib.get_close_matches(name, OPTION_NAMES, n=1)
+        if close:
+            suggestions.append(f"Did you mean {close[0]!r} for {name!r}? ")
+    return "".join(suggestions)
 
 
 def _storages_text(storages: dict[str, Any]) -> str:

@@ -50,7 +50,7 @@ def test_the_seeds_default_file_storage_is_an_error_that_shows_storages(clean):
     expected = (
         "STORAGES = {\n"
         "    'default': {'BACKEND': 'inmemorystorage.InMemoryStorage', "
-        "'OPTIONS': {'namespace': 'default'}},\n"
+        "'OPTIONS': {'namespace': 'media'}},\n"
         "}"
     )
     assert message.hint.endswith(expected)

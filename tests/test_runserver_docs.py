@@ -171,7 +171,7 @@ def test_an_eviction_is_printed_under_default_logging(project):
     result = run(project, "manage.py", "shell", "-c", EVICT_SCRIPT)
     assert 0 == result.returncode, result.stderr
     lines = [line for line in result.stderr.splitlines() if "evicted" in line]
-    assert [f"evicted 'first.bin' ({MAX_BYTES // 3} bytes) from default to make room"] == [
+    assert [f"evicted 'first.bin' ({MAX_BYTES // 3} bytes) from media to make room"] == [
         line.split("] ", 1)[1] for line in lines
     ]
 
@@ -239,7 +239,7 @@ def test_an_eviction_shows_on_the_console_and_in_the_404(server, http):
     evicted = names[0]
     response = http.get(f"/media/{evicted}", accept="text/html")
     assert 404 == response.status
-    line = f"evicted '{evicted}' ({MAX_BYTES // 3} bytes) from default to make room"
+    line = f"evicted '{evicted}' ({MAX_BYTES // 3} bytes) from media to make room"
     assert 1 == server.output().count(line)
     assert re.search(
         r"was evicted at \d\d:\d\d:\d\d to make room, max_bytes=" + f"{MAX_BYTES:,}",
