@@ -1,4 +1,4 @@
-"""Sessions: tests (the support matrix), django_suites, lint, typecheck, docs, demo, bench.
+"""Sessions: tests (the support matrix), django_suites, lint, typecheck, docs, demo, bench, build.
 
 ``nox -s tests`` runs every supported (Python, Django) pair whose interpreter
 this machine has, finding pyenv's interpreters without ``PYENV_VERSION``, and
@@ -20,6 +20,8 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
+import time
 from pathlib import Path
 
 import nox
@@ -446,3 +448,94 @@ def docs(session: nox.Session) -> None:
         *session.posargs,
     )
     session.log(f"documentation: {ROOT / 'docs' / '_build' / 'html' / 'index.html'}")
+
+
+# Release artifacts (issue 25): what a packager takes, checked as a user installs it.
+
+DIST = ROOT / "dist"
+SDIST_TESTS = "--sdist-tests"
+
+
+@nox.session(python="3.11")
+def build(session: nox.Session) -> None:
+    """Build the sdist and the wheel into dist/ and check them as a packager and a user would.
+
+    ``twine check --strict`` and ``check-wheel-contents``; then
+    tests/distributions.py (the wheel holds every file of the package, the
+    sdist the tests and all they read, both the license); then the README's
+    quick start in a new ``startproject`` site, against the wheel installed in
+    a fresh virtualenv (tests/wheel_quickstart.py). ``nox -s build --
+    --sdist-tests`` also runs the test suite from the unpacked sdist after a
+    plain ``pip install .``, as Debian or conda-forge would (minutes).
+    """
+    unknown = [arg for arg in session.posargs if arg != SDIST_TESTS]
+    if unknown:
+        session.error(f"nox -s build takes only {SDIST_TESTS}, not {' '.join(unknown)}")
+    session.install(*_group("build"))
+    shutil.rmtree(DIST, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(DIST), str(ROOT))
+    (sdist,) = DIST.glob("*.tar.gz")
+    (wheel,) = DIST.glob("*.whl")
+    session.run("twine", "check", "--strict", str(sdist), str(wheel))
+    session.run("check-wheel-contents", str(wheel))
+    session.run("python", str(ROOT / "tests" / "distributions.py"), str(wheel), str(sdist))
+    # Away from the checkout, as a user's project or a packager's build directory is:
+    # under .nox/, pytest would find this checkout's pyproject.toml above its tmp_path.
+    away = Path(tempfile.mkdtemp(prefix="dj-inmemorystorage-build-"))
+    try:
+        _quick_start_from_wheel(session, wheel, away)
+        if SDIST_TESTS in session.posargs:
+            _tests_from_sdist(session, sdist, away)
+    finally:
+        shutil.rmtree(away, ignore_errors=True)
+    session.log(f"release artifacts: {sdist.name} and {wheel.name} in {DIST}")
+
+
+def _fresh_venv(session: nox.Session, venv: Path) -> Path:
+    """A new virtualenv at *venv*; its interpreter."""
+    session.run("python", "-m", "venv", str(venv))
+    return venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+
+
+def _quick_start_from_wheel(session: nox.Session, wheel: Path, away: Path) -> None:
+    """Install the wheel (not the checkout) in a fresh virtualenv; run the README's quick start."""
+    python = _fresh_venv(session, away / "wheel-venv")
+    # The wheel alone first, so that its own dependencies are what makes it work.
+    session.run(str(python), "-m", "pip", "install", "--quiet", str(wheel), external=True)
+    session.run(str(python), "-m", "pip", "install", "--quiet", "pytest", external=True)
+    with session.chdir(away):
+        session.run(
+            str(python),
+            "-I",  # neither the checkout nor tests/ on sys.path
+            str(ROOT / "tests" / "wheel_quickstart.py"),
+            str(ROOT / "README.md"),
+            str(away / "quickstart-site"),
+            external=True,
+            env={"TMPDIR": str(away)},
+        )
+
+
+def _tests_from_sdist(session: nox.Session, sdist: Path, away: Path) -> None:
+    """Unpack the sdist; ``pip install .`` and the tests group; ``pytest -m "not packaging"``."""
+    with tarfile.open(sdist) as archive:
+        archive.extractall(away / "sdist", filter="data")
+    (source,) = (away / "sdist").iterdir()
+    groups = nox.project.load_toml(source / "pyproject.toml")["dependency-groups"]
+    python = _fresh_venv(session, away / "sdist-venv")
+    with session.chdir(source):
+        session.run(
+            str(python), "-m", "pip", "install", "--quiet", ".", *groups["tests"], external=True
+        )
+        started = time.monotonic()
+        session.run(
+            str(python),
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "not packaging",
+            external=True,
+            env={"TMPDIR": str(away)},
+        )
+    session.log(f"the sdist's tests passed in {time.monotonic() - started:.0f} s")
