@@ -72,8 +72,8 @@ def _license_problems(
     return problems
 
 
-def wheel_problems(wheel: Path, root: Path = ROOT) -> list[str]:
-    """What is wrong with *wheel*: package files missing or extra, the license not carried."""
+def _read_wheel(wheel: Path) -> tuple[set[str], str, bytes | None, str]:
+    """The wheel's files outside .dist-info, its license path and bytes, and its METADATA."""
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         (dist_info,) = {n.split("/")[0] for n in names if n.split("/")[0].endswith(".dist-info")}
@@ -81,6 +81,12 @@ def wheel_problems(wheel: Path, root: Path = ROOT) -> list[str]:
         license_bytes = archive.read(license_name) if license_name in names else None
         metadata = archive.read(f"{dist_info}/METADATA").decode()
     packaged = {n for n in names if not n.startswith(f"{dist_info}/") and not n.endswith("/")}
+    return packaged, license_name, license_bytes, metadata
+
+
+def wheel_file_problems(wheel: Path, root: Path = ROOT) -> list[str]:
+    """Each file of the package that *wheel* lacks, and each file it has beside the package."""
+    packaged, *_ = _read_wheel(wheel)
     expected = checkout_files(root, PACKAGE)
     problems = [
         f"{name} is in the package's source but not in the wheel"
@@ -90,8 +96,18 @@ def wheel_problems(wheel: Path, root: Path = ROOT) -> list[str]:
         f"{name} is in the wheel but not in the package's source"
         for name in sorted(packaged - expected)
     ]
-    problems += _license_problems("the wheel", license_name, license_bytes, metadata, root)
     return problems
+
+
+def wheel_license_problems(wheel: Path, root: Path = ROOT) -> list[str]:
+    """What keeps *wheel* from carrying this checkout's LICENSE and naming it in its metadata."""
+    _, license_name, license_bytes, metadata = _read_wheel(wheel)
+    return _license_problems("the wheel", license_name, license_bytes, metadata, root)
+
+
+def wheel_problems(wheel: Path, root: Path = ROOT) -> list[str]:
+    """What is wrong with *wheel*: package files missing or extra, the license not carried."""
+    return wheel_file_problems(wheel, root) + wheel_license_problems(wheel, root)
 
 
 def sdist_problems(sdist: Path, root: Path = ROOT) -> list[str]:
