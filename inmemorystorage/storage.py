@@ -9,7 +9,9 @@ import logging
 import os
 import pathlib
 import threading
+import time
 import weakref
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
@@ -29,13 +31,15 @@ from django.utils.functional import cached_property
 
 from .exceptions import NotADirectory, PathDoesNotExist, UnsafePath
 from .files import SnapshotFile, WriterFile, parse_mode
-from .signals import file_evicted
+from .signals import file_deleted, file_evicted, file_opened, file_saved
 from .store import READS_BEFORE_DRAIN, Eviction, FileInfo, Store, StoredFile, StoreStats
 from .tree import is_a_directory, is_canonical
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
     from types import TracebackType
+
+    from django.dispatch import Signal
 
     from .budget import OnFull
 
@@ -76,6 +80,8 @@ _SAVE_HOOKS = (
 )
 #: Attributes that, set on a content instance, change what ``chunks()`` yields.
 _READING_ATTRIBUTES = frozenset({"chunks", "read", "seek", "open"})
+#: Set while an observed save() runs, so that the save it times is not observed again.
+_observing_save: ContextVar[bool] = ContextVar("_observing_save", default=False)
 
 
 class _DjangoNames:
@@ -421,6 +427,8 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             TypeError: *content* is ``None``.
             StorageFull: the content does not fit the budget; nothing changed.
         """
+        if file_saved.receivers and not _observing_save.get():
+            return self._save_observed(name, content, max_length)
         if type(content) not in _PLAIN_CONTENT_TYPES:
             if content is None or isinstance(content, _RAW_CONTENT_TYPES):
                 kind = "None" if content is None else type(content).__name__
@@ -450,6 +458,8 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         """
         # Overrides Storage.open to spare the hottest path its calls: a stored
         # canonical name is read here as Store.read() would read it.
+        if file_opened.receivers:
+            return self._open_observed(name, mode)
         if mode == "rb":
             store = self._store
             try:
@@ -463,6 +473,34 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
                     store.take_in_reads()
                 return SnapshotFile(content, name, store)
         return self._open(name, mode)
+
+    def _open_observed(self, name: str, mode: str) -> SnapshotFile | WriterFile:
+        """``open()`` while ``file_opened`` has receivers: timed, then signalled."""
+        started = time.perf_counter()
+        file = self._open(name, mode)
+        self._observed(file_opened, started, name=file.name, mode=mode, size=file.size)
+        return file
+
+    def _save_observed(self, name: str | None, content: Any, max_length: int | None) -> str:
+        """``save()`` while ``file_saved`` has receivers: timed, then signalled."""
+        started = time.perf_counter()
+        token = _observing_save.set(True)
+        try:
+            name = self.save(name, content, max_length)
+        finally:
+            _observing_save.reset(token)
+        stored = self._store.lookup(name)  # None if another thread removed it already
+        self._observed(file_saved, started, name=name, size=None if stored is None else len(stored))
+        return name
+
+    def _observed(self, signal: Signal, started: float, **arguments: Any) -> None:
+        """Send an observing *signal* for an operation begun at *started* (``perf_counter()``)."""
+        duration = time.perf_counter() - started
+        for receiver, result in signal.send_robust(
+            type(self), storage=self, duration=duration, **arguments
+        ):
+            if isinstance(result, Exception):
+                logger.error("storage signal receiver %r raised", receiver, exc_info=result)
 
     def _open(self, name: str, mode: str = "rb") -> SnapshotFile | WriterFile:
         parsed = parse_mode(mode)
@@ -602,9 +640,12 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
 
     def _publish(self, name: str, data: bytes, *, exclusive: bool) -> str:
         """Publish a writer's content (at its ``close()``) and report any evictions."""
+        started = time.perf_counter()
         name, evictions = self._store.put(name, data, exclusive=exclusive)
         if evictions:
             self._report(evictions)
+        if file_saved.receivers:
+            self._observed(file_saved, started, name=name, size=len(data))
         return name
 
     def _gather(self, name: str, content: Any) -> bytes:
@@ -668,8 +709,11 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         if not name:
             msg = "The name must be given to delete()."
             raise ValueError(msg)
+        started = time.perf_counter()
         with self._names:
             self._store.delete(self._name(name))
+        if file_deleted.receivers:
+            self._observed(file_deleted, started, name=self._name(name))
 
     def exists(self, name: str | os.PathLike[str]) -> bool:
         """Whether a file or directory is stored at *name*.
