@@ -12,8 +12,9 @@ settings.py and its URL lines to urls.py, as the README shows them, then:
 - the README's shell block runs in ``manage.py shell``;
 - under a real ``manage.py runserver`` (autoreloader and all, as a user
   starts it, on a free loopback port), a view saves a file through
-  ``default_storage`` and a GET of its URL returns the same bytes; nothing
-  reaches the disk, and runserver stops on Ctrl-C (SIGINT) without a traceback.
+  ``default_storage`` and a GET of its URL returns the same bytes, the
+  storage page (the app's templates) lists it; nothing reaches the disk,
+  and runserver stops on Ctrl-C (SIGINT) without a traceback.
 
 A real runserver rather than Django's test ``Client``: it is what the README
 tells a user to run, and it goes through what the test client skips (the
@@ -45,6 +46,7 @@ BLOCK = re.compile(
 )
 CONTENT = b"served from the wheel's storage\n" + bytes(range(256))
 TIMEOUT = 120
+STORAGE_PAGE = "/__inmemorystorage__/"
 #: Appended to urls.py after the README's lines: what a site's upload view does.
 SAVE_VIEW = """
 # Added by tests/wheel_quickstart.py: a save through default_storage in the server.
@@ -192,6 +194,10 @@ def _exchange(server: subprocess.Popen[str], port: int) -> str:
     missing, _ = request(port, "GET", "/media/quick/never-saved.bin")
     if missing != http.HTTPStatus.NOT_FOUND:
         fail(f"GET of a file never saved answered {missing}, not 404")
+    # The storage page renders the app's templates: they must be in the wheel.
+    status, page = request(port, "GET", STORAGE_PAGE)
+    if status != http.HTTPStatus.OK or b"start.bin" not in page:
+        fail(f"GET {STORAGE_PAGE} answered {status}, without start.bin: {page[:2000]!r}")
     return url.decode()
 
 
