@@ -11,7 +11,7 @@ import pytest
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 
-from inmemorystorage import InMemoryStorage, StorageFull, archive, dump, load
+from inmemorystorage import InMemoryStorage, StorageFull, dump, load
 from inmemorystorage.archive import CREATED_HEADER
 
 
@@ -193,13 +193,17 @@ def test_an_existing_name_refuses_the_load_unless_replacing(source):
 
 
 def test_a_tar_larger_than_the_budget_is_refused_before_it_is_read():
-    """Content adding up to more than max_bytes raises StorageFull before the rest is read."""
+    """Files charged more than max_bytes together raise StorageFull before the rest is read.
+
+    Each 600-byte file is charged 1,247 bytes (its content, its name and the
+    per-file overhead): the second passes 2,000.
+    """
     big = tar_of((member("one.bin"), b"1" * 600), (member("two.bin"), b"2" * 600))
     truncated = io.BytesIO(big.getvalue()[: 3 * 512 + 1024])  # the second content is cut off
-    storage = InMemoryStorage(max_bytes=1000)
+    storage = InMemoryStorage(max_bytes=2000)
     with pytest.raises(StorageFull) as raised:
         load(storage, truncated)
-    assert ("two.bin", 1000) == (raised.value.filename, raised.value.max_bytes)
+    assert ("two.bin", 2000) == (raised.value.filename, raised.value.max_bytes)
     assert [] == storage.stored_files()
 
 
@@ -287,36 +291,54 @@ def test_an_unknown_member_type_is_refused():
         load(storage, tar_of((member("label", b"V"), None)))
 
 
+def open_descriptors():
+    """The descriptors this process has open."""
+    return sorted(os.listdir("/proc/self/fd"))
+
+
+def path_of(descriptor):
+    """The path a descriptor (or a path) names."""
+    if isinstance(descriptor, int):
+        return os.readlink(f"/proc/self/fd/{descriptor}")
+    return os.fspath(descriptor)
+
+
 def test_a_directory_that_cannot_be_read_refuses_the_load(fixtures_dir, monkeypatch):
     """A subdirectory that cannot be listed is an error, never files silently missing."""
     real_scandir = os.scandir
 
-    def scandir(path):
-        if os.fspath(path).endswith("img"):
-            raise PermissionError(13, "Permission denied", os.fspath(path))
-        return real_scandir(path)
+    def scandir(directory):
+        if path_of(directory).endswith("img"):
+            raise PermissionError(13, "Permission denied", path_of(directory))
+        return real_scandir(directory)
 
     monkeypatch.setattr(os, "scandir", scandir)
     storage = InMemoryStorage()
+    before = open_descriptors()
     with pytest.raises(PermissionError):
         load(storage, fixtures_dir)
     assert [] == storage.stored_files()
+    assert before == open_descriptors()
 
 
 def test_a_file_that_grows_while_loading_is_refused(fixtures_dir, monkeypatch):
-    """A file whose content no longer has the size it had when listed refuses the load."""
-    real_lstat = archive.Path.lstat
+    """A file with more bytes than fstat() said when it was opened refuses the load.
 
-    def lstat(path):
-        info = real_lstat(path)
-        if path.name != "logo.svg":
+    At most one byte more than that size is read: 3 of logo.svg's 6 bytes
+    when fstat() says 2.
+    """
+    real_fstat = os.fstat
+
+    def fstat(descriptor):
+        info = real_fstat(descriptor)
+        if not path_of(descriptor).endswith("logo.svg"):
             return info
         fields = list(info[:10])
-        fields[6] -= 1  # st_size: the file grew by a byte since
+        fields[6] = 2  # st_size: the file grew since
         return os.stat_result(fields)
 
-    monkeypatch.setattr(archive.Path, "lstat", lstat)
+    monkeypatch.setattr(os, "fstat", fstat)
     storage = InMemoryStorage()
-    with pytest.raises(SuspiciousFileOperation, match="not the 5 announced"):
+    with pytest.raises(SuspiciousFileOperation, match="has 3 bytes, not the 2"):
         load(storage, fixtures_dir)
     assert [] == storage.stored_files()
