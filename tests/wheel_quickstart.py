@@ -187,7 +187,7 @@ def _exchange(server: subprocess.Popen[str], port: int) -> str:
                 fail(f"runserver did not answer on 127.0.0.1:{port} within {TIMEOUT} s")
             time.sleep(0.25)
     if status != http.HTTPStatus.OK:
-        fail(f"POST /quickstart-save/ answered {status}: {url[:2000]!r}")
+        fail(f"POST /quickstart-save/ answered {status}: {url[:300]!r}")
     status, served = request(port, "GET", url.decode())
     if (status, served) != (http.HTTPStatus.OK, CONTENT):
         fail(f"GET {url.decode()} answered {status} with {served[:200]!r}, not the saved bytes")
@@ -197,7 +197,7 @@ def _exchange(server: subprocess.Popen[str], port: int) -> str:
     # The storage page renders the app's templates: they must be in the wheel.
     status, page = request(port, "GET", STORAGE_PAGE)
     if status != http.HTTPStatus.OK or b"start.bin" not in page:
-        fail(f"GET {STORAGE_PAGE} answered {status}, without start.bin: {page[:2000]!r}")
+        fail(f"GET {STORAGE_PAGE} answered {status}, without start.bin: {page[:300]!r}")
     return url.decode()
 
 
