@@ -9,6 +9,7 @@ one, both children of this process.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -49,12 +50,23 @@ def new_process(settings, **storages_config):
     settings.STORAGES = {"staticfiles": STATIC, **storages_config}
 
 
-@pytest.fixture
-def directory(tmp_path):
-    """The runserver command's private directory."""
-    path = tmp_path / "handoff"
+def runserver_directory(parent: Path, runserver_pid: int) -> Path:
+    """A private directory in *parent*, named as the runserver command *runserver_pid* names it."""
+    path = parent / f"inmemorystorage-reload-{runserver_pid}-test"
     path.mkdir(mode=0o700)
     return path
+
+
+@pytest.fixture
+def directory(tmp_path):
+    """The runserver command's private directory, as this process's parent would have made it."""
+    return runserver_directory(tmp_path, os.getppid())
+
+
+@pytest.fixture
+def child_directory(tmp_path):
+    """A private directory as this process makes it, for server processes it starts."""
+    return runserver_directory(tmp_path, os.getpid())
 
 
 @pytest.fixture
@@ -181,10 +193,24 @@ def test_a_broken_handoff_is_reported_and_ignored(
 
 
 def handoff_tar(directory, manifest, members):
-    """Write a hand-off by hand: a manifest and named member contents."""
+    """Write a hand-off by hand: a manifest and named member contents, with their digests.
+
+    Each store entry without a ``sha256`` gets its member's (zeros if it has
+    none), and the manifest its ``manifest.sha256``, as send() writes them.
+    """
+    for store in manifest["stores"] if isinstance(manifest.get("stores"), list) else []:
+        content = members.get(store.get("member"), None) if isinstance(store, dict) else None
+        if isinstance(store, dict) and "sha256" not in store:
+            store["sha256"] = hashlib.sha256(content).hexdigest() if content else "0" * 64
+    encoded = json.dumps(manifest).encode()
+    digest = hashlib.sha256(encoded).hexdigest().encode()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name, content in [*members.items(), ("manifest.json", json.dumps(manifest).encode())]:
+        for name, content in [
+            *members.items(),
+            ("manifest.json", encoded),
+            ("manifest.sha256", digest),
+        ]:
             info = tarfile.TarInfo(name)
             info.size = len(content)
             archive.addfile(info, io.BytesIO(content))
@@ -199,6 +225,7 @@ def entry(**fields):
         "persist": False,
         "max_bytes": None,
         "on_full": "evict",
+        "files": 1,
         **fields,
     }
 
@@ -304,7 +331,7 @@ def test_the_parent_creates_a_private_directory_for_its_children(monkeypatch, tm
             directory.stat().st_mode & 0o777,
         )
     finally:
-        directory.rmdir()
+        handoff._finish(directory)
 
 
 @pytest.fixture
@@ -411,22 +438,22 @@ def server_process(directory, name, how):
     return result.stdout
 
 
-def test_a_reloading_process_hands_its_files_to_the_next(directory):
+def test_a_reloading_process_hands_its_files_to_the_next(child_directory):
     """A server process that saw file_changed exits with its files; the next one has them."""
-    server_process(directory, "first.txt", "reload")
-    assert "found: ['first.txt']" in server_process(directory, "second.txt", "reload")
+    server_process(child_directory, "first.txt", "reload")
+    assert "found: ['first.txt']" in server_process(child_directory, "second.txt", "reload")
 
 
-def test_a_killed_process_hands_nothing_over(directory):
+def test_a_killed_process_hands_nothing_over(child_directory):
     """A server process killed without warning leaves no hand-off behind."""
-    server_process(directory, "first.txt", "killed")
-    assert [] == list(directory.iterdir())
+    server_process(child_directory, "first.txt", "killed")
+    assert [] == list(child_directory.iterdir())
 
 
-def test_a_process_that_saw_no_change_hands_nothing_over(directory):
+def test_a_process_that_saw_no_change_hands_nothing_over(child_directory):
     """Without file_changed (a Ctrl-C, a crash) the exit is no reload: nothing is written."""
-    server_process(directory, "first.txt", "no-change")
-    assert [] == list(directory.iterdir())
+    server_process(child_directory, "first.txt", "no-change")
+    assert [] == list(child_directory.iterdir())
 
 
 def test_dump_is_the_format_of_each_store(media, directory):
@@ -440,7 +467,12 @@ def test_dump_is_the_format_of_each_store(media, directory):
 
 
 def raw_handoff(directory, members):
-    """Write a hand-off tar by hand: *members* maps names to bytes, or to None for a directory."""
+    """Write a hand-off tar by hand: *members* maps names to bytes, or to None for a directory.
+
+    A manifest given as bytes gets its ``manifest.sha256``, as send() writes it.
+    """
+    if isinstance(members.get("manifest.json"), bytes):
+        members["manifest.sha256"] = hashlib.sha256(members["manifest.json"]).hexdigest().encode()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         for name, content in members.items():
@@ -473,7 +505,11 @@ def test_a_malformed_handoff_is_ignored(
     """A hand-off missing its manifest, or with members of the wrong kind, loads nothing."""
     settings.STORAGES = {"default": memory(namespace="default"), "staticfiles": STATIC}
     if members.get("manifest.json") == "MANIFEST":
-        manifest = {"format": handoff.FORMAT, "parent": os.getppid(), "stores": [entry()]}
+        manifest = {
+            "format": handoff.FORMAT,
+            "parent": os.getppid(),
+            "stores": [entry(sha256="0" * 64)],
+        }
         members["manifest.json"] = json.dumps(manifest).encode()
     raw_handoff(directory, members)
     with caplog.at_level(logging.WARNING, "inmemorystorage"):
@@ -488,9 +524,10 @@ def test_no_handoff_waiting_loads_nothing(directory):
 
 def test_a_missing_directory_is_not_trusted(tmp_path, caplog):
     """A directory named in the environment that does not exist is reported, not created."""
+    gone = tmp_path / f"inmemorystorage-reload-{os.getppid()}-gone"
     with caplog.at_level(logging.WARNING, "inmemorystorage"):
-        assert 0 == handoff.receive(tmp_path / "gone")
-    assert "not a private directory" in caplog.text
+        assert (0, False) == (handoff.receive(gone), gone.exists())
+    assert "Ignored the reload hand-off directory" in caplog.text
 
 
 def test_a_namespace_rebuilt_with_another_budget_refuses_the_handoff(
@@ -593,7 +630,7 @@ def test_the_exit_hook_reports_what_it_cannot_write(media, tmp_path, reload_flag
     """A hand-off that cannot be written (its directory is gone) is reported, not raised."""
     reload_flag.set()
     with caplog.at_level(logging.WARNING, "inmemorystorage"):
-        handoff._send_on_reload(tmp_path / "gone")
+        handoff._send_on_reload(tmp_path / f"inmemorystorage-reload-{os.getppid()}-gone")
     assert "Could not hand the in-memory files over" in caplog.text
 
 
