@@ -23,6 +23,7 @@ __all__ = [
     "DIR_OVERHEAD",
     "FILE_OVERHEAD",
     "RECORD_OVERHEAD",
+    "RECORD_SHARE",
     "BoundedBudget",
     "Budget",
     "Index",
@@ -56,6 +57,10 @@ DIR_OVERHEAD = 400
 #: measured; always less than a file's overhead, so that recording an eviction
 #: never costs what the eviction freed).
 RECORD_OVERHEAD = 240
+#: Remembered evictions may keep up to one part in this many of a bounded budget
+#: for themselves, even when files need the room: so that the names of recently
+#: evicted files stay taken under pressure (a 200 KiB budget keeps about 50).
+RECORD_SHARE = 16
 
 
 _EMPTY_STR_SIZE = sys.getsizeof("")
@@ -119,12 +124,15 @@ class Budget:
     def overflow(self, extra: int) -> int:
         """How many bytes past ``max_bytes`` holding *extra* more bytes would go (≤ 0: it fits).
 
-        Eviction records do not count: they only fill the room that files and
-        directories leave free, and give it up first.
+        Eviction records count up to their reserve (:data:`RECORD_SHARE` of
+        the budget): those keep evicted names taken, and cost files their
+        place; records past it only fill the room that files and directories
+        leave free, and give it up first.
         """
         if self.max_bytes is None:
             return -1
-        return self.file_bytes + self.dir_bytes + extra - self.max_bytes
+        reserved = min(self.record_bytes, self.max_bytes // RECORD_SHARE)
+        return self.file_bytes + self.dir_bytes + reserved + extra - self.max_bytes
 
     def new_index(self) -> Index:
         """An empty name index of the kind this budget orders (a plain dict: no order)."""

@@ -347,14 +347,16 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
     def recent_eviction(self, name: str | os.PathLike[str]) -> Eviction | None:
         """How and when the file at *name* was evicted, if that is among the latest evictions.
 
-        The store remembers its last 64 evictions (charged to its budget)
-        until a file is saved under that name again; ``None`` otherwise.
+        The store remembers its last 1,024 evictions at most (charged to its
+        budget, which keeps a sixteenth of itself for them) until a file is
+        saved under that name again; ``None`` otherwise. While remembered,
+        ``save()`` gives the name to no new file.
         """
         with self._names:
             return self._store.recent_eviction(self._name(name))
 
     def recent_evictions(self) -> list[Eviction]:
-        """Every eviction the store remembers (its last 64 at most), newest first.
+        """Every eviction the store remembers (its last 1,024 at most), newest first.
 
         For pages that show what a storage dropped and when (the storage page,
         the debug-toolbar panel): each has the file's name, its content's
@@ -523,7 +525,9 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             exclusive = not self._allow_overwrite
             while True:
                 try:
-                    name, evictions = self._store.put(name, data, exclusive=exclusive)
+                    name, evictions = self._store.put(
+                        name, data, exclusive=exclusive, avoid_evicted=exclusive
+                    )
                     break
                 except (FileExistsError, IsADirectoryError) as exc:
                     if isinstance(exc, NotADirectoryError) or not exclusive:
@@ -563,7 +567,11 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             while True:
                 try:
                     name, evictions = store.put(
-                        name, data, exclusive=exclusive, canonical=canonical
+                        name,
+                        data,
+                        exclusive=exclusive,
+                        canonical=canonical,
+                        avoid_evicted=exclusive,
                     )
                     break
                 except (FileExistsError, IsADirectoryError) as exc:
@@ -754,9 +762,20 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         return urljoin(self.base_url, url)
 
     def is_name_available(self, name: str, max_length: int | None = None) -> bool:
+        """Whether ``save()`` may give *name* to a new file.
+
+        Not when a file is there, nor when the file that was there was
+        evicted lately (see :meth:`recent_eviction`): a link to it must
+        stay a 404, never serve another file's bytes.
+        """
         if self._allow_overwrite:
             return not (max_length and len(name) > max_length)
-        return bool(super().is_name_available(name, max_length=max_length))
+        if not super().is_name_available(name, max_length=max_length):
+            return False
+        try:
+            return self.recent_eviction(name) is None
+        except (SuspiciousFileOperation, ValueError, OSError):
+            return True  # not a name a store could hold: save() says why
 
     def get_alternative_name(self, file_root: str, file_ext: str) -> str:
         if self._allow_overwrite:

@@ -107,8 +107,9 @@ __all__ = ["Eviction", "FileInfo", "Loaded", "Store", "StoreStats", "StoredFile"
 
 #: Pending reads from which a reader applies them itself (if nobody else holds the lock).
 READS_BEFORE_DRAIN = 1024
-#: How many recent evictions a store remembers (each is also charged to the budget).
-EVICTIONS_REMEMBERED = 64
+#: How many recent evictions a store remembers at most (each is also charged to the
+#: budget, within budget.RECORD_SHARE of it): their names stay taken for save().
+EVICTIONS_REMEMBERED = 1024
 #: Content bytes a store frees (evicted, deleted or replaced) before it asks the
 #: allocator to return free memory to the system: a quarter of a bounded
 #: store's budget (at least this floor), or this much for an unbounded one.
@@ -190,6 +191,16 @@ def _loaded_stamp(file: StoredFile, field: str) -> int:
         )
         raise ValueError(msg)
     return max(_stamp_for(seconds), 1)
+
+
+def _taken_by(eviction: Eviction) -> FileExistsError:
+    """The error for a new file at the name of a file evicted lately (see Store.write)."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(eviction.evicted_at))
+    msg = (
+        f"{eviction.name!r} was evicted at {when} to make room; its name stays taken while "
+        "the store remembers the eviction, so that links to it never serve another file"
+    )
+    return FileExistsError(errno.EEXIST, msg, eviction.name)
 
 
 @attrs.frozen
@@ -580,7 +591,13 @@ class Store:
             self._target(name, exclusive=exclusive)
 
     def write(
-        self, path: str, content: bytes, *, exclusive: bool = False, canonical: bool = False
+        self,
+        path: str,
+        content: bytes,
+        *,
+        exclusive: bool = False,
+        canonical: bool = False,
+        avoid_evicted: bool = False,
     ) -> Written:
         """Publish *content* as the file at *path*, creating its parent directories.
 
@@ -593,17 +610,35 @@ class Store:
 
         *canonical* says that the caller has checked *path* with
         :func:`~inmemorystorage.tree.is_canonical`, sparing it a second look.
+        *avoid_evicted* counts a name whose eviction the store remembers as
+        taken: ``save()``'s choice of a new name, so that a link to an
+        evicted file never serves another file's bytes.
 
         Raises:
-            FileExistsError: *exclusive* and something already is at *path*.
+            FileExistsError: *exclusive* and something already is at *path*,
+                or *avoid_evicted* and the file at *path* was evicted lately.
             IsADirectoryError: *path* is a directory (or the root).
             NotADirectory: a parent of *path* is a file.
             StorageFull: the content cannot fit; nothing changed.
         """
-        return Written(*self.put(path, content, exclusive=exclusive, canonical=canonical))
+        return Written(
+            *self.put(
+                path,
+                content,
+                exclusive=exclusive,
+                canonical=canonical,
+                avoid_evicted=avoid_evicted,
+            )
+        )
 
     def put(
-        self, path: str, content: bytes, *, exclusive: bool = False, canonical: bool = False
+        self,
+        path: str,
+        content: bytes,
+        *,
+        exclusive: bool = False,
+        canonical: bool = False,
+        avoid_evicted: bool = False,
     ) -> tuple[str, tuple[Eviction, ...]]:
         """:meth:`write`, answering with a plain ``(name, evictions)`` pair.
 
@@ -619,6 +654,8 @@ class Store:
         if not mutex.acquire(NO_WAIT):  # the usual case spares the polite wait a call
             lock.acquire()
         try:
+            if avoid_evicted and self._evicted and name in self._evicted:
+                raise _taken_by(self._evicted[name])
             evictions = self._publish(name, content, size, exclusive=exclusive)
         finally:
             mutex.release()
@@ -797,14 +834,16 @@ class Store:
         # Evict least recently used files until *needed* more bytes fit; the
         # caller has proven that they can without evicting the *protected*
         # files being replaced (moved to the most recent end) or pruning the
-        # directories in *keep*. Remembered evictions never cost a file its
-        # place: they live in the room that files leave free (see
-        # _trim_evictions). Called with self._lock held.
+        # directories in *keep*. Remembered evictions cost files their place
+        # up to their reserve (see Budget.overflow), and are forgotten, oldest
+        # first, only when no file is left to evict. Called with self._lock held.
         budget = self._budget
         evictions: list[Eviction] = []
         while budget.overflow(needed) > 0:
             if len(self._files) <= protected:
                 self._prune_empty_dirs(keep)
+                while budget.overflow(needed) > 0 and self._evicted:
+                    self._forget_eviction(next(iter(self._evicted)))
                 break
             victim = budget.least_recent(self._files)
             content = self._remove_file(victim, stamp)
@@ -872,7 +911,9 @@ class Store:
     def _trim_evictions(self) -> None:
         # Forget the oldest remembered evictions until the budget holds again.
         # Called with self._lock held, at the end of a write.
-        while self._budget.overflow(self._budget.record_bytes) > 0 and self._evicted:
+        budget = self._budget
+        max_bytes = budget.max_bytes
+        while self._evicted and max_bytes is not None and budget.used > max_bytes:
             self._forget_eviction(next(iter(self._evicted)))
 
     def _forget_eviction(self, name: str) -> None:
@@ -883,10 +924,12 @@ class Store:
     def recent_eviction(self, path: str) -> Eviction | None:
         """The eviction of the file at *path*, if it is among the latest ones remembered.
 
-        A store remembers its last 64 evictions, until a file is published at
-        that name again. They are charged to the budget but never cost a file
-        its place: they fill the room files leave free, and the oldest are
-        forgotten when files need it. Takes the lock.
+        A store remembers its last 1,024 evictions at most, until a file is
+        published at that name again. They are charged to the budget: up to a
+        sixteenth of it they cost files their place, beyond it they fill the
+        room files leave free, and the oldest are forgotten when files need
+        it. While remembered, the name stays taken for a write with
+        *avoid_evicted* (``save()``'s choice of a name). Takes the lock.
 
         Raises:
             InvalidPath: *path* is not a name a store could hold.

@@ -12,7 +12,7 @@ import pytest
 from django.core.files.base import ContentFile, File
 
 from inmemorystorage import InMemoryStorage, StorageFull
-from inmemorystorage.budget import dir_charge, file_charge
+from inmemorystorage.budget import RECORD_SHARE, dir_charge, file_charge
 from inmemorystorage.signals import file_evicted
 from inmemorystorage.store import Store
 
@@ -23,8 +23,17 @@ KIB = 1024
 
 
 def room_for(count: int, size: int, name_length: int = 5) -> int:
-    """A budget that holds *count* files of *size* bytes with names of *name_length*."""
-    return count * file_charge("x" * name_length, size)
+    """A budget that holds *count* files of *size* bytes with names of *name_length*.
+
+    With room beside them for the share of the budget that remembered
+    evictions keep (so that evicted names stay taken).
+    """
+    return with_records(count * file_charge("x" * name_length, size))
+
+
+def with_records(held: int) -> int:
+    """A budget that leaves *held* bytes to files and directories beside its records' share."""
+    return held + -(-held // (RECORD_SHARE - 1))
 
 
 @pytest.fixture
@@ -113,7 +122,8 @@ def test_an_open_reader_of_an_evicted_file_keeps_reading(three_files):
 
 def test_eviction_prunes_the_directories_it_empties():
     """A directory left empty by eviction goes too: directories are charged."""
-    storage = InMemoryStorage(max_bytes=room_for(2, KIB, name_length=9) + dir_charge("new"))
+    held = 2 * file_charge("new/b.bin", KIB) + dir_charge("new")
+    storage = InMemoryStorage(max_bytes=with_records(held))
     save(storage, "old/deep/a.bin")
     save(storage, "new/b.bin")
     save(storage, "new/c.bin")

@@ -14,6 +14,7 @@ from inmemorystorage.storage import check_options, shared_storages
 from inmemorystorage.store import StoredFile
 
 from .stress import check_consistency
+from .test_budget import with_records
 
 pytestmark = pytest.mark.usefixtures("forget_shared_stores")
 
@@ -81,7 +82,7 @@ def test_load_respects_a_refusing_budget():
 
 def test_load_evicts_to_make_room_and_reports_it(caplog):
     """With on_full='evict', a load evicts least recently used files, logged as for a save."""
-    storage = InMemoryStorage(max_bytes=2 * file_charge("a", 100))
+    storage = InMemoryStorage(max_bytes=with_records(2 * file_charge("a", 100)))
     storage.save("a", ContentFile(b"x" * 100))
     storage.save("b", ContentFile(b"x" * 100))
     with caplog.at_level("INFO", logger="inmemorystorage"):
@@ -157,31 +158,35 @@ def test_one_file_that_its_bookkeeping_takes_over_the_budget_is_named_as_one():
     ) == str(refused.value)
 
 
-def test_an_evicted_name_is_remembered_until_saved_again():
-    """recent_eviction() tells when a file was evicted; a new save under the name forgets it."""
-    storage = InMemoryStorage(max_bytes=2 * file_charge("a", 100) + 300)
+def test_an_evicted_name_is_remembered_until_written_again():
+    """recent_eviction() tells when a file was evicted; writing the name on purpose forgets it."""
+    storage = InMemoryStorage(max_bytes=with_records(2 * file_charge("a", 4000)))
     for name in ("a", "b", "c"):
-        storage.save(name, ContentFile(b"x" * 100))
+        storage.save(name, ContentFile(b"x" * 4000))
     eviction = storage.recent_eviction("a")
-    assert ("a", 100) == (eviction.name, eviction.size)
+    assert ("a", 4000) == (eviction.name, eviction.size)
     assert eviction.evicted_at > 0
     assert storage.recent_eviction("b") is None
-    storage.save("a", ContentFile(b"again"))
+    with storage.open("a", "wb") as rewritten:
+        rewritten.write(b"again")
     assert storage.recent_eviction("a") is None
 
 
-def test_remembered_evictions_are_charged_but_never_cost_a_file():
-    """The record lives in free room: charged in bytes_used, dropped before a file would go."""
+def test_remembered_evictions_are_charged_and_keep_a_share_of_the_budget():
+    """Records count in bytes_used; up to a sixteenth of the budget they cost files their place."""
     storage = InMemoryStorage(max_bytes=2 * file_charge("a", 100))
     for name in ("a", "b", "c"):
         storage.save(name, ContentFile(b"x" * 100))
-    # The budget holds exactly two files: no room is left to remember 'a'.
-    assert storage.recent_eviction("a") is None
-    assert ["b", "c"] == [f.name for f in storage.stored_files()]
-    roomy = InMemoryStorage(max_bytes=2 * file_charge("a", 100) + 1000)
+    # The budget holds exactly two files; remembering 'a' costs 'b' its place.
+    assert storage.recent_eviction("a") is not None
+    assert ["c"] == [f.name for f in storage.stored_files()]
+    assert storage.stats().bytes_used <= storage.max_bytes
+    roomy = InMemoryStorage(max_bytes=with_records(2 * file_charge("a", 4000)))
     for name in ("a", "b", "c"):
-        roomy.save(name, ContentFile(b"x" * 100))
-    assert 2 * file_charge("a", 100) < roomy.stats().bytes_used <= roomy.max_bytes
+        roomy.save(name, ContentFile(b"x" * 4000))
+    assert ["b", "c"] == [f.name for f in roomy.stored_files()]
+    assert roomy.recent_eviction("a") is not None
+    assert 2 * file_charge("a", 4000) < roomy.stats().bytes_used <= roomy.max_bytes
     assert [] == check_consistency(roomy._store)
 
 

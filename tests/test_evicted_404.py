@@ -46,9 +46,17 @@ def test_the_404_of_a_name_never_saved_is_the_plain_one(storage):
     assert "evicted" not in not_found(storage, "never.bin")
 
 
-def test_a_file_saved_again_after_its_eviction_is_served(storage):
-    """Saving the name again forgets the eviction: the file is there."""
-    storage.save("old.bin", ContentFile(b"back"))
+def test_a_new_file_of_an_evicted_name_gets_another_name(storage):
+    """save() gives the name to no new file: the old link stays a 404, never another file."""
+    name = storage.save("old.bin", ContentFile(b"someone else's"))
+    assert "old.bin" != name
+    assert "was evicted" in not_found(storage, "old.bin")
+
+
+def test_a_file_written_again_on_purpose_after_its_eviction_is_served(storage):
+    """Writing the name with open(name, "wb") means that name: the eviction is forgotten."""
+    with storage.open("old.bin", "wb") as file:
+        file.write(b"back")
     response = serve(RequestFactory().get("/media/old.bin"), "old.bin", storage)
     assert (200, b"back") == (response.status_code, response.content)
 

@@ -4,8 +4,9 @@ The model is a dict of path -> bytes, a set of directories, and (with a
 budget) the documented eviction rule: least recently used files go first,
 opening for read and writing count as use, and directories that eviction
 empties are pruned unless they lie on the path being written. Recent
-evictions are remembered, charged, and forgotten oldest first when files
-need their room.
+evictions are remembered and charged; up to a sixteenth of the budget they
+cost files their place, and beyond it they are forgotten oldest first when
+files need their room.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from hypothesis.stateful import (
 )
 
 from inmemorystorage import InMemoryStorage, StorageFull
-from inmemorystorage.budget import dir_charge, file_charge, record_charge
+from inmemorystorage.budget import RECORD_SHARE, dir_charge, file_charge, record_charge
 from inmemorystorage.exceptions import NotADirectory
 from inmemorystorage.signals import file_evicted
 from inmemorystorage.store import EVICTIONS_REMEMBERED
@@ -71,6 +72,12 @@ class Model:
     def used(self) -> int:
         return self.held() + sum(record_charge(name) for name in self.evicted)
 
+    def reserved(self) -> int:
+        """Bytes of remembered evictions that cost files their place: up to their share."""
+        assert self.max_bytes is not None
+        records = sum(record_charge(name) for name in self.evicted)
+        return min(records, self.max_bytes // RECORD_SHARE)
+
     def held(self) -> int:
         """Bytes charged for files and directories: what evictions make room in."""
         return sum(file_charge(p, len(c)) for p, c in self.files.items()) + sum(
@@ -96,24 +103,18 @@ class Model:
         if self.max_bytes is not None:
             if charge > self.max_bytes:
                 raise StorageFull(path, len(content), self.max_bytes, "too large")
-            if self.held() + needed - freed > self.max_bytes:
+            if self.held() + self.reserved() + needed - freed > self.max_bytes:
                 kept = set(parents(path)) - set(new_dirs)
                 floor = sum(dir_charge(d) for d in kept)
                 if self.on_full == "error" or floor + needed > self.max_bytes:
                     raise StorageFull(path, len(content), self.max_bytes, "full")
                 self.files.pop(path, None)
-                self.evicted.pop(path, None)
                 evicted = self._make_room(needed, protected=kept)
         self.evicted.pop(path, None)
         for directory in new_dirs:
             self.dirs.add(directory)
         self.files.pop(path, None)
         self.files[path] = content
-        for name in evicted:
-            self.evicted.pop(name, None)
-            self.evicted[name] = None
-            if len(self.evicted) > EVICTIONS_REMEMBERED:
-                del self.evicted[next(iter(self.evicted))]
         while self.max_bytes is not None and self.used() > self.max_bytes and self.evicted:
             del self.evicted[next(iter(self.evicted))]
         return evicted
@@ -121,15 +122,21 @@ class Model:
     def _make_room(self, needed: int, protected: set[str]) -> list[str]:
         assert self.max_bytes is not None
         evicted = []
-        while self.held() + needed > self.max_bytes:
+        while self.held() + self.reserved() + needed > self.max_bytes:
             if not self.files:
                 for directory in sorted(self.dirs, key=len, reverse=True):
                     if directory not in protected and not self.children(directory):
                         self.dirs.discard(directory)
+                while self.held() + self.reserved() + needed > self.max_bytes and self.evicted:
+                    del self.evicted[next(iter(self.evicted))]
                 break
             victim = next(iter(self.files))
             del self.files[victim]
             evicted.append(victim)
+            self.evicted.pop(victim, None)
+            self.evicted[victim] = None
+            if len(self.evicted) > EVICTIONS_REMEMBERED:
+                del self.evicted[next(iter(self.evicted))]
             for directory in reversed(parents(victim)):
                 if directory in protected or self.children(directory):
                     break
