@@ -364,15 +364,31 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         """
         return self._store.recent_evictions()
 
-    def stored_files(self) -> list[StoredFile]:
-        """Every file with its content and times, from one moment, sorted by name."""
-        return self._store.files()
+    def stored_files(self, *, by_recency: bool = False) -> list[StoredFile]:
+        """Every file with its content and times, from one moment, sorted by name.
 
-    def load_files(self, files: Iterable[StoredFile], *, replace: bool = False) -> list[str]:
+        With *by_recency*, least recently used first instead (for a
+        :meth:`load_files` with ``keep_what_fits``).
+        """
+        return self._store.files(by_recency=by_recency)
+
+    def load_files(
+        self,
+        files: Iterable[StoredFile],
+        *,
+        replace: bool = False,
+        keep_what_fits: bool = False,
+    ) -> list[str]:
         """Store many files with their times at once: all of them, or none.
 
         Each name is checked as :meth:`save` checks it, before anything
         changes; evictions are logged and signalled as for a save.
+
+        With *keep_what_fits* and ``on_full="evict"``, *files* come least
+        recently used first, and those the budget cannot hold beside the
+        later ones are left out and remembered as evicted, without a log line
+        each (their caller says how many: the reload hand-off into a smaller
+        ``max_bytes``); with ``on_full="error"`` it changes nothing.
 
         Returns:
             The names stored, in the order given.
@@ -393,7 +409,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         for file in checked:
             validate_file_name(file.name, allow_relative_path=True)
         with self._names:
-            loaded = self._store.load(checked, replace=replace)
+            loaded = self._store.load(checked, replace=replace, keep_what_fits=keep_what_fits)
         if loaded.evictions:
             self._report(loaded.evictions)
         return list(loaded.names)

@@ -83,6 +83,7 @@ from .allocator import release_free_memory
 from .budget import (
     DIR_OVERHEAD,
     FILE_OVERHEAD,
+    RECORD_SHARE,
     OnFull,
     dir_charge,
     file_charge,
@@ -203,6 +204,33 @@ def _taken_by(eviction: Eviction) -> FileExistsError:
     return FileExistsError(errno.EEXIST, msg, eviction.name)
 
 
+def _checked_batch(
+    files: Iterable[StoredFile],
+) -> tuple[dict[str, StoredFile], dict[str, tuple[int, int]]]:
+    """The files of a load by canonical name (a later one of a name wins), and their stamps.
+
+    Raises what :meth:`Store.load` documents for a name, a content or a time.
+    """
+    batch: dict[str, StoredFile] = {}
+    times: dict[str, tuple[int, int]] = {}
+    for file in files:
+        name = canonical_name(file.name)
+        if not name:
+            raise is_a_directory(file.name)
+        if not isinstance(file.content, bytes):
+            kind = type(file.content).__name__
+            msg = f"the content of {file.name!r} must be bytes, not {kind}"
+            raise TypeError(msg)
+        times[name] = (_loaded_stamp(file, "created"), _loaded_stamp(file, "modified"))
+        batch.pop(name, None)
+        batch[name] = file
+    dirs_in_batch = {d for name in batch for d in ancestor_names(name)}
+    for name in batch:
+        if name in dirs_in_batch:
+            raise NotADirectory(name)
+    return batch, times
+
+
 @attrs.frozen
 class StoreStats:
     """A consistent snapshot of what a store holds and how it has been used."""
@@ -266,6 +294,8 @@ class Loaded:
 
     names: tuple[str, ...]
     evictions: tuple[Eviction, ...]
+    #: Files of the load itself left out with ``keep_what_fits``: they did not fit.
+    dropped: tuple[Eviction, ...] = ()
 
 
 @attrs.define(slots=True, eq=False)
@@ -1018,27 +1048,39 @@ class Store:
 
     # Handing a store's content over as a whole.
 
-    def files(self) -> list[StoredFile]:
+    def files(self, *, by_recency: bool = False) -> list[StoredFile]:
         """Every file, with its content and times, from one moment; sorted by name.
 
-        Takes the lock while collecting (O(files)); does not count as a use.
+        With *by_recency*, least recently used first (by the latest read or
+        write of each), as a load with ``keep_what_fits`` wants them. Takes
+        the lock while collecting (O(files)); does not count as a use.
         """
         with self._lock:
+            self._apply_reads()
             entries = [
-                (name, content, self._created.get(name, stamp), stamp)
+                (name, content, self._created.get(name, stamp), stamp, self._accessed.get(name))
                 for name, content in self._files.items()
                 for stamp in (self._stamp_of(name),)
             ]
-        return sorted(
-            (
-                StoredFile(name, content, _seconds(created), _seconds(stamp))
-                for name, content, created, stamp in entries
-            ),
-            key=lambda file: file.name,
-        )
+        if by_recency:
+            entries.sort(key=lambda entry: (max(_seconds(entry[3]), entry[4] or 0.0), entry[0]))
+        else:
+            entries.sort(key=lambda entry: entry[0])
+        return [
+            StoredFile(name, content, _seconds(created), _seconds(stamp))
+            for name, content, created, stamp, _accessed in entries
+        ]
 
-    def load(self, files: Iterable[StoredFile], *, replace: bool = False) -> Loaded:
+    def load(
+        self, files: Iterable[StoredFile], *, replace: bool = False, keep_what_fits: bool = False
+    ) -> Loaded:
         """Publish many files at once, with their times: all of them, or none.
+
+        With *keep_what_fits*, in a store that evicts, files are given least
+        recently used first, and those that the budget could not hold beside
+        the later ones are dropped from the front, as eviction would drop
+        them: remembered as evicted and returned in :attr:`Loaded.dropped`
+        (a reload into a smaller ``max_bytes`` keeps what fits).
 
         Every name and time is checked before anything changes; a later file
         of the same name replaces an earlier one. A time later than the
@@ -1059,23 +1101,14 @@ class Store:
             TypeError: a content is not ``bytes``.
             ValueError: a time is not finite, or not within the years 1 to 9999.
         """
-        batch: dict[str, StoredFile] = {}
-        times: dict[str, tuple[int, int]] = {}
-        for file in files:
-            name = canonical_name(file.name)
-            if not name:
-                raise is_a_directory(file.name)
-            if not isinstance(file.content, bytes):
-                kind = type(file.content).__name__
-                msg = f"the content of {file.name!r} must be bytes, not {kind}"
-                raise TypeError(msg)
-            times[name] = (_loaded_stamp(file, "created"), _loaded_stamp(file, "modified"))
-            batch.pop(name, None)
-            batch[name] = file
-        dirs_in_batch = {d for name in batch for d in ancestor_names(name)}
-        for name in batch:
-            if name in dirs_in_batch:
-                raise NotADirectory(name)
+        batch, times = _checked_batch(files)
+        dropped: list[Eviction] = []
+        if keep_what_fits and self._budget.on_full == "evict" and self._budget.max_bytes:
+            dropped = self._drop_least_recent(batch, times)
+            if not batch:
+                with self._lock:
+                    self._remember_dropped(dropped)
+                return Loaded((), (), tuple(dropped))
         total = sum(file_charge(name, len(f.content)) for name, f in batch.items())
         if self._budget.too_large(total):
             size = sum(len(f.content) for f in batch.values())
@@ -1087,9 +1120,47 @@ class Store:
                 raise self._refusal(last, size, detail, what=label)
         with self._lock:
             evictions = self._load(batch, times, replace=replace)
+            self._remember_dropped(dropped)
         if self._freed >= self._release_after:
             self._release_memory()
-        return Loaded(tuple(batch), tuple(evictions))
+        return Loaded(tuple(batch), tuple(evictions), tuple(dropped))
+
+    def _drop_least_recent(
+        self, batch: dict[str, StoredFile], times: dict[str, tuple[int, int]]
+    ) -> list[Eviction]:
+        # Take from the front of *batch* (least recent first) the files that
+        # the room files keep beside the records' share cannot hold with all
+        # the later ones and their directories; return them as evictions.
+        max_bytes = self._budget.max_bytes or 0
+        room = max_bytes - max_bytes // RECORD_SHARE
+        needed = 0
+        dirs: set[str] = set()
+        kept = 0
+        for name, file in reversed(batch.items()):
+            new_dirs = [d for d in ancestor_names(name) if d not in dirs]
+            charge = file_charge(name, len(file.content)) + sum(map(dir_charge, new_dirs))
+            if needed + charge > room:
+                break
+            needed += charge
+            dirs.update(new_dirs)
+            kept += 1
+        now = _seconds(self._now())
+        dropped = [
+            Eviction(name, len(batch[name].content), now)
+            for name in list(batch)[: len(batch) - kept]
+        ]
+        for eviction in dropped:
+            del batch[eviction.name], times[eviction.name]
+        return dropped
+
+    def _remember_dropped(self, dropped: Sequence[Eviction]) -> None:
+        # Remember the files a load dropped as evicted, within the records'
+        # share of the budget. Called with self._lock held.
+        if dropped:
+            for eviction in dropped:
+                self._remember_eviction(eviction)
+            self._counters.evictions += len(dropped)
+            self._trim_evictions()
 
     def _load(
         self, batch: dict[str, StoredFile], times: dict[str, tuple[int, int]], *, replace: bool
