@@ -15,12 +15,15 @@ Names the storage rejects (overlong ones included), missing names and
 directories get 404, never 500; under ``DEBUG``, the 404 of a file evicted
 recently is a page of its own that says when and why.
 
-Uploads are user content served on the site's own origin, so every response
-carries ``Content-Security-Policy: sandbox``: an uploaded HTML, SVG or XML
-document is shown, but runs no script and is not of the site's origin. PDFs
-are the exception (a sandbox keeps Chromium and Safari from showing them, and
-their viewers run no script on the site's origin).
-``INMEMORYSTORAGE_SERVE_ACTIVE_CONTENT = True`` turns the header off.
+Uploads are user content served on the site's own origin, so every file
+that a browser could open as a document able to run script (HTML, SVG, XML,
+and every type not known to be passive) is sent with
+``Content-Security-Policy: sandbox``: it is shown, but runs no script and is
+not of the site's origin. Passive types go without it: plain text, CSV, JSON,
+PDF (a sandbox keeps Chromium's and Safari's viewers from showing it, and
+they run no script on the site's origin), images other than SVG, audio,
+video and fonts. ``INMEMORYSTORAGE_SERVE_ACTIVE_CONTENT = True`` turns the
+header off.
 """
 
 from __future__ import annotations
@@ -60,8 +63,12 @@ __all__ = ["ACTIVE_CONTENT_SETTING", "serve"]
 ACTIVE_CONTENT_SETTING = "INMEMORYSTORAGE_SERVE_ACTIVE_CONTENT"
 #: What every response of the view carries: the document runs no script, in an origin of its own.
 _SANDBOX = "sandbox"
-#: Types that are never sandboxed: browsers' PDF viewers refuse to work in a sandbox.
-_UNSANDBOXED_TYPES = frozenset({"application/pdf"})
+#: Types a browser shows as data, never as a document that runs script: not sandboxed.
+_PASSIVE_TYPES = frozenset({"text/plain", "text/csv", "application/json", "application/pdf"})
+#: Whole kinds of types that are passive, but for the one exception below.
+_PASSIVE_KINDS = frozenset({"image", "audio", "video", "font"})
+#: An image that is a document: SVG runs script.
+_ACTIVE_IMAGE = "image/svg+xml"
 #: A name (its last segment) longer than this is not remembered by _guess_type's cache.
 _CACHED_NAME_CHARS = 255
 #: How much of a requested name a 404 message repeats: a URL can be long, the message need not.
@@ -166,10 +173,18 @@ def _not_found(path: str, exc: Exception) -> Http404:
 
 
 def _sandboxed(path: str) -> bool:
-    """Whether the response for *path* gets ``Content-Security-Policy: sandbox``: not a PDF's."""
+    """Whether the response for *path* gets ``Content-Security-Policy: sandbox``.
+
+    Every type but the passive ones, so that a type nobody thought of is
+    sandboxed; decided by the name, as the type sent is.
+    """
     if getattr(settings, ACTIVE_CONTENT_SETTING, False):
         return False
-    return _guess_type(path) not in _UNSANDBOXED_TYPES
+    content_type = _guess_type(path)
+    if content_type in _PASSIVE_TYPES:
+        return False
+    kind = content_type.partition("/")[0]
+    return kind not in _PASSIVE_KINDS or content_type == _ACTIVE_IMAGE
 
 
 def _evicted(storage: InMemoryStorage, path: str) -> tuple[str, str] | None:
