@@ -19,6 +19,9 @@ message has an id and says what to do; docs/runserver.md lists them:
   full storage is a 500.
 - ``inmemorystorage.W005`` (``check --deploy``, ``DEBUG`` off): an in-memory
   storage in ``STORAGES``.
+
+``inmemorystorage.E003`` (the debug-toolbar panel without the app) is the
+panel's own check, run by django-debug-toolbar (``panels.py``).
 """
 
 from __future__ import annotations

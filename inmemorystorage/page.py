@@ -36,6 +36,7 @@ from django.middleware.csrf import get_token
 from django.template import Context, Engine
 from django.urls import reverse
 from django.utils.http import content_disposition_header, urlencode
+from django.utils.timesince import timesince
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST, require_safe
 
@@ -55,8 +56,8 @@ __all__ = ["archive", "clear", "download", "index", "load_archive"]
 
 #: The most files of one store the page lists; the tar download has them all.
 MAX_LISTED_FILES = 1000
-#: Directories this deep or less start open in the tree.
-OPEN_DEPTH = 1
+#: Directories less deep than this start open in the tree (0 is the top level).
+OPEN_DEPTH = 2
 #: What loading a tar can refuse: each is the user's tar or budget, never a bug here.
 _LOAD_ERRORS = (OSError, ValueError, SuspiciousFileOperation, tarfile.TarError)
 _View = TypeVar("_View", bound="Callable[..., HttpResponseBase]")
@@ -158,6 +159,14 @@ class EvictionRow:
     name: str
     size: int
     evicted_at: datetime
+
+    @property
+    def ago(self) -> str:
+        """How long ago, as a person says it: ``just now``, ``3 minutes ago``."""
+        now = datetime.now(tz=self.evicted_at.tzinfo)
+        if (now - self.evicted_at).total_seconds() < 60:  # noqa: PLR2004  # a minute
+            return "just now"
+        return f"{timesince(self.evicted_at, now)} ago"
 
 
 def _when(timestamp: float) -> datetime:

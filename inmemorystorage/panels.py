@@ -38,6 +38,7 @@ from debug_toolbar.panels import Panel
 from django.apps import apps
 from django.core import checks
 from django.template.defaultfilters import filesizeformat
+from django.urls import NoReverseMatch, reverse
 
 from .inventory import take_inventory
 from .signals import file_deleted, file_evicted, file_opened, file_saved
@@ -116,6 +117,14 @@ def _stop_observing() -> None:
         if _requests_observing == 0:
             for signal, _receiver_function in _RECEIVERS:
                 signal.disconnect(dispatch_uid=__name__)
+
+
+def _page_url() -> str | None:
+    """The storage page's URL, or ``None`` where the URLconf does not serve it."""
+    try:
+        return reverse("inmemorystorage-page")
+    except NoReverseMatch:
+        return None
 
 
 class InMemoryStoragePanel(Panel):
@@ -206,6 +215,7 @@ class InMemoryStoragePanel(Panel):
                 "milliseconds": sum(row["milliseconds"] or 0.0 for row in timed),
                 "evictions": sum(row["kind"] == "evict" for row in rows),
                 "stores": stores,
+                "page_url": _page_url(),
             }
         )
 

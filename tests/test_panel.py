@@ -150,7 +150,9 @@ def test_the_toolbar_shows_the_requests_operations(toolbar, client):
     saves, opens, deletes = cells(content, "save"), cells(content, "open"), cells(content, "delete")
     store = "STORAGES['default'], namespace 'media'"
     assert [["1", "save", store, "notes/hello.txt", "12\xa0bytes"]] == [row[:5] for row in saves]
-    assert [["2", "open rb", store, "notes/hello.txt", "12\xa0bytes"]] == [row[:5] for row in opens]
+    assert [["2", "open (rb)", store, "notes/hello.txt", "12\xa0bytes"]] == [
+        row[:5] for row in opens
+    ]
     assert [["3", "delete", store, "notes/old.txt", "\N{EN DASH}"]] == [row[:5] for row in deletes]
 
 
