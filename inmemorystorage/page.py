@@ -42,6 +42,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from .archive import dump, load
 from .inventory import take_inventory
+from .staticfiles import InMemoryStaticFilesStorage
 from .views import serve
 
 if TYPE_CHECKING:
@@ -266,7 +267,7 @@ def _url(held: HeldStore, name: str) -> str | None:
     storage = held.storage
     if not held.aliases:
         return None
-    if held.namespace is not None and held.namespace.startswith("staticfiles:"):
+    if isinstance(storage, InMemoryStaticFilesStorage):
         return None
     if not storage.base_url or not storage.base_url.startswith(("/", "http://", "https://")):
         return None

@@ -102,6 +102,20 @@ def test_stats_gives_the_budget(installed):
     assert f"{used:,} of 65,536 bytes used ({100 * used / 65536:.1f} %), on_full='evict'" in out
 
 
+def test_stats_of_an_unbounded_store_says_so(installed):
+    """A store without max_bytes gives its bytes used and says there is no bound."""
+    InMemoryStorage(namespace="free").save("a.txt", ContentFile(b"x"))
+    out, _err = run("stats", "namespace:free")
+    assert "namespace 'free'\n  1 files, 0 directories\n" in out
+    assert "bytes used, no max_bytes" in out
+
+
+def test_a_dump_that_cannot_be_written_is_a_command_error(installed, tmp_path):
+    """A target in a missing directory is named in the error."""
+    with pytest.raises(CommandError, match=r"Could not write .*nowhere"):
+        run("dump", str(tmp_path / "nowhere" / "out.tar"))
+
+
 def test_dump_writes_a_tar_of_the_store(installed, tmp_path):
     """dump writes the files this process holds to a tar at the path given."""
     storages["default"].save("notes/a.txt", ContentFile(b"alpha"))

@@ -7,15 +7,18 @@ import os
 import re
 import tarfile
 import types
+from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from inmemorystorage import InMemoryStorage, dump, page
+from inmemorystorage.page import EvictionRow
 from inmemorystorage.urls import PAGE_PREFIX, media_urlpatterns, storage_page_urlpatterns
 
 PAGE = f"/{PAGE_PREFIX}"
@@ -90,6 +93,12 @@ def test_the_page_answers_404_once_debug_is_off(site, client):
 def test_the_page_can_be_left_out_of_media_urlpatterns(site):
     """media_urlpatterns(page=False) serves only the files."""
     assert 1 == len(media_urlpatterns(page=False))
+
+
+def test_the_page_needs_a_prefix(site):
+    """An empty prefix would take the site's root: ImproperlyConfigured."""
+    with pytest.raises(ImproperlyConfigured, match="needs a prefix such as"):
+        storage_page_urlpatterns("/")
 
 
 def test_the_page_can_live_under_another_prefix(site, client):
@@ -197,6 +206,46 @@ def test_a_static_files_store_links_to_downloads_only(site, client):
         False,
         True,
     )
+
+
+def test_a_static_store_with_a_namespace_links_to_downloads_only(site, client):
+    """Whatever shares its store, a static storage's files are not linked at STATIC_URL."""
+    site.STORAGES = {
+        "default": memory(namespace="media"),
+        "staticfiles": {
+            "BACKEND": "inmemorystorage.InMemoryStaticFilesStorage",
+            "OPTIONS": {"namespace": "assets"},
+        },
+    }
+    site.STATIC_URL = "/static/"
+    storages["staticfiles"].save("app.css", ContentFile(b"a{}"))
+    section = store_section(get_page(client), "staticfiles")
+    assert ('class="open"' in section, "namespace &#x27;assets&#x27;" in section) == (False, True)
+
+
+def test_the_persist_store_is_named_as_such(site, client):
+    """With INMEMORYSTORAGE_PERSIST, an alias without a namespace is the persist store's."""
+    site.INMEMORYSTORAGE_PERSIST = True
+    site.STORAGES = {"default": memory(), "staticfiles": STATIC}
+    storages["default"].save("a.txt", ContentFile(b"x"))
+    section = store_section(get_page(client), "default")
+    assert "STORAGES[&#x27;default&#x27;], the INMEMORYSTORAGE_PERSIST store" in section
+
+
+@pytest.mark.parametrize(("content_bytes", "level"), [(100, "ok"), (1000, "high"), (1300, "full")])
+def test_the_bar_turns_amber_then_red(site, client, content_bytes, level):
+    """Under 75 % the bar is green, from 75 % amber, from 95 % red."""
+    site.STORAGES = {"default": memory(namespace="bar", max_bytes=2000), "staticfiles": STATIC}
+    storages["default"].save("a.txt", ContentFile(b"x" * content_bytes))
+    section = store_section(get_page(client), "default")
+    assert f'<div class="bar {level}" role="meter"' in section
+
+
+def test_an_eviction_long_ago_says_how_long():
+    """An eviction a minute old or more says how long ago; a newer one says just now."""
+    now = datetime.now(tz=UTC)
+    rows = [EvictionRow("a.txt", 1, now - timedelta(minutes=5)), EvictionRow("b.txt", 1, now)]
+    assert ["5\xa0minutes ago", "just now"] == [row.ago for row in rows]
 
 
 def test_two_aliases_of_one_namespace_are_one_store(site, client):
