@@ -37,7 +37,7 @@ from django.template import Context, Engine
 from django.urls import reverse
 from django.utils.http import content_disposition_header, urlencode
 from django.utils.timesince import timesince
-from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 from django.views.decorators.http import require_POST, require_safe
 
 from .archive import dump, load
@@ -279,6 +279,7 @@ def _url(held: HeldStore, name: str) -> str | None:
 
 @_debug_only
 @require_safe
+@ensure_csrf_cookie  # its forms post with the token, whether or not CsrfViewMiddleware is on
 def index(request: HttpRequest) -> HttpResponse:
     """The page: every in-memory store of this process, its budget, evictions and files."""
     return _render_index(request)

@@ -384,6 +384,16 @@ def test_clearing_empties_the_store(site, client):
     assert "Cleared STORAGES[&#x27;default&#x27;]" in response.content.decode()
 
 
+def test_the_page_gives_the_csrf_token_its_forms_need(site):
+    """Without CsrfViewMiddleware too, the page sets the cookie that its forms' token matches."""
+    storages["default"].save("a.txt", ContentFile(b"x"))
+    browser = Client(enforce_csrf_checks=True)
+    html = browser.get(PAGE).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)[1]
+    response = browser.post(f"{PAGE}clear?store=default", {"csrfmiddlewaretoken": token})
+    assert (303, 0) == (response.status_code, storages["default"].stats().files)
+
+
 def test_posts_need_the_csrf_token(site):
     """Loading and clearing are protected against cross-site requests."""
     storages["default"].save("a.txt", ContentFile(b"x"))
