@@ -6,8 +6,9 @@ beside it but its ``.dist-info``, which carries ``LICENSE`` under
 the tests and everything they read (``benchmarks/``, ``examples/``, ``docs/``,
 ``.ci/run``), so that a packager can run them from it, and the license.
 
-"The package's files" are those git tracks where this is a git checkout (so a
-module deleted from the work tree is missed, not forgotten), plus those on
+"The package's files" are those git tracks or would track where this is a
+git checkout (so a module deleted from the work tree is missed, not
+forgotten, and generated, ignored files are not expected), else those on
 disk. Run as a script by ``nox -s build``: ``python tests/distributions.py
 WHEEL SDIST`` prints each problem and exits 1 if there is one. Standard
 library only: it runs in any interpreter.
@@ -28,22 +29,27 @@ LICENSE = "LICENSE"
 #: The directories and files a packager's test run needs from the sdist.
 SDIST_TREES = (PACKAGE, "tests", "benchmarks", "examples", "docs")
 SDIST_FILES = (LICENSE, "README.md", "CHANGELOG.md", "pyproject.toml", "noxfile.py", ".ci/run")
+#: Tracked files, and untracked ones that .gitignore does not exclude: what hatchling takes.
+LS_FILES = ("ls-files", "-z", "--cached", "--others", "--exclude-standard")
 
 
 def checkout_files(root: Path, *paths: str) -> set[str]:
-    """The files under *paths* (relative, with ``/``): tracked by git, and those on disk.
+    """The files under *paths* (relative, with ``/``) that a build of *root* takes.
 
-    Compiled files and ``__pycache__`` are left out, as the builds leave them out.
+    In a git checkout: those git tracks (a module deleted from the work tree
+    too, so that it is missed, not forgotten) and those it would track (not
+    ignored), as hatchling selects them. Elsewhere (an unpacked sdist), the
+    files on disk but compiled ones, as the builds leave them out.
     """
-    found: set[str] = set()
     if (root / ".git").exists():
         listed = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z", "--", *paths],  # noqa: S607
+            ["git", "-C", str(root), *LS_FILES, "--", *paths],  # noqa: S607  # git from PATH
             check=True,
             capture_output=True,
             text=True,
         ).stdout
-        found.update(name for name in listed.split("\0") if name)
+        return {name for name in listed.split("\0") if name}
+    found: set[str] = set()
     for path in paths:
         top = root / path
         candidates = [top] if top.is_file() else top.rglob("*")
