@@ -57,6 +57,8 @@ __all__ = ["archive", "clear", "download", "index", "load_archive"]
 
 #: The most files of one store the page lists; the tar download has them all.
 MAX_LISTED_FILES = 1000
+#: The most recent evictions of one store the page lists (a store remembers more).
+MAX_LISTED_EVICTIONS = 50
 #: Directories less deep than this start open in the tree (0 is the top level).
 OPEN_DEPTH = 2
 #: What loading a tar can refuse: each is the user's tar or budget, never a bug here.
@@ -129,6 +131,8 @@ class StoreCard:
     evictions_counted: int
     refusals: int
     evictions: tuple[EvictionRow, ...]
+    #: How many evictions the store remembers, of which ``evictions`` are the latest.
+    evictions_remembered: int
     tree: tuple[TreeRow, ...]
     listed: int
     content_bytes: int
@@ -180,7 +184,8 @@ def _card(held: HeldStore) -> StoreCard:
     storage = held.storage
     stats = storage.stats()
     files = storage.stored_files()
-    evictions: Iterable[Eviction] = storage.recent_evictions()
+    remembered: list[Eviction] = storage.recent_evictions()
+    evictions: Iterable[Eviction] = remembered[:MAX_LISTED_EVICTIONS]
     listed = files[:MAX_LISTED_FILES]
     return StoreCard(
         held=held,
@@ -194,6 +199,7 @@ def _card(held: HeldStore) -> StoreCard:
         evictions_counted=stats.evictions,
         refusals=stats.refusals,
         evictions=tuple(EvictionRow(e.name, e.size, _when(e.evicted_at)) for e in evictions),
+        evictions_remembered=len(remembered),
         tree=tuple(_tree(held, listed)),
         listed=len(listed),
         content_bytes=sum(len(file.content) for file in files),

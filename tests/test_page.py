@@ -182,6 +182,20 @@ def test_recent_evictions_are_listed_newest_first_with_times(site, client):
     assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT[^"]+">', section)
 
 
+def test_only_the_latest_evictions_are_listed(site, client, monkeypatch):
+    """Beyond MAX_LISTED_EVICTIONS the page lists the latest and says how many it remembers."""
+    monkeypatch.setattr(page, "MAX_LISTED_EVICTIONS", 2)
+    site.STORAGES = {"default": memory(namespace="small", max_bytes=3000), "staticfiles": STATIC}
+    storage = storages["default"]
+    for number in range(5):
+        storage.save(f"logs/{number}.txt", ContentFile(b"x" * 1000))
+    section = store_section(get_page(client), "default")
+    rows = re.findall(r'<tr data-name="([^"]+)"><td class="name">', section)
+    assert ["logs/3.txt", "logs/2.txt"] == rows
+    remembered = len(storage.recent_evictions())
+    assert f"The latest 2 of the {remembered} evictions it remembers." in section
+
+
 def test_a_namespace_outside_storages_is_listed_with_downloads(site, client):
     """A store shared by namespace only is listed too; its files download through the page."""
     InMemoryStorage(namespace="thumbnails").save("t.png", ContentFile(b"t"))
