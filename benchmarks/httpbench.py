@@ -41,6 +41,8 @@ REQUEST_TIMEOUT = 3.0  # a body shorter than its Content-Length hangs until then
 MAX_REQUESTS = 100_000  # per client and run
 MAX_VERIFIED = 3_000  # uploads read back per run
 QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+#: Servers whose uploads cannot be read back: they store nothing, or nothing served.
+UPLOAD_FLOORS = ("http-floor", "http-floor-kept", "storage-floor")
 
 
 def free_port() -> int:
@@ -425,7 +427,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
                             if method == "GET":
                                 figures = get_run(port, clients, duration, expected)
                             else:
-                                verify = backend != "http-floor"
+                                verify = backend not in UPLOAD_FLOORS
                                 figures = post_run(port, clients, duration, rep, verify)
                         except Exception as exc:  # this server is out; the others go on
                             del ports[backend]

@@ -58,9 +58,7 @@ def doc():
 
 
 def _group(doc, key, count=None):
-    return next(
-        g for g in report.summary(doc) if g["key"] == key and count in (None, g["count"])
-    )
+    return next(g for g in report.summary(doc) if g["key"] == key and count in (None, g["count"]))
 
 
 def _goal_marks(group):

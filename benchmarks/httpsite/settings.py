@@ -21,6 +21,10 @@ _DEFAULT_STORAGE = {
     "django": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "fs": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "http-floor": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    # Upload floors (not in the default run; see docs/benchmarks.md): the body kept in a
+    # dict by the view itself, and a dict behind Django's Storage API (its generic save()).
+    "http-floor-kept": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "storage-floor": {"BACKEND": "benchmarks.floors.FloorStorage"},
 }
 STORAGES = {
     "default": _DEFAULT_STORAGE[BENCH_BACKEND],

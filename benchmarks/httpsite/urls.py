@@ -10,7 +10,7 @@ from . import views
 
 def _media_view() -> tuple[Any, dict[str, Any]]:
     backend = settings.BENCH_BACKEND
-    if backend == "http-floor":
+    if backend in ("http-floor", "http-floor-kept", "storage-floor"):
         return views.floor, {}
     if backend == "fs":
         from django.views.static import serve

@@ -11,6 +11,8 @@ from benchmarks.content import make_content
 
 #: The floor's answer: the same bytes the other backends serve, made once.
 CONSTANT = make_content("media/" + settings.BENCH_FILE_NAME, 1, settings.BENCH_FILE_SIZE)
+#: The uploads ``http-floor-kept`` keeps: a dict, no storage (unlocked: one store per request).
+KEPT: dict[str, bytes] = {}
 
 
 def floor(request: HttpRequest, path: str) -> FileResponse:
@@ -22,7 +24,9 @@ def upload(request: HttpRequest) -> HttpResponse:
     """Save the request body under ``uploads/<name>``; answer with the name actually used."""
     name = "uploads/" + request.GET["name"]
     data = request.body
-    if settings.BENCH_BACKEND != "http-floor":
+    if settings.BENCH_BACKEND == "http-floor-kept":
+        KEPT[name] = data
+    elif settings.BENCH_BACKEND != "http-floor":
         name = default_storage.save(name, ContentFile(data))
     return _sized(HttpResponse(name, content_type="text/plain"))
 
