@@ -175,11 +175,18 @@ def xz_memory_limit(max_bytes: int | None) -> int:
     return min(XZ_MEMORY_LIMIT, max(XZ_MEMORY_FLOOR, input_limit(max_bytes)))
 
 
-def dump(storage: InMemoryStorage, target: IO[bytes] | str | os.PathLike[str]) -> list[str]:
+def dump(
+    storage: InMemoryStorage,
+    target: IO[bytes] | str | os.PathLike[str],
+    *,
+    by_recency: bool = False,
+) -> list[str]:
     """Write every file of *storage* to *target* as a tar archive; return the names written.
 
     The files are one consistent snapshot: a concurrent save lands wholly in
-    the archive or not at all. Names are written in sorted order.
+    the archive or not at all. Names are written in sorted order, or with
+    *by_recency* least recently used first (as the reload hand-off writes
+    them, so that a smaller budget keeps the most recently used).
 
     Args:
         storage: The in-memory storage to copy (its whole namespace, if shared).
@@ -188,9 +195,10 @@ def dump(storage: InMemoryStorage, target: IO[bytes] | str | os.PathLike[str]) -
             create or replace. A path is written as a new file beside it,
             renamed into place once complete: a link planted there is
             replaced, never written through.
+        by_recency: Write the files least recently used first, not by name.
 
     Returns:
-        The names of the files written, sorted.
+        The names of the files written, in the order written.
 
     Raises:
         OSError: the file cannot be written, or *target* names a link, a
@@ -199,7 +207,7 @@ def dump(storage: InMemoryStorage, target: IO[bytes] | str | os.PathLike[str]) -
 
     .. versionadded:: 3.0.0
     """
-    files = sorted(storage.stored_files(), key=lambda file: file.name)
+    files = storage.stored_files(by_recency=by_recency)
     if isinstance(target, str | os.PathLike):
         _write_new_file(Path(target), files)
     else:
@@ -513,8 +521,9 @@ class _Gzip:
 class _Streams:
     """Every stream of a multi-stream bzip2 or xz input, each checked to its end.
 
-    NUL padding between and after streams is allowed (xz defines it; gzip
-    allows it); anything else after a stream must be another stream.
+    NUL padding between and after streams is allowed (xz defines it, in
+    fours; gzip allows it); anything else after a stream must be another
+    stream.
     """
 
     def __init__(
@@ -529,12 +538,9 @@ class _Streams:
     def read(self, size: int) -> bytes:
         while True:
             if self.decompressor.eof:
-                rest = self.decompressor.unused_data.lstrip(b"\0")
-                while not rest:
-                    piece = self.source.read()
-                    if not piece:
-                        return b""
-                    rest = piece.lstrip(b"\0")
+                rest = self._after_padding(self.decompressor.unused_data)
+                if not rest:
+                    return b""
                 self.decompressor = self.new()
                 self.pending = rest
             if self.decompressor.needs_input and not self.pending:
@@ -557,6 +563,22 @@ class _Streams:
             self.pending = b""
             if data:
                 return data
+
+    def _after_padding(self, rest: bytes) -> bytes:
+        """What follows the NUL bytes after a stream (``b""``: the end of the input)."""
+        padding = 0
+        while True:
+            following = rest.lstrip(b"\0")
+            padding += len(rest) - len(following)
+            if following:
+                break
+            rest = self.source.read()
+            if not rest:
+                break
+        if self.kind == "xz" and padding % 4:
+            msg = f"{self.source.label} has {padding} NUL bytes after an xz stream, not 4k"
+            raise tarfile.ReadError(msg)
+        return following
 
 
 def _bzip2() -> bz2.BZ2Decompressor:

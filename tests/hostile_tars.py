@@ -77,9 +77,9 @@ def four_files():
     return tar(*(member(f"{c}.txt", c.upper().encode() * 4) for c in "abcd"))
 
 
-def zeros(size):
-    """*size* NUL bytes, in pieces of at most 1 MiB."""
-    piece = b"\0" * MiB
+def zeros(size, fill=b"\0"):
+    """*size* NUL bytes (or *fill* bytes), in pieces of at most 1 MiB."""
+    piece = fill * MiB
     while size > 0:
         yield piece[: min(size, MiB)]
         size -= MiB
@@ -103,11 +103,11 @@ def extension_bomb(kind, size):
         body = size - len(prefix) - 1
         yield header("././@PaxHeader", size, tarfile.XHDTYPE)
         yield prefix
-        yield from (piece.replace(b"\0", b"a") for piece in zeros(body))
+        yield from zeros(body, b"a")
         yield b"\n"
     else:
         yield header("././@LongLink", size, tarfile.GNUTYPE_LONGNAME)
-        yield from (piece.replace(b"\0", b"a") for piece in zeros(size - 1))
+        yield from zeros(size - 1, b"a")
         yield b"\0"
     yield padding(size)
     yield header("f.txt", 1) + b"x" + padding(1) + END

@@ -69,12 +69,12 @@ def storage():
 # Observation 5: compression and metadata bombs, and member counts.
 
 BOMBS = {
-    # A 128 MiB file of zeros in 120 bytes of bzip2: a036b65 decompressed the
+    # A 64 MiB file of zeros in 100 bytes of bzip2: a036b65 decompressed the
     # whole chunk it read before looking at the member's size.
-    "bz2-file": (lambda: compress("bz2", big_file("big.bin", 128 * MiB)), "StorageFull"),
+    "bz2-file": (lambda: compress("bz2", big_file("big.bin", 64 * MiB)), "StorageFull"),
     # A 64 MiB pax header (a comment) or GNU long name, gzip-compressed to 65 kB.
-    "gz-pax-header": (lambda: compress("gz", extension_bomb("pax", 64 * MiB)), "ReadError"),
-    "gz-long-name": (lambda: compress("gz", extension_bomb("gnu", 64 * MiB)), "ReadError"),
+    "gz-pax-header": (lambda: compress("gz", extension_bomb("pax", 64 * MiB), 1), "ReadError"),
+    "gz-long-name": (lambda: compress("gz", extension_bomb("gnu", 64 * MiB), 1), "ReadError"),
     # xz headers that ask for a 64 MiB (xz -9) and a 1.5 GiB dictionary.
     "xz-64MiB-dictionary": (lambda: xz_asking_for(28, four_files()), "ReadError"),
     "xz-1.5GiB-dictionary": (lambda: xz_asking_for(37), "ReadError"),
@@ -168,6 +168,7 @@ GNU_PARITY = {
     "bzip2-two-streams": (lambda: two_streams(bz2.compress), True),
     "xz-two-streams": (lambda: two_streams(lzma.compress), True),
     "xz-stream-padding": (lambda: lzma.compress(four_files()) + b"\0" * 8, True),
+    "xz-padding-not-in-fours": (lambda: lzma.compress(four_files()) + b"\0" * 3, False),
 }
 
 
