@@ -481,6 +481,7 @@ SHORT = {
     "dj210": "2.1.0",
     "fs": "FS",
     "django": "Django",
+    "ours-bounded": "bounded",
 }
 
 
@@ -574,7 +575,7 @@ def summary(doc: dict[str, Any]) -> list[dict[str, Any]]:
         if row is None:
             continue
         verdict = _verdict(goal)
-        who = "bounded " if backend != "ours" else ""
+        who = f"{SHORT.get(backend, backend)} " if backend != "ours" else ""
         label = f"{who}≥ {target:g}x {SHORT.get(versus, versus)}"
         if versus in (API_FLOOR, HTTP_FLOOR):
             at: float | None = target

@@ -250,6 +250,8 @@ class Job:
     label: str
     module: str
     payload: dict[str, Any]
+    #: How many job timeouts it may take (three churn runs of large uploads take longer).
+    timeouts: int = 1
 
 
 def rounds(config: Config) -> list[tuple[int, int, str]]:
@@ -296,7 +298,7 @@ def plan(config: Config) -> list[Job]:
                 payload = {"backend": backend, "scenario": "churn_runs", "mix": "harsh",
                            "sizes": config.sizes}  # fmt: skip
                 label = f"churn, harsh mix · {backend}"
-                jobs.append(Job("churn", label, "benchmarks.worker", payload))
+                jobs.append(Job("churn", label, "benchmarks.worker", payload, timeouts=2))
     if config.http_backends:
         payload = {
             "backends": list(config.http_backends),
@@ -483,7 +485,7 @@ def run(config: Config, progress: Progress | None = None) -> dict[str, Any]:
     for job in jobs:
         steps.start(job.label)
         began = time.monotonic()
-        figures = _run_worker(job.module, job.payload, config.job_timeout)
+        figures = _run_worker(job.module, job.payload, config.job_timeout * job.timeouts)
         _record(doc, job, figures)
         steps.finish(job.label, step_line(job, figures, time.monotonic() - began))
     doc["seconds"] = time.time() - started
