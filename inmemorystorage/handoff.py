@@ -387,7 +387,7 @@ def _write_handoff(outgoing: list[_Outgoing], output: Any, directory: int) -> in
     with tarfile.open(fileobj=output, mode="w", format=tarfile.PAX_FORMAT) as handoff:
         for item in outgoing:
             with _scratch(directory) as part:
-                names = dump(item.storage, part)
+                names = dump(item.storage, part, by_recency=True)
                 if not names:
                     continue
                 member = tarfile.TarInfo(f"stores/{len(stores)}.tar")
@@ -570,7 +570,9 @@ def _load(file: IO[bytes], name: str) -> int:
         for storage, files, entry in incoming:
             before = storage.stored_files()
             try:
-                loaded.append((storage, storage.load_files(files, replace=True), before))
+                names = storage.load_files(files, replace=True, keep_what_fits=True)
+                loaded.append((storage, names, before))
+                _report_dropped(storage, entry, len({file.name for file in files}) - len(names))
             except _REFUSALS as exc:
                 msg = f"{_describe(entry)} refused its files: {exc}"
                 raise HandoffError(msg) from exc
@@ -580,6 +582,19 @@ def _load(file: IO[bytes], name: str) -> int:
             storage.load_files(before)
         raise
     return sum(len(names) for _storage, names, _before in loaded)
+
+
+def _report_dropped(storage: InMemoryStorage, entry: dict[str, Any], count: int) -> None:
+    """One console line for the files a smaller ``max_bytes`` could not keep (if any)."""
+    if count > 0:
+        logger.warning(
+            "Evicted %d least recently used in-memory file(s) of %s: they did not fit "
+            "max_bytes=%s beside the most recently used ones (it was %s).",
+            count,
+            _describe(entry),
+            f"{storage.max_bytes:,}",
+            f"{entry['max_bytes']:,}" if entry.get("max_bytes") is not None else "unbounded",
+        )
 
 
 def _read_manifest(handoff: tarfile.TarFile) -> list[dict[str, Any]]:

@@ -146,11 +146,33 @@ def test_an_edited_budget_applies_to_the_files_handed_over(media, settings, dire
     assert (10_000, 2) == (storage.max_bytes, len(storage.stored_files()))
 
 
-def test_files_over_an_edited_budget_are_refused_as_a_whole(media, settings, directory, caplog):
-    """Files that no longer fit the new max_bytes together are reported and not loaded."""
+def test_a_smaller_evicting_budget_keeps_the_most_recently_used_files(
+    media, settings, directory, caplog
+):
+    """A lowered max_bytes keeps what fits, most recent first, and says in one line what went."""
+    media.save("big.bin", ContentFile(b"x" * 4000))
+    media.open("a.txt").close()  # read after big.bin was saved: the most recently used
+    handoff.send(directory)
+    new_process(settings, default=memory(namespace="default", max_bytes=6000))
+    with caplog.at_level(logging.WARNING, "inmemorystorage"):
+        assert 2 == handoff.receive(directory)
+    storage = storages["default"]
+    assert ["a.txt", "big.bin"] == [f.name for f in storage.stored_files()]
+    assert storage.recent_eviction("photos/b.jpg") is not None
+    evicted = [r.getMessage() for r in caplog.records if "least recently used" in r.getMessage()]
+    assert [
+        "Evicted 1 least recently used in-memory file(s) of STORAGES['default']: they did not "
+        "fit max_bytes=6,000 beside the most recently used ones (it was unbounded)."
+    ] == evicted
+
+
+def test_files_over_an_edited_refusing_budget_are_refused_as_a_whole(
+    media, settings, directory, caplog
+):
+    """With on_full='error', files that no longer fit together are reported and not loaded."""
     media.save("big.bin", ContentFile(b"x" * 4000))
     handoff.send(directory)
-    new_process(settings, default=memory(namespace="default", max_bytes=4800))
+    new_process(settings, default=memory(namespace="default", max_bytes=4800, on_full="error"))
     with caplog.at_level(logging.WARNING, "inmemorystorage"):
         assert 0 == handoff.receive(directory)
     assert [] == storages["default"].stored_files()
@@ -172,7 +194,7 @@ def test_a_refused_store_refuses_the_whole_handoff(media, settings, directory, c
     new_process(
         settings,
         default=memory(namespace="default"),
-        reports=memory(namespace="reports", max_bytes=2000),
+        reports=memory(namespace="reports", max_bytes=2000, on_full="error"),
     )
     with caplog.at_level(logging.WARNING, "inmemorystorage"):
         assert 0 == handoff.receive(directory)

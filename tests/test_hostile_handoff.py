@@ -313,7 +313,7 @@ def test_a_budget_refusal_restores_the_files_a_store_had(settings, directory, fo
     """Files loaded into the first store are taken back, and the ones they replaced come back."""
     settings.STORAGES = {
         "first": memory(namespace="first"),
-        "small": memory(namespace="small", max_bytes=2000),
+        "small": memory(namespace="small", max_bytes=2000, on_full="error"),
         "staticfiles": STATIC,
     }
     storages["first"].save("keep.txt", ContentFile(b"kept"))
