@@ -74,6 +74,7 @@ from __future__ import annotations
 
 import errno
 import math
+import operator
 import time
 from typing import TYPE_CHECKING
 
@@ -229,6 +230,21 @@ def _checked_batch(
         if name in dirs_in_batch:
             raise NotADirectory(name)
     return batch, times
+
+
+def _listing(name: str, directory: DirNode) -> tuple[list[str], list[str]]:
+    """The base names of the directories and of the files in *directory*, at *name*.
+
+    Cut from the full names in C (a map of a slice). Called with the store's
+    lock held: O(entries), as a copy of the names would be.
+    """
+    base = operator.itemgetter(slice(len(name) + 1 if name else 0, None))
+    if not directory.subdirs:  # only files: no child needs sorting out
+        return [], list(map(base, directory.children))
+    children = directory.children.items()
+    dirs = [base(key) for key, child in children if type(child) is DirNode]
+    files = [base(key) for key, child in children if type(child) is int]
+    return dirs, files
 
 
 @attrs.frozen
@@ -559,11 +575,11 @@ class Store:
             directory = self._dirs.get(name)
             if directory is None:
                 raise NotADirectory(name) if name in self._files else self._missing(name)
-            children = list(directory.children.items())
-        cut = len(name) + 1 if name else 0
-        dirs = [key[cut:] for key, child in children if isinstance(child, DirNode)]
-        files = [key[cut:] for key, child in children if type(child) is int]
-        return dirs, files
+            listing = directory.listing
+            if listing is None:
+                listing = directory.listing = _listing(name, directory)
+        dirs, files = listing
+        return list(dirs), list(files)  # the caller's own: the kept lists never change
 
     def stats(self) -> StoreStats:
         """A consistent snapshot of the counts, the bytes used and the counters.
@@ -727,6 +743,7 @@ class Store:
         budget.file_bytes += charge  # budget.add_file(), inline on this path
         if old is None:
             parent.children[name] = stamp
+            parent.listing = None
             parent.modified = parent.accessed = stamp
             self._files[name] = content  # the publication: a new name goes last in any order
         else:
@@ -806,6 +823,8 @@ class Store:
             parent = self._dirs[parent_name(name)]
             child = DirNode(stamp, stamp, stamp)
             parent.children[name] = child
+            parent.subdirs += 1
+            parent.listing = None
             parent.modified = parent.accessed = stamp
             self._dirs[name] = child
             budget.add_dir(name)
@@ -890,6 +909,7 @@ class Store:
         content = self._files.pop(name)
         parent = self._dirs[parent_name(name)]
         del parent.children[name]
+        parent.listing = None
         parent.modified = parent.accessed = stamp
         self._accessed.pop(name, None)
         self._created.pop(name, None)
@@ -920,7 +940,10 @@ class Store:
     def _remove_dir(self, name: str) -> None:
         # Called with self._lock held, for an empty directory.
         del self._dirs[name]
-        del self._dirs[parent_name(name)].children[name]
+        parent = self._dirs[parent_name(name)]
+        del parent.children[name]
+        parent.subdirs -= 1
+        parent.listing = None
         self._budget.remove_dir(name)
 
     def _prune_empty_dirs(self, keep: set[str]) -> None:
@@ -1037,6 +1060,8 @@ class Store:
             root = self._dirs[""]
             self._dirs.clear()
             root.children.clear()
+            root.subdirs = 0
+            root.listing = None
             self._stamp = 0  # back to the clock, as a new store's
             root.modified = root.accessed = self._next_stamp()
             self._dirs[""] = root
@@ -1232,6 +1257,7 @@ class Store:
             budget.add_file(file_charge(name, len(file.content)))
             parent = self._dirs[parent_name(name)]
             parent.children[name] = modified
+            parent.listing = None
             parent.modified = parent.accessed = stamp
             self._files[name] = file.content
             budget.touch(self._files, name)

@@ -133,6 +133,23 @@ def _compare(store: Store) -> list[str]:
             problems.append("creation times are kept for files that are gone")
         if budget.max_bytes is not None and budget.used > budget.max_bytes:
             problems.append(f"bytes used {budget.used} exceed max_bytes {budget.max_bytes}")
+        problems.extend(_stale_listings(tree_dirs))
+    return problems
+
+
+def _stale_listings(tree_dirs: dict[str, DirNode]) -> list[str]:
+    """Directories whose kept listing or count of subdirectories is not what they hold."""
+    problems = []
+    for name, node in tree_dirs.items():
+        cut = len(name) + 1 if name else 0
+        dirs = [key[cut:] for key, child in node.children.items() if isinstance(child, DirNode)]
+        files = [key[cut:] for key, child in node.children.items() if type(child) is int]
+        if node.subdirs != len(dirs):
+            problems.append(f"{name!r} counts {node.subdirs} subdirectories, holds {len(dirs)}")
+        if node.listing is not None and (sorted(dirs), sorted(files)) != tuple(
+            map(sorted, node.listing)
+        ):
+            problems.append(f"the listing kept for {name!r} is stale")
     return problems
 
 

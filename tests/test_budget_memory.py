@@ -83,6 +83,20 @@ def test_a_file_is_charged_at_least_what_it_costs():
     assert per_file <= FILE_OVERHEAD + len("dir/file000000"), per_file
 
 
+@pytest.mark.parametrize("length", [14, 250])
+def test_a_listed_file_is_charged_at_least_what_it_costs(length):
+    """The listing a directory keeps (its base names) fits in FILE_OVERHEAD, long names too."""
+    store = Store(max_bytes=10**9)
+
+    def fill(s: Store) -> None:
+        for i in range(5_000):
+            s.write(f"dir/{i:06d}".ljust(length, "x"), b"x")
+        s.listdir("dir")
+
+    per_file = traced_after(fill, store) / 5_000
+    assert per_file <= FILE_OVERHEAD + length, per_file
+
+
 def test_a_directory_is_charged_at_least_what_it_costs():
     """DIR_OVERHEAD covers a directory's node, its children dict and its entry, as traced."""
     per_file = traced_per_file(lambda i: f"dir/file{i:05d}", 10_000)
