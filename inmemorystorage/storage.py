@@ -33,7 +33,7 @@ from .exceptions import NotADirectory, PathDoesNotExist, UnsafePath
 from .files import SnapshotFile, WriterFile, parse_mode
 from .signals import file_deleted, file_evicted, file_opened, file_saved
 from .store import READS_BEFORE_DRAIN, Eviction, FileInfo, Store, StoredFile, StoreStats
-from .tree import is_a_directory, is_canonical
+from .tree import canonical_names, is_a_directory, is_canonical
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -746,8 +746,16 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         255 bytes), so that Django's ``get_available_name()`` can shorten it.
         """
         if type(name) is str:
+            store = self._store
+            if store.lookup(name) is not None:  # a stored file's name: one dict lookup
+                return True
+            canonical = canonical_names.get(name)  # a name seen lately: one more
+            if canonical is not None:
+                if canonical is name:  # canonical already (see tree.canonical_names)
+                    return store.is_dir(name)
+                return store.lookup(canonical) is not None or store.is_dir(canonical)
             try:
-                return self._store.exists(name)  # the usual, relative name: no more to do
+                return store.exists(name, found=False)  # the usual, relative name
             except (UnsafePath, OSError):  # absolute, or too long: see below
                 pass
         with self._names:

@@ -360,6 +360,8 @@ class Store:
         # A read's time is a float: it costs less to get than nanoseconds, and
         # its resolution (about 240 ns) is finer than a datetime's.
         self.lookup: Callable[[str], bytes | None] = self._files.get
+        # Whether a directory is at a canonical name: read without a lock, as exists() does.
+        self.is_dir: Callable[[str], bool] = self._dirs.__contains__
         self.read_clock: Callable[[], float] = time.time if clock is None else clock
         # Reads not yet applied, (name, read_clock()): appended to by readers
         # without a lock, who call take_in_reads() when they find
@@ -545,19 +547,23 @@ class Store:
         assert type(stamp) is int  # noqa: S101  # a file's entry, by the caller's check
         return stamp
 
-    def exists(self, path: str, *, canonical: bool = False) -> bool:
+    def exists(self, path: str, *, canonical: bool = False, found: bool | None = None) -> bool:
         """Whether a file or directory is at *path* (a file on the way means no).
 
-        Takes no lock: one or two lookups. Does not count as a use.
+        Takes no lock: one to three lookups. Does not count as a use.
         *canonical* says that the caller has checked *path* with
-        :func:`~inmemorystorage.tree.is_canonical`.
+        :func:`~inmemorystorage.tree.is_canonical`; *found* ``False``, that it
+        has looked *path* up in the index already, and found no file there.
         """
-        try:
-            if path in self._files:
-                return True
-        except TypeError:  # unhashable: let split_path() say what a name must be
-            pass
+        if found is None:
+            try:
+                if path in self._files:
+                    return True
+            except TypeError:  # unhashable: let split_path() say what a name must be
+                pass
         name = path if canonical else canonical_name(path)
+        if name == path:  # the index was asked already
+            return name in self._dirs
         return name in self._files or name in self._dirs
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:

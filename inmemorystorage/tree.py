@@ -39,6 +39,13 @@ MAX_NAME_BYTES = 4096
 #: Names up to this many characters are remembered by the name caches; longer ones
 #: are worked out each time, so that no cache holds much of what requests sent.
 CACHED_NAME_CHARS = 256
+#: How many canonical names :data:`canonical_names` keeps before it starts afresh.
+CACHED_NAMES = 4096
+#: The canonical form of each short name seen lately (at most :data:`CACHED_NAMES`
+#: of :data:`CACHED_NAME_CHARS` characters or fewer: about 2 MiB at worst, whatever
+#: requests send). A plain dict, so that the lock-free ``exists()`` reads it with one
+#: ``get``; it is emptied when full, and its reads and writes are each atomic.
+canonical_names: dict[str, str] = {}
 
 
 @attrs.define(slots=True, eq=False, weakref_slot=False)
@@ -211,19 +218,22 @@ def _split_slowly(path: str, segments: list[str]) -> tuple[str, ...]:
 def canonical_name(path: str) -> str:
     """The name a store keeps *path* under (``""``: the root); raises as :func:`split_path`."""
     if type(path) is str and len(path) <= CACHED_NAME_CHARS:
-        return _canonical_cached(path)
+        name = canonical_names.get(path)
+        if name is None:
+            name = join(_split_cached(path))
+            if name == path:
+                name = path  # the very object: an identity test then tells it canonical
+            if len(canonical_names) >= CACHED_NAMES:
+                canonical_names.clear()
+            canonical_names[path] = name
+        return name
     return join(_split(path))
-
-
-@functools.lru_cache(maxsize=4096)
-def _canonical_cached(path: str) -> str:
-    return join(_split_cached(path))
 
 
 def clear_name_caches() -> None:
     """Forget every name the caches of :func:`split_path` and :func:`canonical_name` hold."""
     _split_cached.cache_clear()
-    _canonical_cached.cache_clear()
+    canonical_names.clear()
 
 
 def join(parts: tuple[str, ...]) -> str:
