@@ -73,7 +73,6 @@ the evictions it caused, for its caller to report once it is released.
 from __future__ import annotations
 
 import errno
-import math
 import operator
 import time
 from typing import TYPE_CHECKING
@@ -91,8 +90,20 @@ from .budget import (
     make_budget,
     name_charge,
 )
+from .engine import (
+    NS,
+    Eviction,
+    FileInfo,
+    Loaded,
+    StoredFile,
+    StoreStats,
+    Written,
+    checked_batch,
+    seconds,
+)
 from .exceptions import InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
 from .locking import NO_WAIT, PoliteLock
+from .refusals import batch_label, full_detail, needs, taken_by
 from .tree import (
     DirNode,
     ancestor_names,
@@ -116,120 +127,6 @@ EVICTIONS_REMEMBERED = 1024
 #: allocator to return free memory to the system: a quarter of a bounded
 #: store's budget (at least this floor), or this much for an unbounded one.
 RELEASE_AFTER_BYTES = 16 * 1024 * 1024
-_NS = 1_000_000_000
-#: The times a loaded file may carry, in seconds since the epoch: what ``datetime``
-#: represents (the years 1 to 9999), as the storage's time getters must return one.
-EARLIEST_TIME = -62_135_596_800
-LATEST_TIME = 253_402_300_799
-
-
-def _seconds(stamp: int) -> float:
-    return stamp / _NS
-
-
-def _batch_label(batch: dict[str, StoredFile]) -> tuple[str, str | None]:
-    """The name a batch's refusal carries (its last file's), and how it names the files.
-
-    One file is named by its name (``None``: the default); more are counted,
-    ``"3 files"``, so that no message quotes a count as if it were a name.
-    """
-    last = next(reversed(batch))
-    return last, f"{len(batch):,} files" if len(batch) > 1 else None
-
-
-def _needs(charge: int, count: int = 1, new_dirs: int = 0) -> str:
-    """What *count* files and the *new_dirs* directories they add are charged in all.
-
-    Every byte a refusal message counts is named, so that its figures add up.
-    """
-    if count == 1:
-        parts, verb = ["its name", "the per-file overhead"], "it needs"
-    else:
-        parts, verb = ["their names", "per-file overheads"], "they need"
-    if new_dirs:
-        parts.append(f"{new_dirs:,} new director{'y' if new_dirs == 1 else 'ies'}")
-    return f"with {', '.join(parts[:-1])} and {parts[-1]} {verb} {charge:,} bytes"
-
-
-def _full_detail(needs: str, others: int) -> str:
-    """Why ``on_full="error"`` refused: what is needed beside what the rest holds."""
-    return (
-        f"{needs}, the rest of the storage holds {others:,} bytes, "
-        "and on_full='error' evicts nothing"
-    )
-
-
-def _stamp_for(seconds: float) -> int:
-    """Nanoseconds for *seconds*, chosen so that ``_seconds()`` gives *seconds* back when it can.
-
-    A float of seconds since the epoch resolves about 240 ns, so several
-    stamps share one float: take the one nearest that maps back exactly, so
-    that a store handed over through floats keeps its times to the bit.
-    """
-    nearest = round(seconds * _NS)
-    for offset in range(512):
-        for candidate in (nearest - offset, nearest + offset):
-            if candidate / _NS == seconds:
-                return candidate
-    return nearest
-
-
-def _loaded_stamp(file: StoredFile, field: str) -> int:
-    """The stamp for one of a loaded file's times (*field*), checked before anything changes.
-
-    Raises:
-        ValueError: the time is not a finite number within :data:`EARLIEST_TIME`
-            and :data:`LATEST_TIME` (a NaN or a year-33658 time in a tar header).
-    """
-    seconds = getattr(file, field)
-    if (
-        isinstance(seconds, bool)
-        or not isinstance(seconds, int | float)
-        or not (math.isfinite(seconds) and EARLIEST_TIME <= seconds <= LATEST_TIME)
-    ):
-        msg = (
-            f"the {field} time of {file.name!r} is {seconds!r}: a loaded file's times must be "
-            "finite seconds since the epoch, within the years 1 to 9999"
-        )
-        raise ValueError(msg)
-    return max(_stamp_for(seconds), 1)
-
-
-def _taken_by(eviction: Eviction) -> FileExistsError:
-    """The error for a new file at the name of a file evicted lately (see Store.write)."""
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(eviction.evicted_at))
-    msg = (
-        f"{eviction.name!r} was evicted at {when} to make room; its name stays taken while "
-        "the store remembers the eviction, so that links to it never serve another file"
-    )
-    return FileExistsError(errno.EEXIST, msg, eviction.name)
-
-
-def _checked_batch(
-    files: Iterable[StoredFile],
-) -> tuple[dict[str, StoredFile], dict[str, tuple[int, int]]]:
-    """The files of a load by canonical name (a later one of a name wins), and their stamps.
-
-    Raises what :meth:`Store.load` documents for a name, a content or a time.
-    """
-    batch: dict[str, StoredFile] = {}
-    times: dict[str, tuple[int, int]] = {}
-    for file in files:
-        name = canonical_name(file.name)
-        if not name:
-            raise is_a_directory(file.name)
-        if not isinstance(file.content, bytes):
-            kind = type(file.content).__name__
-            msg = f"the content of {file.name!r} must be bytes, not {kind}"
-            raise TypeError(msg)
-        times[name] = (_loaded_stamp(file, "created"), _loaded_stamp(file, "modified"))
-        batch.pop(name, None)
-        batch[name] = file
-    dirs_in_batch = {d for name in batch for d in ancestor_names(name)}
-    for name in batch:
-        if name in dirs_in_batch:
-            raise NotADirectory(name)
-    return batch, times
 
 
 def _listing(name: str, directory: DirNode) -> tuple[list[str], list[str]]:
@@ -245,73 +142,6 @@ def _listing(name: str, directory: DirNode) -> tuple[list[str], list[str]]:
     dirs = [base(key) for key, child in children if type(child) is DirNode]
     files = [base(key) for key, child in children if type(child) is int]
     return dirs, files
-
-
-@attrs.frozen
-class StoreStats:
-    """A consistent snapshot of what a store holds and how it has been used."""
-
-    files: int
-    dirs: int
-    bytes_used: int
-    max_bytes: int | None
-    hits: int
-    misses: int
-    evictions: int
-    refusals: int
-
-
-@attrs.frozen
-class FileInfo:
-    """What a store knows about one path, at one moment."""
-
-    name: str
-    is_dir: bool
-    size: int
-    created: float
-    modified: float
-    accessed: float
-    #: Changes with every publication under this name; 0 for directories.
-    version: int
-
-
-@attrs.frozen
-class Eviction:
-    """One file that made way for another: its name, content length and when it went."""
-
-    name: str
-    size: int
-    #: Seconds since the epoch, by the store's clock.
-    evicted_at: float
-
-
-@attrs.frozen
-class StoredFile:
-    """One file as a whole: for handing a store's content over, and loading it back."""
-
-    name: str
-    content: bytes
-    #: Seconds since the epoch.
-    created: float
-    modified: float
-
-
-@attrs.frozen
-class Written:
-    """What a write did: the canonical name it published and the files it evicted."""
-
-    name: str
-    evictions: tuple[Eviction, ...]
-
-
-@attrs.frozen
-class Loaded:
-    """What a load did: the canonical names it published and the files it evicted."""
-
-    names: tuple[str, ...]
-    evictions: tuple[Eviction, ...]
-    #: Files of the load itself left out with ``keep_what_fits``: they did not fit.
-    dropped: tuple[Eviction, ...] = ()
 
 
 @attrs.define(slots=True, eq=False)
@@ -345,7 +175,7 @@ class Store:
         clock: Callable[[], float] | None = None,
     ) -> None:
         self._now: Callable[[], int] = (
-            time.time_ns if clock is None else (lambda: round(clock() * _NS))
+            time.time_ns if clock is None else (lambda: round(clock() * NS))
         )
         self._lock = PoliteLock()
         self._budget = make_budget(max_bytes, on_full)  # guarded by self._lock
@@ -519,21 +349,21 @@ class Store:
                 name=name,
                 is_dir=True,
                 size=0,
-                created=_seconds(directory.created),
-                modified=_seconds(directory.modified),
-                accessed=_seconds(directory.accessed),
+                created=seconds(directory.created),
+                modified=seconds(directory.modified),
+                accessed=seconds(directory.accessed),
                 version=0,
             )
 
     def _file_info(self, name: str, content: bytes) -> FileInfo:
         # Called with self._lock held, for the *content* published at *name*.
         stamp = self._stamp_of(name)
-        modified = _seconds(stamp)
+        modified = seconds(stamp)
         return FileInfo(
             name=name,
             is_dir=False,
             size=len(content),
-            created=_seconds(self._created.get(name, stamp)),
+            created=seconds(self._created.get(name, stamp)),
             modified=modified,
             # A read of the content this replaced may be applied after it.
             accessed=max(self._accessed.get(name, modified), modified),
@@ -623,7 +453,7 @@ class Store:
             if self._budget.too_large(size):
                 detail = "larger than the whole budget"
             else:
-                detail = f"{_needs(charge)}, more than the whole budget"
+                detail = f"{needs(charge)}, more than the whole budget"
             with self._lock:
                 raise self._refusal(path, size, detail)
 
@@ -707,7 +537,7 @@ class Store:
             lock.acquire()
         try:
             if avoid_evicted and self._evicted and name in self._evicted:
-                raise _taken_by(self._evicted[name])
+                raise taken_by(self._evicted[name])
             evictions = self._publish(name, content, size, exclusive=exclusive)
         finally:
             mutex.release()
@@ -875,12 +705,12 @@ class Store:
             if kept:
                 whose = "its parent" if count == 1 else "their"
                 beside = f" beside {whose} directories ({kept:,} bytes)"
-            needs = _needs(needed, count, new_dirs)
+            what_it_needs = needs(needed, count, new_dirs)
             raise self._refusal(
-                name, size, f"{needs}, more than the whole budget{beside}", what=what
+                name, size, f"{what_it_needs}, more than the whole budget{beside}", what=what
             )
         if budget.on_full == "error":
-            detail = _full_detail(_needs(needed, count, new_dirs), budget.used - freed)
+            detail = full_detail(needs(needed, count, new_dirs), budget.used - freed)
             raise self._refusal(name, size, detail, what=what, could_fit=True)
 
     def _make_room(
@@ -903,7 +733,7 @@ class Store:
             victim = budget.least_recent(self._files)
             content = self._remove_file(victim, stamp)
             self._prune_from(parent_name(victim), keep)
-            eviction = Eviction(victim, len(content), _seconds(stamp))
+            eviction = Eviction(victim, len(content), seconds(stamp))
             self._remember_eviction(eviction)
             evictions.append(eviction)
         self._counters.evictions += len(evictions)
@@ -1094,11 +924,11 @@ class Store:
                 for stamp in (self._stamp_of(name),)
             ]
         if by_recency:
-            entries.sort(key=lambda entry: (max(_seconds(entry[3]), entry[4] or 0.0), entry[0]))
+            entries.sort(key=lambda entry: (max(seconds(entry[3]), entry[4] or 0.0), entry[0]))
         else:
             entries.sort(key=lambda entry: entry[0])
         return [
-            StoredFile(name, content, _seconds(created), _seconds(stamp))
+            StoredFile(name, content, seconds(created), seconds(stamp))
             for name, content, created, stamp, _accessed in entries
         ]
 
@@ -1132,7 +962,7 @@ class Store:
             TypeError: a content is not ``bytes``.
             ValueError: a time is not finite, or not within the years 1 to 9999.
         """
-        batch, times = _checked_batch(files)
+        batch, times = checked_batch(files)
         dropped: list[Eviction] = []
         if keep_what_fits and self._budget.on_full == "evict" and self._budget.max_bytes:
             dropped = self._drop_least_recent(batch, times)
@@ -1145,8 +975,8 @@ class Store:
             size = sum(len(f.content) for f in batch.values())
             detail = "larger than the whole budget"
             if not self._budget.too_large(size):
-                detail = f"{_needs(total, len(batch))}, more than the whole budget"
-            last, label = _batch_label(batch)
+                detail = f"{needs(total, len(batch))}, more than the whole budget"
+            last, label = batch_label(batch)
             with self._lock:
                 raise self._refusal(last, size, detail, what=label)
         with self._lock:
@@ -1175,7 +1005,7 @@ class Store:
             needed += charge
             dirs.update(new_dirs)
             kept += 1
-        now = _seconds(self._now())
+        now = seconds(self._now())
         dropped = [
             Eviction(name, len(batch[name].content), now)
             for name in list(batch)[: len(batch) - kept]
@@ -1218,7 +1048,7 @@ class Store:
         evictions: list[Eviction] = []
         if budget.overflow(needed - freed) > 0:
             kept = {d for name in batch for d in ancestor_names(name)} - set(missing)
-            last, label = _batch_label(batch)
+            last, label = batch_label(batch)
             self._refuse_without_room(
                 last,
                 sum(len(f.content) for f in batch.values()),

@@ -21,7 +21,13 @@ from .imports import django_modules_imported_by
 
 def test_the_core_imports_without_django():
     """Importing the store pulls in no Django module."""
-    modules = ("inmemorystorage.store", "inmemorystorage.budget", "inmemorystorage.locking")
+    modules = (
+        "inmemorystorage.store",
+        "inmemorystorage.engine",
+        "inmemorystorage.refusals",
+        "inmemorystorage.budget",
+        "inmemorystorage.locking",
+    )
     assert [] == django_modules_imported_by(*modules)
 
 

@@ -1,0 +1,277 @@
+"""What every engine of a storage shares: the values it answers with, its protocol, its checks.
+
+An *engine* keeps a namespace's files: :class:`~inmemorystorage.store.Store`
+in this process's memory, :class:`~inmemorystorage.redis_store.RedisStore`
+on a Redis server that many processes share. ``storage.py`` (the Django
+layer) talks to either through :class:`Engine`; the values here cross from
+one to the other, and the checks of a loaded batch (names, contents, times)
+are made once, here, before either engine changes anything. Nothing here
+imports Django.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Protocol
+
+import attrs
+
+from .exceptions import NotADirectory
+from .tree import ancestor_names, canonical_name, is_a_directory
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from .budget import OnFull
+
+__all__ = [
+    "EARLIEST_TIME",
+    "LATEST_TIME",
+    "NS",
+    "Engine",
+    "Eviction",
+    "FileInfo",
+    "Loaded",
+    "StoreStats",
+    "StoredFile",
+    "Written",
+    "checked_batch",
+    "loaded_stamp",
+    "seconds",
+    "stamp_for",
+]
+
+#: Nanoseconds in a second: stamps are int nanoseconds since the epoch.
+NS = 1_000_000_000
+#: The times a loaded file may carry, in seconds since the epoch: what ``datetime``
+#: represents (the years 1 to 9999), as the storage's time getters must return one.
+EARLIEST_TIME = -62_135_596_800
+LATEST_TIME = 253_402_300_799
+
+
+def seconds(stamp: int) -> float:
+    """Seconds since the epoch for a stamp of nanoseconds."""
+    return stamp / NS
+
+
+def stamp_for(seconds: float) -> int:
+    """Nanoseconds for *seconds*, chosen so that ``seconds()`` gives *seconds* back when it can.
+
+    A float of seconds since the epoch resolves about 240 ns, so several
+    stamps share one float: take the one nearest that maps back exactly, so
+    that a store handed over through floats keeps its times to the bit.
+    """
+    nearest = round(seconds * NS)
+    for offset in range(512):
+        for candidate in (nearest - offset, nearest + offset):
+            if candidate / NS == seconds:
+                return candidate
+    return nearest
+
+
+def loaded_stamp(file: StoredFile, field: str) -> int:
+    """The stamp for one of a loaded file's times (*field*), checked before anything changes.
+
+    Raises:
+        ValueError: the time is not a finite number within :data:`EARLIEST_TIME`
+            and :data:`LATEST_TIME` (a NaN or a year-33658 time in a tar header).
+    """
+    seconds = getattr(file, field)
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not (math.isfinite(seconds) and EARLIEST_TIME <= seconds <= LATEST_TIME)
+    ):
+        msg = (
+            f"the {field} time of {file.name!r} is {seconds!r}: a loaded file's times must be "
+            "finite seconds since the epoch, within the years 1 to 9999"
+        )
+        raise ValueError(msg)
+    return max(stamp_for(seconds), 1)
+
+
+def checked_batch(
+    files: Iterable[StoredFile],
+) -> tuple[dict[str, StoredFile], dict[str, tuple[int, int]]]:
+    """The files of a load by canonical name (a later one of a name wins), and their stamps.
+
+    Raises what :meth:`Store.load` documents for a name, a content or a time.
+    """
+    batch: dict[str, StoredFile] = {}
+    times: dict[str, tuple[int, int]] = {}
+    for file in files:
+        name = canonical_name(file.name)
+        if not name:
+            raise is_a_directory(file.name)
+        if not isinstance(file.content, bytes):
+            kind = type(file.content).__name__
+            msg = f"the content of {file.name!r} must be bytes, not {kind}"
+            raise TypeError(msg)
+        times[name] = (loaded_stamp(file, "created"), loaded_stamp(file, "modified"))
+        batch.pop(name, None)
+        batch[name] = file
+    dirs_in_batch = {d for name in batch for d in ancestor_names(name)}
+    for name in batch:
+        if name in dirs_in_batch:
+            raise NotADirectory(name)
+    return batch, times
+
+
+@attrs.frozen
+class StoreStats:
+    """A consistent snapshot of what a store holds and how it has been used."""
+
+    files: int
+    dirs: int
+    bytes_used: int
+    max_bytes: int | None
+    hits: int
+    misses: int
+    evictions: int
+    refusals: int
+
+
+@attrs.frozen
+class FileInfo:
+    """What a store knows about one path, at one moment."""
+
+    name: str
+    is_dir: bool
+    size: int
+    created: float
+    modified: float
+    accessed: float
+    #: Changes with every publication under this name; 0 for directories.
+    version: int
+
+
+@attrs.frozen
+class Eviction:
+    """One file that made way for another: its name, content length and when it went."""
+
+    name: str
+    size: int
+    #: Seconds since the epoch, by the store's clock.
+    evicted_at: float
+
+
+@attrs.frozen
+class StoredFile:
+    """One file as a whole: for handing a store's content over, and loading it back."""
+
+    name: str
+    content: bytes
+    #: Seconds since the epoch.
+    created: float
+    modified: float
+
+
+@attrs.frozen
+class Written:
+    """What a write did: the canonical name it published and the files it evicted."""
+
+    name: str
+    evictions: tuple[Eviction, ...]
+
+
+@attrs.frozen
+class Loaded:
+    """What a load did: the canonical names it published and the files it evicted."""
+
+    names: tuple[str, ...]
+    evictions: tuple[Eviction, ...]
+    #: Files of the load itself left out with ``keep_what_fits``: they did not fit.
+    dropped: tuple[Eviction, ...] = ()
+
+
+class Engine(Protocol):
+    """What the Django layer asks of a namespace's files, whichever engine keeps them.
+
+    Names are ``/``-separated and relative; every method that takes one
+    canonicalizes it (:func:`~inmemorystorage.tree.canonical_name`) and raises
+    what it raises. Errors are the builtins callers catch: ``FileNotFoundError``
+    (:class:`~inmemorystorage.exceptions.PathDoesNotExist`),
+    ``IsADirectoryError``, ``NotADirectoryError``, ``FileExistsError``,
+    :class:`~inmemorystorage.exceptions.StorageFull`.
+    """
+
+    #: The content at a canonical name without counting a use, or ``None``:
+    #: the in-process engine's lock-free read; an engine without one answers
+    #: ``None``, and the caller reads through :meth:`read`.
+    lookup: Callable[[str], bytes | None]
+    #: Whether a directory is at a canonical name.
+    is_dir: Callable[[str], bool]
+
+    @property
+    def max_bytes(self) -> int | None:
+        """The bound on bytes held, or ``None``."""
+
+    @property
+    def on_full(self) -> OnFull:
+        """What a write that does not fit does: ``"evict"`` or ``"error"``."""
+
+    def read(self, path: str) -> bytes:
+        """The content of the file at *path*, counted as a use; a snapshot."""
+
+    def read_with_info(self, path: str) -> tuple[bytes, FileInfo]:
+        """The content of the file at *path* and its metadata, from one moment."""
+
+    def stat(self, path: str) -> FileInfo:
+        """The file or directory at *path*, without counting a use."""
+
+    def exists(self, path: str, *, canonical: bool = False, found: bool | None = None) -> bool:
+        """Whether a file or directory is at *path*."""
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        """The directories and the files directly in *path*, from one moment."""
+
+    def stats(self) -> StoreStats:
+        """A consistent snapshot of the counts, the bytes used and the counters."""
+
+    def check_size(self, path: str, size: int) -> None:
+        """Refuse a file of *size* bytes that could never fit, before it is gathered."""
+
+    def check_writable(self, path: str, *, exclusive: bool = False) -> None:
+        """Raise now what writing *path* would raise for the present shape."""
+
+    def put(
+        self,
+        path: str,
+        content: bytes,
+        *,
+        exclusive: bool = False,
+        canonical: bool = False,
+        avoid_evicted: bool = False,
+    ) -> tuple[str, tuple[Eviction, ...]]:
+        """Publish *content* at *path* in one step; the canonical name and the evictions."""
+
+    def write(
+        self,
+        path: str,
+        content: bytes,
+        *,
+        exclusive: bool = False,
+        canonical: bool = False,
+        avoid_evicted: bool = False,
+    ) -> Written:
+        """:meth:`put`, answering with a :class:`Written`."""
+
+    def delete(self, path: str) -> None:
+        """Remove the file, or the directory with everything below it; quiet if missing."""
+
+    def clear(self) -> None:
+        """Remove every file and directory of the namespace and reset its counters."""
+
+    def files(self, *, by_recency: bool = False) -> list[StoredFile]:
+        """Every file with its content and times, from one moment."""
+
+    def load(
+        self, files: Iterable[StoredFile], *, replace: bool = False, keep_what_fits: bool = False
+    ) -> Loaded:
+        """Publish many files at once, all of them or none."""
+
+    def recent_eviction(self, path: str) -> Eviction | None:
+        """The eviction of the file at *path*, if it is remembered."""
+
+    def recent_evictions(self) -> list[Eviction]:
+        """The evictions remembered, newest first."""
