@@ -19,20 +19,27 @@ tar refuses it:
 - **Formats**: plain tar (ustar, pax, GNU), or the whole of it compressed with
   gzip, bzip2 or xz (and lzma), recognised by their magic bytes, every member
   of a multi-member gzip and every stream of a multi-stream bzip2 or xz read,
-  with their checks (gzip's CRC and length trailer, xz's check); trailing NUL
-  padding is allowed, trailing garbage is not.
+  with their checks (gzip's CRC and length trailer, xz's check); NUL padding
+  after a stream is allowed (for xz, in fours), anything else is not.
 - **Refused** (``tarfile.ReadError``): a bad checksum, a truncated header or
   content, a damaged compressed stream or one cut short, a pax header that is
   malformed, has a number field (``size``, ``uid``, ``gid``, ``mtime``,
   ``atime``, ``ctime``) that is not a plain decimal (``tarfile`` reads
-  ``size=zz`` as 0), a run of more than 256 digits (``tarfile``'s pax parser is
-  quadratic in them on Python before 3.12.6, CVE-2024-6232), or more than
+  ``size=zz`` as 0 and takes ``nan``; GNU tar reads ``mtime=1e-05`` as 1), a
+  run of more than 256 digits (``tarfile``'s pax parser is quadratic in them
+  on Python before 3.12.6, CVE-2024-6232), or more than
   :data:`MAX_EXTENSION_BYTES` of data; a pax or GNU long-name header of more
-  than that size; more than :data:`MAX_EXTENSION_HEADERS` of them before one
-  member; sparse members; an xz stream whose decoder needs more memory than
-  :func:`xz_memory_limit` allows (80 MiB; less for stores under 20 MiB).
-  Links, devices and FIFOs raise ``SuspiciousFileOperation``, as absolute
-  names and ``..`` do.
+  than that size, or with bytes in its padding (which ``tarfile`` reads and
+  GNU tar does not); more than :data:`MAX_EXTENSION_HEADERS` of them before
+  one member; a negative size; sparse members; an xz stream whose decoder
+  needs more memory than :func:`xz_memory_limit` allows (80 MiB; less for
+  stores under 20 MiB). Three of these are stricter than GNU tar, which
+  accepts a last header cut short (listing what precedes it), garbage after a
+  bzip2 stream, and times in exponent form. Links, devices and FIFOs raise
+  ``SuspiciousFileOperation``, as absolute names and ``..`` do, and two
+  members whose different names are one storage name (``a\b`` and ``a/b``);
+  a later member of the very same name replaces an earlier one, as tar
+  extracts them.
 - **Bounded**: each member is charged what the store will charge it
   (:func:`~inmemorystorage.budget.file_charge`, directories
   :func:`~inmemorystorage.budget.dir_charge`) before its content is read, and
@@ -55,8 +62,8 @@ as ``sub\c.txt`` and ``sub/c.txt``) refuse the load. The path the caller names
 is opened as ``open()`` opens it: only what lies below it is untrusted.
 
 ``dump()`` to a path writes a new file beside the target and renames it into
-place: it never writes through a link (or into another file's inode) planted
-at the target, and a reader never sees half an archive.
+place: a symbolic link at the target is refused (``ELOOP``), a hard link is
+replaced, never written into, and a reader never sees half an archive.
 """
 
 from __future__ import annotations
@@ -193,8 +200,8 @@ def dump(
         target: A binary file object open for writing (it may be a pipe or a
             socket: the tar is written as a stream), or the path of a file to
             create or replace. A path is written as a new file beside it,
-            renamed into place once complete: a link planted there is
-            replaced, never written through.
+            renamed into place once complete: a symbolic link there is
+            refused and a hard link replaced, never written through.
         by_recency: Write the files least recently used first, not by name.
 
     Returns:
@@ -787,7 +794,8 @@ def _check_pax(data: bytes, label: str) -> None:
         number = _PAX_NUMBERS.get(keyword)
         if number is not None and not number.fullmatch(value):
             name = keyword.decode("ascii")
-            msg = f"{label} has an invalid pax {name}={value[:40]!r}: not a decimal number"
+            shown = value[:40].decode("ascii", "backslashreplace")
+            msg = f"{label} has an invalid pax {name}={shown!r}: not a decimal number"
             raise tarfile.ReadError(msg)
         position = end
 
