@@ -28,6 +28,7 @@ from django.core.files.base import ContentFile
 
 from inmemorystorage import InMemoryStorage, StorageFull
 from inmemorystorage.archive import dump, load
+from inmemorystorage.store import StoredFile
 from tests.hostile_tars import (
     MiB,
     big_file,
@@ -110,6 +111,19 @@ def test_the_decompressed_tar_is_bounded_even_without_files():
         load(InMemoryStorage(max_bytes=MAX_BYTES), io.BytesIO(data))
 
 
+def test_the_input_is_bounded_even_where_it_decompresses_to_nothing():
+    """NUL padding after a gzip member counts too: input past 4 x max_bytes + 1 MiB is refused."""
+    data = gzip.compress(four_files(), mtime=0) + b"\0" * (6 * MiB)
+    with pytest.raises(StorageFull, match="reads more than 5,242,880 bytes"):
+        load(InMemoryStorage(max_bytes=MAX_BYTES), io.BytesIO(data))
+
+
+def test_an_xz_header_asking_for_more_memory_than_allowed_is_refused_before_decoding():
+    """A 1.5 GiB dictionary is refused by the decoder's limit (16 MiB for a 1 MiB store)."""
+    with pytest.raises(tarfile.ReadError, match="decoder needs more than the 16 MiB"):
+        load(InMemoryStorage(max_bytes=MAX_BYTES), io.BytesIO(xz_asking_for(37)))
+
+
 def test_an_xz_archive_loads_where_its_dictionary_fits_the_budget():
     """xz -9 (a 64 MiB dictionary) needs 65 MiB to decode: allowed from max_bytes = 16 MiB."""
     data = xz_asking_for(28, four_files())
@@ -156,6 +170,7 @@ GNU_PARITY = {
     "pax-mtime-nan": (lambda: tar(member("f.txt", b"F", mtime="nan")), False),
     "pax-uid-not-a-number": (lambda: tar(member("f.txt", b"F", uid="x")), False),
     "pax-size-with-a-space": (lambda: tar(member("f.txt", b"FFFF", size=" 4")), False),
+    "pax-record-longer-than-its-header": (lambda: pax_record(b"99 comment=x\n"), False),
     "truncated-content": (lambda: truncated(four_files(), 2 * 1024 + 512 + 2), False),
     "gzip-trailing-garbage": (lambda: gzip.compress(four_files(), mtime=0) + b"garbage", False),
     "bzip2-truncated": (lambda: truncated(bz2.compress(four_files()), 60), False),
@@ -170,6 +185,12 @@ GNU_PARITY = {
     "xz-stream-padding": (lambda: lzma.compress(four_files()) + b"\0" * 8, True),
     "xz-padding-not-in-fours": (lambda: lzma.compress(four_files()) + b"\0" * 3, False),
 }
+
+
+def pax_record(record):
+    """Four files, a pax header holding exactly *record* before the first."""
+    pax = header("././@PaxHeader", len(record), tarfile.XHDTYPE) + record + padding(len(record))
+    return pax + four_files()
 
 
 def two_streams(compressor):
@@ -403,6 +424,37 @@ def test_dump_replaces_a_hard_link_instead_of_writing_into_it(source, tmp_path):
     dump(source, tmp_path / "media.tar")
     assert b"precious" == victim.read_bytes()
     assert ["a.txt", "docs/b.txt"] == load(InMemoryStorage(), tmp_path / "media.tar")
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_dump_refuses_a_target_that_is_no_regular_file(kind, source, tmp_path):
+    """A directory or a FIFO at the target is refused (a file object writes to a FIFO)."""
+    target = tmp_path / "media.tar"
+    if kind == "directory":
+        target.mkdir()
+    else:
+        os.mkfifo(target)
+    with pytest.raises(OSError, match=r"Is a directory|not a regular file"):
+        dump(source, target)
+    assert ["media.tar"] == os.listdir(tmp_path)
+
+
+class Unwritable:
+    """A storage whose second file cannot be written (its content is not bytes)."""
+
+    def stored_files(self, *, by_recency=False):
+        return [StoredFile("a.txt", b"a", 1e9, 1e9), StoredFile("b.txt", "text", 1e9, 1e9)]
+
+
+def test_a_dump_that_fails_leaves_the_target_as_it_was(tmp_path):
+    """A write that fails midway removes its temporary file; the old archive stays."""
+    (tmp_path / "media.tar").write_bytes(b"an older dump")
+    with pytest.raises(TypeError):
+        dump(Unwritable(), tmp_path / "media.tar")
+    assert (["media.tar"], b"an older dump") == (
+        os.listdir(tmp_path),
+        (tmp_path / "media.tar").read_bytes(),
+    )
 
 
 def test_dump_to_a_path_leaves_only_the_archive(source, tmp_path):
