@@ -108,7 +108,11 @@ def _group(name: str) -> list[str]:
 def tests(session: nox.Session, django: str) -> None:
     """Run the test suite with coverage, then Django's own InMemoryStorage tests against ours."""
     session.install(f"django~={django}.0", "-e", ".", *_group("tests"))
-    env = {"PYTHONDEVMODE": "1", "COVERAGE_FILE": f".coverage.{session.name}"}
+    env = {
+        "PYTHONDEVMODE": "1",
+        "COVERAGE_FILE": f".coverage.{session.name}",
+        "REDIS_SERVER": _redis_server(session),  # the tests start and stop their own server
+    }
     pytest = ["pytest", "-W", "error::ResourceWarning", "--ignore", str(COMPAT_DIR)]
     if not _coverage_measured:
         # The first tests session of a run measures branch coverage (the tests are
@@ -368,39 +372,54 @@ def browser(session: nox.Session) -> None:
     session.log(f"screenshot of the demo page: {screenshot}")
 
 
-def _chromium(session: nox.Session) -> tuple[str, str]:
-    """Paths of chromium and chromedriver, installed with apt-get if missing."""
-    found = _find_chromium()
-    if found is not None:
-        return found
+def _apt_get_install(session: nox.Session, packages: list[str], needs: str) -> None:
+    """Install Debian *packages* with apt-get, or fail saying that the session *needs* them."""
     if shutil.which("apt-get") is None:
         session.error(
-            "The browser session needs Chromium and chromedriver, which are missing, and this "
-            "machine has no apt-get to install them: install them (or set CHROMIUM and "
-            "CHROMEDRIVER to their paths) and run it again."
+            f"{needs}, which are missing, and this machine has no apt-get to install them: "
+            "install them and run it again."
         )
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
     apt_env = {"DEBIAN_FRONTEND": "noninteractive"}
     for command in (
         [*sudo, "apt-get", "update"],
-        [
-            *sudo,
-            "apt-get",
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "chromium",
-            "chromium-driver",
-        ],
+        [*sudo, "apt-get", "install", "-y", "--no-install-recommends", *packages],
     ):
         try:
             session.run(*command, external=True, env=apt_env)
         except nox.command.CommandFailed:
             session.error(
-                f"Could not install the browser: `{' '.join(command)}` failed (see above). The "
-                "browser session needs Debian's chromium and chromium-driver; it does not pass "
-                "without them."
+                f"Could not install {' and '.join(packages)}: `{' '.join(command)}` failed (see "
+                f"above). {needs}; the session does not pass without them."
             )
+
+
+def _redis_server(session: nox.Session) -> str:
+    """The path of redis-server, for the shared engine's tests: Debian's, installed if missing.
+
+    REDIS_SERVER may name another binary (on macOS, `brew install redis` gives one).
+    """
+    found = os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
+    if not found:
+        _apt_get_install(session, ["redis-server"], "The shared engine's tests need redis-server")
+        found = shutil.which("redis-server")
+    if not found:
+        session.error("apt-get installed redis-server, but no redis-server is on PATH.")
+    return found
+
+
+def _chromium(session: nox.Session) -> tuple[str, str]:
+    """Paths of chromium and chromedriver, installed with apt-get if missing."""
+    found = _find_chromium()
+    if found is not None:
+        return found
+    if "CHROMIUM" not in os.environ:
+        _apt_get_install(
+            session,
+            ["chromium", "chromium-driver"],
+            "The browser session needs Chromium and chromedriver (or CHROMIUM and CHROMEDRIVER "
+            "set to their paths)",
+        )
     found = _find_chromium()
     if found is None:
         session.error(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
+from .budget import RECORD_SHARE, dir_charge, file_charge
 from .exceptions import NotADirectory
 from .tree import ancestor_names, canonical_name, is_a_directory
 
@@ -36,6 +37,7 @@ __all__ = [
     "StoredFile",
     "Written",
     "checked_batch",
+    "drop_least_recent",
     "loaded_stamp",
     "seconds",
     "stamp_for",
@@ -117,6 +119,39 @@ def checked_batch(
     return batch, times
 
 
+def drop_least_recent(
+    batch: dict[str, StoredFile],
+    times: dict[str, tuple[int, int]],
+    max_bytes: int,
+    now: float,
+) -> list[Eviction]:
+    """Take from the front of *batch* the files a budget of *max_bytes* cannot hold.
+
+    *batch* comes least recently used first: the files kept are the longest
+    run at its end that fits, with their directories, in the room files keep
+    beside the records' share of the budget, as eviction would keep them.
+    The others leave *batch* and *times*, and come back as evictions at *now*.
+    """
+    room = max_bytes - max_bytes // RECORD_SHARE
+    needed = 0
+    dirs: set[str] = set()
+    kept = 0
+    for name, file in reversed(batch.items()):
+        new_dirs = [d for d in ancestor_names(name) if d not in dirs]
+        charge = file_charge(name, len(file.content)) + sum(map(dir_charge, new_dirs))
+        if needed + charge > room:
+            break
+        needed += charge
+        dirs.update(new_dirs)
+        kept += 1
+    dropped = [
+        Eviction(name, len(batch[name].content), now) for name in list(batch)[: len(batch) - kept]
+    ]
+    for eviction in dropped:
+        del batch[eviction.name], times[eviction.name]
+    return dropped
+
+
 @attrs.frozen
 class StoreStats:
     """A consistent snapshot of what a store holds and how it has been used."""
@@ -195,6 +230,8 @@ class Engine(Protocol):
     :class:`~inmemorystorage.exceptions.StorageFull`.
     """
 
+    #: Whether the files are in this process (the in-process engine) or on a server.
+    local: bool
     #: The content at a canonical name without counting a use, or ``None``:
     #: the in-process engine's lock-free read; an engine without one answers
     #: ``None``, and the caller reads through :meth:`read`.

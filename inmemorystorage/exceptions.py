@@ -5,7 +5,14 @@ from __future__ import annotations
 import errno
 import os
 
-__all__ = ["InvalidPath", "NotADirectory", "PathDoesNotExist", "StorageFull", "UnsafePath"]
+__all__ = [
+    "EngineUnavailable",
+    "InvalidPath",
+    "NotADirectory",
+    "PathDoesNotExist",
+    "StorageFull",
+    "UnsafePath",
+]
 
 
 class PathDoesNotExist(FileNotFoundError):
@@ -64,3 +71,11 @@ class InvalidPath(ValueError):
 
 class UnsafePath(InvalidPath):
     """A name that is absolute or climbs out of the store with ``..``."""
+
+
+class EngineUnavailable(ConnectionError):
+    """The shared engine's server did not answer; nothing is known to have changed.
+
+    A ``ConnectionError``, so an ``OSError``: code that handles a storage's
+    ``OSError`` handles this too.
+    """

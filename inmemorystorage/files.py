@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from types import TracebackType
 
-    from .store import Store
+    from .engine import Engine
 
     _File = File[Any]
 else:
@@ -136,7 +136,7 @@ class SnapshotFile(_ReadOnly, _File):
     """
 
     def __init__(
-        self, content: bytes, name: str, store: Store, mode: str = "rb", newline: str | None = None
+        self, content: bytes, name: str, store: Engine, mode: str = "rb", newline: str | None = None
     ) -> None:
         # File.__init__ only sets these; set them directly on this hot path, and
         # leave the class's defaults for the usual mode.
@@ -311,7 +311,7 @@ class WriterFile(_File):
         self,
         name: str,
         mode: str,
-        store: Store,
+        store: Engine,
         initial: bytes,
         publish: Callable[..., object],
         newline: str | None = None,

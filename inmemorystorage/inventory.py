@@ -25,7 +25,7 @@ from .staticfiles import STATICFILES_NAMESPACE, InMemoryStaticFilesStorage
 from .storage import InMemoryStorage, shared_storages
 
 if TYPE_CHECKING:
-    from .store import Store
+    from .engine import Engine
 
 __all__ = ["BrokenAlias", "HeldStore", "Inventory", "take_inventory"]
 
@@ -132,6 +132,6 @@ def _namespace_of(storage: InMemoryStorage) -> str | None:
     return None
 
 
-def _store_of(storage: InMemoryStorage) -> Store:
+def _store_of(storage: InMemoryStorage) -> Engine:
     """The store behind *storage*: two storages with the same one share files and budget."""
     return storage._store  # noqa: SLF001  # package-internal: storages expose no store identity

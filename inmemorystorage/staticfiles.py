@@ -15,7 +15,7 @@ from .storage import InMemoryStorage, _shared_store
 
 if TYPE_CHECKING:
     from .budget import OnFull
-    from .store import Store
+    from .engine import Engine
 
 __all__ = [
     "STATICFILES_NAMESPACE",
@@ -84,7 +84,7 @@ class InMemoryStaticFilesStorage(InMemoryStorage):
         check_settings(url)
         return str(url)
 
-    def _choose_store(self) -> Store:
+    def _choose_store(self) -> Engine:
         """The namespace's store, or the one for this ``location``."""
         if self.namespace is not None:
             return super()._choose_store()

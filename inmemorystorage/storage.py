@@ -29,10 +29,12 @@ from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
 from django.utils.functional import cached_property
 
+from .engine import Engine, Eviction, FileInfo, StoredFile, StoreStats
 from .exceptions import NotADirectory, PathDoesNotExist, UnsafePath
 from .files import SnapshotFile, WriterFile, parse_mode
+from .redis_store import redacted
 from .signals import file_deleted, file_evicted, file_opened, file_saved
-from .store import READS_BEFORE_DRAIN, Eviction, FileInfo, Store, StoredFile, StoreStats
+from .store import READS_BEFORE_DRAIN, Store
 from .tree import canonical_names, is_a_directory, is_canonical
 
 if TYPE_CHECKING:
@@ -59,6 +61,12 @@ _ON_FULL_CHOICES = ("evict", "error")
 
 # Stores shared by namespace; None is the store that INMEMORYSTORAGE_PERSIST shares.
 _shared_stores: dict[str | None, Store] = {}  # guarded by _shared_stores_lock
+#: The shared engine's stores of this process, by (server, namespace).
+_server_stores: dict[tuple[str, str], Engine] = {}  # guarded by _shared_stores_lock
+#: The schemes a ``server`` URL may have: redis-py's, as Django's Redis cache takes them.
+SERVER_SCHEMES = ("redis://", "rediss://", "unix://")
+#: The namespace of a storage on a server that names none.
+DEFAULT_SERVER_NAMESPACE = "default"
 _shared_stores_lock = threading.Lock()
 
 #: Content types whose ``chunks()`` provably yields exactly their inner buffer's
@@ -141,11 +149,16 @@ def check_options(**options: Any) -> None:
         )
         raise ImproperlyConfigured(msg)
     _check_values(
-        options.get("max_bytes"), options.get("on_full", "evict"), options.get("namespace")
+        options.get("max_bytes"),
+        options.get("on_full", "evict"),
+        options.get("namespace"),
+        options.get("server"),
     )
 
 
-def _check_values(max_bytes: object, on_full: object, namespace: object) -> None:
+def _check_values(
+    max_bytes: object, on_full: object, namespace: object, server: object = None
+) -> None:
     if max_bytes is not None and (
         isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0
     ):
@@ -156,6 +169,15 @@ def _check_values(max_bytes: object, on_full: object, namespace: object) -> None
         raise ImproperlyConfigured(msg)
     if namespace is not None and (not isinstance(namespace, str) or not namespace.strip()):
         msg = f"InMemoryStorage option namespace must be None or a non-empty str, not {namespace!r}"
+        raise ImproperlyConfigured(msg)
+    if server is not None and (
+        not isinstance(server, str) or not server.startswith(SERVER_SCHEMES)
+    ):
+        shown = redacted(server) if isinstance(server, str) else repr(server)
+        msg = (
+            "InMemoryStorage option server must be None or a URL starting with "
+            f"{', '.join(SERVER_SCHEMES)} (as Django's Redis cache takes it), not {shown}"
+        )
         raise ImproperlyConfigured(msg)
 
 
@@ -176,6 +198,26 @@ def _shared_store(key: str | None, max_bytes: int | None, on_full: OnFull) -> St
         )
         raise ImproperlyConfigured(msg)
     return store
+
+
+def _server_store(server: str, namespace: str, max_bytes: int | None, on_full: OnFull) -> Engine:
+    """This process's shared-engine store for *namespace* on *server*, built on first use.
+
+    Raises:
+        ImproperlyConfigured: redis-py is not installed.
+    """
+    with _shared_stores_lock:
+        store = _server_stores.get((server, namespace))
+        if store is None or (store.max_bytes, store.on_full) != (max_bytes, on_full):
+            from .redis_store import RedisStore  # noqa: PLC0415  # imports redis: only if used
+
+            try:
+                store = RedisStore(server, namespace, max_bytes, on_full)
+            except ImportError as exc:
+                msg = f"InMemoryStorage option server={redacted(server)!r}: {exc}"
+                raise ImproperlyConfigured(msg) from exc
+            _server_stores[server, namespace] = store
+        return store
 
 
 def shared_storages() -> list[InMemoryStorage]:
@@ -215,6 +257,10 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             ``None`` (the default) for no bound.
         on_full: When a save does not fit: ``"evict"`` least recently used
             files, or ``"error"`` to raise :class:`~inmemorystorage.StorageFull`.
+        server: Keep the files on this Redis server (a ``redis://``,
+            ``rediss://`` or ``unix://`` URL) instead of in this process, so
+            that every process using it sees the same files; needs the
+            ``redis`` extra. See the how-to "One process, or many".
 
     Raises:
         ImproperlyConfigured: an option has a value it cannot take.
@@ -231,11 +277,13 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         namespace: str | None = None,
         max_bytes: int | None = None,
         on_full: OnFull = "evict",
+        server: str | None = None,
         **unknown: Any,
     ) -> None:
         if unknown:
             raise _unknown_options(unknown)
-        _check_values(max_bytes, on_full, namespace)
+        _check_values(max_bytes, on_full, namespace, server)
+        self.server = server
         self._location = location
         self._base_url = base_url
         self._file_permissions_mode = file_permissions_mode
@@ -247,10 +295,17 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         self._store = self._choose_store()
         setting_changed.connect(self._clear_cached_properties)
 
-    def _choose_store(self) -> Store:
-        """The store this instance uses: its namespace's, the persist store, or its own."""
+    def _choose_store(self) -> Engine:
+        """The store this instance uses: its namespace's, the persist store, or its own.
+
+        With ``server``, its namespace's on that server (``"default"`` if it
+        names none), which every process using that server shares.
+        """
         max_bytes, on_full = self._budget_options
         self.shared = True
+        if self.server is not None:
+            namespace = self.namespace or DEFAULT_SERVER_NAMESPACE
+            return _server_store(self.server, namespace, max_bytes, on_full)
         if self.namespace is not None:
             return _shared_store(self.namespace, max_bytes, on_full)
         if getattr(settings, "INMEMORYSTORAGE_PERSIST", False):
@@ -479,7 +534,8 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         if file_opened.receivers:
             return self._open_observed(name, mode)
         if mode == "rb":
-            store = self._store
+            # Only the in-process engine's lookup finds content; a server's answers None.
+            store: Store = self._store  # type: ignore[assignment]  # see the line above
             try:
                 content = store.lookup(name)
             except TypeError:  # unhashable: _open() says what a name must be
@@ -750,7 +806,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             if store.lookup(name) is not None:  # a stored file's name: one dict lookup
                 return True
             canonical = canonical_names.get(name)  # a name seen lately: one more
-            if canonical is not None:
+            if canonical is not None and store.local:
                 if canonical is name:  # canonical already (see tree.canonical_names)
                     return store.is_dir(name)
                 return store.lookup(canonical) is not None or store.is_dir(canonical)

@@ -83,7 +83,6 @@ from .allocator import release_free_memory
 from .budget import (
     DIR_OVERHEAD,
     FILE_OVERHEAD,
-    RECORD_SHARE,
     OnFull,
     dir_charge,
     file_charge,
@@ -99,6 +98,7 @@ from .engine import (
     StoreStats,
     Written,
     checked_batch,
+    drop_least_recent,
     seconds,
 )
 from .exceptions import InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
@@ -166,6 +166,9 @@ class Store:
         clock: Seconds since the epoch; injectable for tests (by default the
             store reads :func:`time.time_ns`).
     """
+
+    #: Its files are in this process: ``lookup`` and ``is_dir`` read them without a lock.
+    local = True
 
     def __init__(
         self,
@@ -965,7 +968,7 @@ class Store:
         batch, times = checked_batch(files)
         dropped: list[Eviction] = []
         if keep_what_fits and self._budget.on_full == "evict" and self._budget.max_bytes:
-            dropped = self._drop_least_recent(batch, times)
+            dropped = drop_least_recent(batch, times, self._budget.max_bytes, seconds(self._now()))
             if not batch:
                 with self._lock:
                     self._remember_dropped(dropped)
@@ -985,34 +988,6 @@ class Store:
         if self._freed >= self._release_after:
             self._release_memory()
         return Loaded(tuple(batch), tuple(evictions), tuple(dropped))
-
-    def _drop_least_recent(
-        self, batch: dict[str, StoredFile], times: dict[str, tuple[int, int]]
-    ) -> list[Eviction]:
-        # Take from the front of *batch* (least recent first) the files that
-        # the room files keep beside the records' share cannot hold with all
-        # the later ones and their directories; return them as evictions.
-        max_bytes = self._budget.max_bytes or 0
-        room = max_bytes - max_bytes // RECORD_SHARE
-        needed = 0
-        dirs: set[str] = set()
-        kept = 0
-        for name, file in reversed(batch.items()):
-            new_dirs = [d for d in ancestor_names(name) if d not in dirs]
-            charge = file_charge(name, len(file.content)) + sum(map(dir_charge, new_dirs))
-            if needed + charge > room:
-                break
-            needed += charge
-            dirs.update(new_dirs)
-            kept += 1
-        now = seconds(self._now())
-        dropped = [
-            Eviction(name, len(batch[name].content), now)
-            for name in list(batch)[: len(batch) - kept]
-        ]
-        for eviction in dropped:
-            del batch[eviction.name], times[eviction.name]
-        return dropped
 
     def _remember_dropped(self, dropped: Sequence[Eviction]) -> None:
         # Remember the files a load dropped as evicted, within the records'

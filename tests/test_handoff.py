@@ -160,10 +160,11 @@ def test_a_smaller_evicting_budget_keeps_the_most_recently_used_files(
     assert ["a.txt", "big.bin"] == [f.name for f in storage.stored_files()]
     assert storage.recent_eviction("photos/b.jpg") is not None
     evicted = [r.getMessage() for r in caplog.records if "least recently used" in r.getMessage()]
-    assert [
+    expected = (
         "Evicted 1 least recently used in-memory file(s) of STORAGES['default']: they did not "
         "fit max_bytes=6,000 beside the most recently used ones (it was unbounded)."
-    ] == evicted
+    )
+    assert [expected] == evicted
 
 
 def test_files_over_an_edited_refusing_budget_are_refused_as_a_whole(

@@ -1,0 +1,527 @@
+"""The Redis engine's server-side scripts: every change to a namespace is one of these, whole.
+
+Redis runs a script atomically: no other command of any client runs while it
+does. So each operation that must be one step across processes (claim a
+name, check the budget, evict, publish; or load a batch all or nothing) is
+one script, and a reader's ``HMGET`` of a file's hash is one command: it sees
+the file before a script or after it, never between.
+
+Keys of a namespace share the hash tag ``{namespace}`` (``P`` below, the
+prefix ``ims:{namespace}:``), so that they fall in one Redis Cluster slot:
+
+* ``P f:<name>``: a file, a hash of ``c`` (content), ``m`` (published,
+  microseconds since the epoch, strictly increasing in the namespace: also
+  the version), ``cr`` (created) and ``a`` (last read);
+* ``P d:<name>``: a directory's times (``c``, ``m``, ``a``); the root is ``P d:``;
+* ``P ls:<name>``: a directory's children, base name to ``f`` or ``d``;
+* ``P lru``: every file name, scored by a counter of uses: the recency order;
+* ``P ev`` and ``P evq``: remembered evictions (name to ``size:time``) and
+  their order;
+* ``P meta``: the bytes charged (``fb`` files, ``db`` directories, ``rb``
+  records), the clock, the use counter and the counters of ``stats()``.
+
+Times are microseconds, from the server's ``TIME``: one clock for every
+process (and Lua's numbers hold integers exactly only up to 2**53, which
+nanoseconds since the epoch pass). Charges are those of ``budget.py``,
+passed in by the caller, so that both engines count alike.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CLEAR", "DELETE", "FILES", "LISTDIR", "LOAD", "PUT", "READ", "STAT", "STATS"]
+
+#: Helpers every script starts with. ARGV[1] is always the key prefix, ARGV[2..6]
+#: the budget's constants and bound, in this order.
+_PRELUDE = r"""
+local P = ARGV[1]
+local FILE_OVERHEAD = tonumber(ARGV[2])
+local DIR_OVERHEAD = tonumber(ARGV[3])
+local RECORD_OVERHEAD = tonumber(ARGV[4])
+local RECORD_SHARE = tonumber(ARGV[5])
+local REMEMBERED = tonumber(ARGV[6])
+local META = P .. 'meta'
+local LRU = P .. 'lru'
+
+-- A number as Redis should store it: Lua would write 1796562600000000 as 1.7965626e+15.
+local function int(n)
+  return string.format('%d', n)
+end
+
+local function incr(field, amount)
+  return redis.call('HINCRBY', META, field, int(amount))
+end
+
+local function num(key, field)
+  return tonumber(redis.call('HGET', key, field) or '0')
+end
+
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
+local function next_stamp()
+  local stamp = math.max(now(), num(META, 'clock') + 1)
+  redis.call('HSET', META, 'clock', int(stamp))
+  return stamp
+end
+
+local function parent(name)
+  local cut = 0
+  local i = 0
+  while true do
+    i = string.find(name, '/', i + 1, true)
+    if not i then break end
+    cut = i
+  end
+  if cut == 0 then return '' end
+  return string.sub(name, 1, cut - 1)
+end
+
+local function base(name)
+  local p = parent(name)
+  if p == '' then return name end
+  return string.sub(name, #p + 2)
+end
+
+local function ensure_root(stamp)
+  if redis.call('EXISTS', P .. 'd:') == 0 then
+    redis.call('HSET', P .. 'd:', 'c', int(stamp), 'm', int(stamp), 'a', int(stamp))
+  end
+end
+
+local function touch_dir(name, stamp)
+  redis.call('HSET', P .. 'd:' .. name, 'm', int(stamp), 'a', int(stamp))
+end
+
+local function use(name)
+  redis.call('ZADD', LRU, incr('use', 1), name)
+end
+
+local function forget_record(name)
+  if redis.call('HDEL', P .. 'ev', name) == 1 then
+    redis.call('ZREM', P .. 'evq', name)
+    incr('rb', -(#name + RECORD_OVERHEAD))
+  end
+end
+
+local function oldest_record()
+  local oldest = redis.call('ZRANGE', P .. 'evq', 0, 0)
+  return oldest[1]
+end
+
+local function remember(name, size, stamp)
+  forget_record(name)
+  redis.call('HSET', P .. 'ev', name, int(size) .. ':' .. int(stamp))
+  redis.call('ZADD', P .. 'evq', incr('evseq', 1), name)
+  incr('rb', #name + RECORD_OVERHEAD)
+  if redis.call('ZCARD', P .. 'evq') > REMEMBERED then
+    forget_record(oldest_record())
+  end
+end
+
+-- How far past max_bytes holding extra more bytes would go; records count up to their share.
+local function overflow(max_bytes, extra)
+  local reserved = math.min(num(META, 'rb'), math.floor(max_bytes / RECORD_SHARE))
+  return num(META, 'fb') + num(META, 'db') + reserved + extra - max_bytes
+end
+
+local function trim_records(max_bytes)
+  if max_bytes < 0 then return end
+  while num(META, 'fb') + num(META, 'db') + num(META, 'rb') > max_bytes do
+    local oldest = oldest_record()
+    if not oldest then return end
+    forget_record(oldest)
+  end
+end
+
+local function make_dirs(missing, stamp)
+  for _, d in ipairs(missing) do
+    redis.call('HSET', P .. 'd:' .. d, 'c', int(stamp), 'm', int(stamp), 'a', int(stamp))
+    redis.call('HSET', P .. 'ls:' .. parent(d), base(d), 'd')
+    touch_dir(parent(d), stamp)
+    incr('db', #d + DIR_OVERHEAD)
+    incr('dirs', 1)
+  end
+end
+
+local function remove_dir(name)
+  redis.call('DEL', P .. 'd:' .. name, P .. 'ls:' .. name)
+  redis.call('HDEL', P .. 'ls:' .. parent(name), base(name))
+  incr('db', -(#name + DIR_OVERHEAD))
+  incr('dirs', -1)
+end
+
+-- Take the file out of its directory, the recency order and the budget; its size.
+local function remove_file(name, stamp)
+  local key = P .. 'f:' .. name
+  local size = redis.call('HSTRLEN', key, 'c')
+  redis.call('DEL', key)
+  redis.call('HDEL', P .. 'ls:' .. parent(name), base(name))
+  touch_dir(parent(name), stamp)
+  redis.call('ZREM', LRU, name)
+  incr('fb', -(size + #name + FILE_OVERHEAD))
+  return size
+end
+
+-- Remove the empty directories from name up, except the root and those in keep.
+local function prune_from(name, keep)
+  while name ~= '' and not keep[name] do
+    if redis.call('HLEN', P .. 'ls:' .. name) > 0 then return end
+    remove_dir(name)
+    name = parent(name)
+  end
+end
+
+-- Evict least recently used files (never the nprotected in protected) until needed bytes fit.
+local function make_room(max_bytes, needed, keep, protected, nprotected, stamp)
+  local evicted = {}
+  while overflow(max_bytes, needed) > 0 do
+    local victims = redis.call('ZRANGE', LRU, 0, nprotected)
+    local victim = nil
+    for _, candidate in ipairs(victims) do
+      if not protected[candidate] then victim = candidate break end
+    end
+    if not victim then
+      while overflow(max_bytes, needed) > 0 do
+        local oldest = oldest_record()
+        if not oldest then break end
+        forget_record(oldest)
+      end
+      break
+    end
+    local size = remove_file(victim, stamp)
+    prune_from(parent(victim), keep)
+    remember(victim, size, stamp)
+    incr('evictions', 1)
+    table.insert(evicted, victim)
+    table.insert(evicted, size)
+  end
+  return evicted
+end
+
+-- Why there is no file at name: a directory, a file on the way, or nothing.
+local function missing_reason(name, ancestors)
+  if redis.call('EXISTS', P .. 'd:' .. name) == 1 or name == '' then return {'EISDIR', name} end
+  for _, a in ipairs(ancestors) do
+    if redis.call('EXISTS', P .. 'f:' .. a) == 1 then return {'ENOTDIR', a} end
+    if redis.call('EXISTS', P .. 'd:' .. a) == 0 then break end
+  end
+  return {'ENOENT', name}
+end
+
+local function ancestors_of(name)
+  local found = {}
+  local i = 0
+  while true do
+    i = string.find(name, '/', i + 1, true)
+    if not i then break end
+    table.insert(found, string.sub(name, 1, i - 1))
+  end
+  return found
+end
+"""
+
+#: Publish one file: claim its name, check the budget, evict, publish; or refuse,
+#: changing nothing. ARGV[7..]: max_bytes (-1: none), on_full, name, content,
+#: exclusive, avoid_evicted.
+PUT = (
+    _PRELUDE
+    + r"""
+local max_bytes = tonumber(ARGV[7])
+local on_full = ARGV[8]
+local name = ARGV[9]
+local content = ARGV[10]
+local exclusive = ARGV[11] == '1'
+local avoid_evicted = ARGV[12] == '1'
+local key = P .. 'f:' .. name
+if redis.call('EXISTS', P .. 'd:' .. name) == 1 then return {'EISDIR', name} end
+local ancestors = ancestors_of(name)
+local missing = {}
+local keep = {}
+for _, a in ipairs(ancestors) do
+  if redis.call('EXISTS', P .. 'f:' .. a) == 1 then return {'ENOTDIR', a} end
+  if redis.call('EXISTS', P .. 'd:' .. a) == 0 then table.insert(missing, a) end
+  keep[a] = true
+end
+local exists = redis.call('EXISTS', key) == 1
+if exists and exclusive then return {'EEXIST', name} end
+if avoid_evicted and not exists and redis.call('HEXISTS', P .. 'ev', name) == 1 then
+  return {'EVICTED', name, redis.call('HGET', P .. 'ev', name)}
+end
+local charge = #content + #name + FILE_OVERHEAD
+local needed = charge
+for _, d in ipairs(missing) do needed = needed + #d + DIR_OVERHEAD end
+local freed = 0
+if exists then freed = redis.call('HSTRLEN', key, 'c') + #name + FILE_OVERHEAD end
+local evicted = {}
+local stamp = next_stamp()
+if max_bytes >= 0 and overflow(max_bytes, needed - freed) > 0 then
+  local kept = 0
+  for _, a in ipairs(ancestors) do
+    if redis.call('EXISTS', P .. 'd:' .. a) == 1 then kept = kept + #a + DIR_OVERHEAD end
+  end
+  if kept + needed > max_bytes then
+    incr('refusals', 1)
+    return {'FULL', 'large', needed, kept, #missing}
+  end
+  if on_full == 'error' then
+    incr('refusals', 1)
+    local held = num(META, 'fb') + num(META, 'db') + num(META, 'rb')
+    return {'FULL', 'error', needed, held - freed, #missing}
+  end
+  local protected, nprotected = {}, 0
+  if exists then
+    use(name)
+    protected[name] = true
+    nprotected = 1
+  end
+  incr('fb', -freed)
+  evicted = make_room(max_bytes, needed, keep, protected, nprotected, stamp)
+  incr('fb', freed)
+end
+ensure_root(stamp)
+make_dirs(missing, stamp)
+local created = int(stamp)
+if exists then created = redis.call('HGET', key, 'cr') end
+redis.call('DEL', key)
+redis.call('HSET', key, 'c', content, 'm', int(stamp), 'cr', created)
+if not exists then redis.call('HSET', P .. 'ls:' .. parent(name), base(name), 'f') end
+touch_dir(parent(name), stamp)
+incr('fb', charge - freed)
+use(name)
+forget_record(name)
+trim_records(max_bytes)
+local answer = {'OK', stamp}
+for _, item in ipairs(evicted) do table.insert(answer, item) end
+return answer
+"""
+)
+
+#: Read one file, counting the read as a use. ARGV[7]: name.
+READ = (
+    _PRELUDE
+    + r"""
+local name = ARGV[7]
+local key = P .. 'f:' .. name
+local found = redis.call('HMGET', key, 'c', 'm', 'cr')
+if not found[1] then
+  incr('misses', 1)
+  return missing_reason(name, ancestors_of(name))
+end
+local t = now()
+redis.call('HSET', key, 'a', int(t))
+use(name)
+incr('hits', 1)
+return {'OK', found[1], found[2], found[3], t}
+"""
+)
+
+#: Describe a file or a directory without counting a use. ARGV[7]: name.
+STAT = (
+    _PRELUDE
+    + r"""
+local name = ARGV[7]
+local found = redis.call('HMGET', P .. 'f:' .. name, 'm', 'cr', 'a')
+if found[1] then
+  local size = redis.call('HSTRLEN', P .. 'f:' .. name, 'c')
+  return {'FILE', size, found[1], found[2], found[3] or found[1]}
+end
+local dir = redis.call('HMGET', P .. 'd:' .. name, 'c', 'm', 'a')
+if dir[1] then return {'DIR', 0, dir[2], dir[1], dir[3]} end
+if name == '' then
+  local t = now()
+  return {'DIR', 0, t, t, t}
+end
+return missing_reason(name, ancestors_of(name))
+"""
+)
+
+#: The children of a directory, from one moment. ARGV[7]: name.
+LISTDIR = (
+    _PRELUDE
+    + r"""
+local name = ARGV[7]
+if name ~= '' and redis.call('EXISTS', P .. 'd:' .. name) == 0 then
+  if redis.call('EXISTS', P .. 'f:' .. name) == 1 then return {'ENOTDIR', name} end
+  return missing_reason(name, ancestors_of(name))
+end
+local answer = {'OK'}
+for _, item in ipairs(redis.call('HGETALL', P .. 'ls:' .. name)) do
+  table.insert(answer, item)
+end
+return answer
+"""
+)
+
+#: Delete a file, or a directory with everything below it. ARGV[7]: name.
+DELETE = (
+    _PRELUDE
+    + r"""
+local name = ARGV[7]
+local stamp = next_stamp()
+if redis.call('EXISTS', P .. 'f:' .. name) == 1 then
+  remove_file(name, stamp)
+  return {'OK'}
+end
+if redis.call('EXISTS', P .. 'd:' .. name) == 0 then return {'OK'} end
+local stack = {name}
+local order = {}
+while #stack > 0 do
+  local dir = table.remove(stack)
+  table.insert(order, dir)
+  local children = redis.call('HGETALL', P .. 'ls:' .. dir)
+  for i = 1, #children, 2 do
+    local child = children[i]
+    if dir ~= '' then child = dir .. '/' .. child end
+    if children[i + 1] == 'd' then table.insert(stack, child) else remove_file(child, stamp) end
+  end
+end
+for i = #order, 1, -1 do remove_dir(order[i]) end
+touch_dir(parent(name), stamp)
+return {'OK'}
+"""
+)
+
+#: Empty the namespace: every key under the prefix, found from the root.
+CLEAR = (
+    _PRELUDE
+    + r"""
+local stack = {''}
+while #stack > 0 do
+  local dir = table.remove(stack)
+  local children = redis.call('HGETALL', P .. 'ls:' .. dir)
+  for i = 1, #children, 2 do
+    local child = children[i]
+    if dir ~= '' then child = dir .. '/' .. child end
+    if children[i + 1] == 'd' then
+      table.insert(stack, child)
+    else
+      redis.call('DEL', P .. 'f:' .. child)
+    end
+  end
+  redis.call('DEL', P .. 'd:' .. dir, P .. 'ls:' .. dir)
+end
+local clock = num(META, 'clock')
+redis.call('DEL', META, LRU, P .. 'ev', P .. 'evq')
+ensure_root(math.max(now(), clock + 1))
+return {'OK'}
+"""
+)
+
+#: The counters and the bytes charged, from one moment.
+STATS = (
+    _PRELUDE
+    + r"""
+local m = redis.call('HMGET', META, 'fb', 'db', 'rb', 'hits', 'misses', 'evictions',
+                     'refusals', 'dirs')
+return {'OK', redis.call('ZCARD', LRU), m[1] or '0', m[2] or '0', m[3] or '0', m[4] or '0',
+        m[5] or '0', m[6] or '0', m[7] or '0', m[8] or '0'}
+"""
+)
+
+#: Every file with its content and times, least recently used first, from one moment.
+FILES = (
+    _PRELUDE
+    + r"""
+local answer = {'OK'}
+for _, name in ipairs(redis.call('ZRANGE', LRU, 0, -1)) do
+  local f = redis.call('HMGET', P .. 'f:' .. name, 'c', 'm', 'cr')
+  table.insert(answer, name)
+  table.insert(answer, f[1])
+  table.insert(answer, f[2])
+  table.insert(answer, f[3])
+end
+return answer
+"""
+)
+
+#: Publish a checked batch, all of it or none. ARGV[7..]: max_bytes, on_full,
+#: replace, then for each file: name, content, created, modified (microseconds).
+LOAD = (
+    _PRELUDE
+    + r"""
+local max_bytes = tonumber(ARGV[7])
+local on_full = ARGV[8]
+local replace = ARGV[9] == '1'
+local names, contents, created, modified = {}, {}, {}, {}
+local in_batch = {}
+for i = 10, #ARGV, 4 do
+  table.insert(names, ARGV[i])
+  table.insert(contents, ARGV[i + 1])
+  table.insert(created, tonumber(ARGV[i + 2]))
+  table.insert(modified, tonumber(ARGV[i + 3]))
+  in_batch[ARGV[i]] = true
+end
+local missing, missing_list, keep = {}, {}, {}
+local needed, freed = 0, 0
+local olds = {}
+for i, name in ipairs(names) do
+  if redis.call('EXISTS', P .. 'd:' .. name) == 1 then return {'EISDIR', name} end
+  for _, a in ipairs(ancestors_of(name)) do
+    if redis.call('EXISTS', P .. 'f:' .. a) == 1 then return {'ENOTDIR', a} end
+    keep[a] = true
+    if redis.call('EXISTS', P .. 'd:' .. a) == 0 and not missing[a] then
+      missing[a] = true
+      table.insert(missing_list, a)
+      needed = needed + #a + DIR_OVERHEAD
+    end
+  end
+  local key = P .. 'f:' .. name
+  if redis.call('EXISTS', key) == 1 then
+    if not replace then return {'EEXIST', name} end
+    olds[name] = true
+    freed = freed + redis.call('HSTRLEN', key, 'c') + #name + FILE_OVERHEAD
+  end
+  needed = needed + #contents[i] + #name + FILE_OVERHEAD
+end
+table.sort(missing_list, function(a, b) return #a < #b end)
+local stamp = next_stamp()
+local evicted = {}
+if max_bytes >= 0 and overflow(max_bytes, needed - freed) > 0 then
+  local kept = 0
+  for a, _ in pairs(keep) do
+    if not missing[a] then kept = kept + #a + DIR_OVERHEAD end
+  end
+  if kept + needed > max_bytes then
+    incr('refusals', 1)
+    return {'FULL', 'large', needed, kept, #missing_list}
+  end
+  if on_full == 'error' then
+    incr('refusals', 1)
+    local held = num(META, 'fb') + num(META, 'db') + num(META, 'rb')
+    return {'FULL', 'error', needed, held - freed, #missing_list}
+  end
+  local nolds = 0
+  for name, _ in pairs(olds) do
+    use(name)
+    nolds = nolds + 1
+  end
+  incr('fb', -freed)
+  evicted = make_room(max_bytes, needed, keep, olds, nolds, stamp)
+  incr('fb', freed)
+end
+ensure_root(stamp)
+make_dirs(missing_list, stamp)
+for i, name in ipairs(names) do
+  local key = P .. 'f:' .. name
+  local m = math.min(modified[i], stamp)
+  local c = math.min(created[i], stamp)
+  if olds[name] then
+    if tonumber(redis.call('HGET', key, 'm')) == m then m = m + 1 end
+    incr('fb', -(redis.call('HSTRLEN', key, 'c') + #name + FILE_OVERHEAD))
+  end
+  redis.call('DEL', key)
+  redis.call('HSET', key, 'c', contents[i], 'm', int(m), 'cr', int(c))
+  redis.call('HSET', P .. 'ls:' .. parent(name), base(name), 'f')
+  touch_dir(parent(name), stamp)
+  incr('fb', #contents[i] + #name + FILE_OVERHEAD)
+  use(name)
+  forget_record(name)
+end
+trim_records(max_bytes)
+local answer = {'OK'}
+for _, item in ipairs(evicted) do table.insert(answer, item) end
+return answer
+"""
+)

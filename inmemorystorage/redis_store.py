@@ -1,0 +1,532 @@
+"""The shared engine: a namespace's files on a Redis server, the same for every process.
+
+:class:`RedisStore` implements :class:`~inmemorystorage.engine.Engine` over
+redis-py (imported only when a storage names a ``server``, as Django's own
+Redis cache imports it), for a dev stack of several processes or machines:
+runserver, ``manage.py shell``, gunicorn workers, a Celery worker,
+containers. Nothing here imports Django.
+
+Why every promise holds across processes
+-----------------------------------------
+
+Redis runs one command, or one script, at a time: nothing any client sends
+runs in the middle of one. Every change to a namespace is one script of
+``redis_lua.py``, and every read one command or script:
+
+* **Snapshot reads.** A file is one hash; its content is one field, replaced
+  whole by the script that publishes a new version. A read is one script
+  (``HMGET`` of the content and its times, plus the use): it returns the
+  content of one publication, whole, never a mix, and a later write never
+  changes bytes a reader already holds (they are in the reader's process).
+* **Atomic publication.** A writer buffers in its own process and publishes
+  at ``close()`` with one script: readers see the old content or the new.
+* **Collision-free names.** Checking that a name is free and claiming it
+  happen in the same script, so N processes x M threads saving one name
+  get N x M distinct names: each ``save()`` that finds its name taken tries
+  the next alternative, as in one process.
+* **An exact budget.** The check, the evictions (least recently used first,
+  in a sorted set that every read and write of every process updates) and
+  the publication are one script: the namespace's bytes never exceed
+  ``max_bytes`` between scripts, whichever process writes. The charges are
+  ``budget.py``'s, so both engines count alike.
+* **No lost file.** A script either runs whole or, on an error, changes
+  nothing it had not changed before the error; ours check everything they
+  refuse for before their first write.
+
+A connection that fails raises :class:`~inmemorystorage.exceptions.EngineUnavailable`,
+a ``ConnectionError`` (so an ``OSError``); a write whose answer is lost may
+or may not have happened, as with any server, and never half.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from . import redis_lua
+from .budget import (
+    DIR_OVERHEAD,
+    FILE_OVERHEAD,
+    RECORD_OVERHEAD,
+    RECORD_SHARE,
+    OnFull,
+    file_charge,
+)
+from .engine import (
+    Eviction,
+    FileInfo,
+    Loaded,
+    StoredFile,
+    StoreStats,
+    Written,
+    checked_batch,
+    drop_least_recent,
+)
+from .exceptions import EngineUnavailable, InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
+from .refusals import batch_label, full_detail, needs, taken_by
+from .tree import canonical_name, is_a_directory
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+__all__ = ["MAX_CONTENT_BYTES", "RedisStore", "client_for", "redacted"]
+
+#: The largest content one Redis value holds (``proto-max-bulk-len``, 512 MB by default).
+MAX_CONTENT_BYTES = 512 * 1024 * 1024 - 64 * 1024
+#: How many evictions a namespace remembers, as the in-process engine does.
+EVICTIONS_REMEMBERED = 1024
+_US = 1_000_000
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def redacted(url: str) -> str:
+    """*url* with its password hidden, for messages and checks."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
+def client_for(url: str) -> Any:
+    """The process's one redis-py client for *url* (a pool of connections), built on first use.
+
+    Raises:
+        ImportError: redis-py is not installed (``pip install dj-inmemorystorage[redis]``).
+    """
+    with _clients_lock:
+        client = _clients.get(url)
+        if client is None:
+            try:
+                import redis  # noqa: PLC0415  # only where a storage names a server
+            except ImportError as exc:
+                msg = (
+                    "the shared engine needs redis-py: "
+                    "python -m pip install 'dj-inmemorystorage[redis]'"
+                )
+                raise ImportError(msg) from exc
+            client = _clients[url] = redis.Redis.from_url(url, socket_timeout=10)
+        return client
+
+
+def _encoded(name: str) -> bytes:
+    return name.encode("utf-8", "surrogatepass")
+
+
+def _decoded(name: bytes) -> str:
+    return name.decode("utf-8", "surrogatepass")
+
+
+class RedisStore:
+    """One namespace's files on a Redis server: the same files for every process using it.
+
+    Its files are not in this process (``local`` is false): every read is a
+    round trip to the server.
+
+    Args:
+        url: The server, as Django's Redis cache takes it (``redis://``,
+            ``rediss://`` or ``unix://``).
+        namespace: The namespace; its keys all start ``ims:{namespace}:``.
+        max_bytes: The most bytes the namespace may be charged, or ``None``.
+        on_full: ``"evict"`` or ``"error"``, as for the in-process engine.
+    """
+
+    local = False
+
+    def __init__(
+        self,
+        url: str,
+        namespace: str,
+        max_bytes: int | None = None,
+        on_full: OnFull = "evict",
+    ) -> None:
+        self.url = url
+        self.namespace = namespace
+        self._max_bytes = max_bytes
+        self._on_full: OnFull = on_full
+        self._client = client_for(url)
+        self._prefix = _encoded(f"ims:{{{namespace}}}:")
+        self._head = [
+            self._prefix,
+            FILE_OVERHEAD,
+            DIR_OVERHEAD,
+            RECORD_OVERHEAD,
+            RECORD_SHARE,
+            EVICTIONS_REMEMBERED,
+        ]
+        self._scripts = {
+            name: self._client.register_script(getattr(redis_lua, name))
+            for name in redis_lua.__all__
+        }
+        # No lock-free reads here: every read is a round trip (see the module docstring).
+        self.lookup: Callable[[str], bytes | None] = _nothing
+        self.is_dir: Callable[[str], bool] = self._is_dir
+
+    @property
+    def max_bytes(self) -> int | None:
+        """The bound on the namespace's bytes, or ``None``."""
+        return self._max_bytes
+
+    @property
+    def on_full(self) -> OnFull:
+        """What a write that does not fit does: ``"evict"`` or ``"error"``."""
+        return self._on_full
+
+    def _run(self, script: str, *args: object) -> list[Any]:
+        """Run one of ``redis_lua``'s scripts with the namespace's head arguments."""
+        import redis.exceptions  # noqa: PLC0415  # imported with the client, by client_for()
+
+        try:
+            answer = self._scripts[script](keys=[self._prefix + b"meta"], args=[*self._head, *args])
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            msg = f"the Redis server at {redacted(self.url)} did not answer: {exc}"
+            raise EngineUnavailable(errno.ECONNREFUSED, msg) from exc
+        return list(answer)
+
+    @staticmethod
+    def _raise(answer: list[Any], name: str) -> None:
+        """Raise what a script's refusal *answer* says (about *name*, unless it names another)."""
+        status = answer[0].decode()
+        subject = _decoded(answer[1]) if len(answer) > 1 else name
+        if status == "ENOENT":
+            raise PathDoesNotExist(name)
+        if status == "EISDIR":
+            raise is_a_directory(subject)
+        if status == "ENOTDIR":
+            raise NotADirectory(subject)
+        if status == "EEXIST":
+            raise FileExistsError(errno.EEXIST, f"{subject!r} already exists", subject)
+        msg = f"unexpected answer from the Redis engine: {answer[:2]!r}"
+        raise RuntimeError(msg)
+
+    # Reading.
+
+    def read(self, path: str) -> bytes:
+        """The content of the file at *path*, counted as a use: one round trip, one snapshot."""
+        return self.read_with_info(path)[0]
+
+    def read_with_info(self, path: str) -> tuple[bytes, FileInfo]:
+        """The content of the file at *path* and its metadata, from one moment."""
+        name = canonical_name(path)
+        answer = self._run("READ", _encoded(name))
+        if answer[0] != b"OK":
+            self._raise(answer, name)
+        content, modified, created, accessed = answer[1], *map(int, answer[2:5])
+        return content, _file_info(name, len(content), modified, created, accessed)
+
+    def stat(self, path: str) -> FileInfo:
+        """Describe the file or directory at *path* without counting a use."""
+        name = canonical_name(path)
+        answer = self._run("STAT", _encoded(name))
+        kind = answer[0]
+        if kind == b"FILE":
+            size, modified, created, accessed = map(int, answer[1:5])
+            return _file_info(name, size, modified, created, accessed)
+        if kind == b"DIR":
+            _size, modified, created, accessed = map(int, answer[1:5])
+            return FileInfo(
+                name=name,
+                is_dir=True,
+                size=0,
+                created=created / _US,
+                modified=modified / _US,
+                accessed=accessed / _US,
+                version=0,
+            )
+        self._raise(answer, name)
+        raise AssertionError  # pragma: no cover  # _raise() always raises
+
+    def exists(self, path: str, *, canonical: bool = False, found: bool | None = None) -> bool:  # noqa: ARG002  # the in-process engine's hints
+        """Whether a file or directory is at *path*: one round trip."""
+        name = path if canonical else canonical_name(path)
+        if not name:
+            return True
+        encoded = _encoded(name)
+        return bool(
+            self._command("exists", self._prefix + b"f:" + encoded, self._prefix + b"d:" + encoded)
+        )
+
+    def _is_dir(self, name: str) -> bool:
+        return not name or bool(self._command("exists", self._prefix + b"d:" + _encoded(name)))
+
+    def _command(self, command: str, *args: object) -> Any:
+        import redis.exceptions  # noqa: PLC0415  # imported with the client, by client_for()
+
+        try:
+            return getattr(self._client, command)(*args)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            msg = f"the Redis server at {redacted(self.url)} did not answer: {exc}"
+            raise EngineUnavailable(errno.ECONNREFUSED, msg) from exc
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        """The directories and the files directly in *path*, from one moment."""
+        name = canonical_name(path)
+        answer = self._run("LISTDIR", _encoded(name))
+        if answer[0] != b"OK":
+            self._raise(answer, name)
+        pairs = answer[1:]
+        dirs = [_decoded(pairs[i]) for i in range(0, len(pairs), 2) if pairs[i + 1] == b"d"]
+        files = [_decoded(pairs[i]) for i in range(0, len(pairs), 2) if pairs[i + 1] == b"f"]
+        return dirs, files
+
+    def stats(self) -> StoreStats:
+        """The namespace's counts, bytes charged and counters, from one moment."""
+        answer = self._run("STATS")
+        files, fb, db, rb, hits, misses, evictions, refusals, dirs = map(int, answer[1:])
+        return StoreStats(
+            files=files,
+            dirs=dirs,
+            bytes_used=fb + db + rb,
+            max_bytes=self._max_bytes,
+            hits=hits,
+            misses=misses,
+            evictions=evictions,
+            refusals=refusals,
+        )
+
+    # Writing.
+
+    def check_size(self, path: str, size: int) -> None:
+        """Refuse early a file that could never fit, or that Redis cannot hold in one value.
+
+        Raises:
+            StorageFull: a file of *size* bytes at *path* exceeds ``max_bytes``.
+            OSError: ``EFBIG``, over :data:`MAX_CONTENT_BYTES`.
+        """
+        if size > MAX_CONTENT_BYTES:
+            msg = (
+                f"cannot store {path!r} ({size:,} bytes): the shared engine keeps a file in one "
+                f"Redis value, at most {MAX_CONTENT_BYTES:,} bytes"
+            )
+            raise OSError(errno.EFBIG, msg, path)
+        charge = file_charge(path, size)
+        if self._max_bytes is not None and charge > self._max_bytes:
+            detail = "larger than the whole budget"
+            if size <= self._max_bytes:
+                detail = f"{needs(charge)}, more than the whole budget"
+            raise StorageFull(path, size, self._max_bytes, detail)
+
+    def check_writable(self, path: str, *, exclusive: bool = False) -> None:
+        """Raise now what writing *path* would raise for the namespace's present shape."""
+        name = canonical_name(path)
+        if not name:
+            raise is_a_directory(name)
+        try:
+            info = self.stat(name)
+        except PathDoesNotExist:
+            return
+        if info.is_dir:
+            raise is_a_directory(name)
+        if exclusive:
+            raise FileExistsError(errno.EEXIST, f"{name!r} already exists", name)
+
+    def write(
+        self,
+        path: str,
+        content: bytes,
+        *,
+        exclusive: bool = False,
+        canonical: bool = False,
+        avoid_evicted: bool = False,
+    ) -> Written:
+        """:meth:`put`, answering with a :class:`Written`."""
+        return Written(
+            *self.put(
+                path,
+                content,
+                exclusive=exclusive,
+                canonical=canonical,
+                avoid_evicted=avoid_evicted,
+            )
+        )
+
+    def put(
+        self,
+        path: str,
+        content: bytes,
+        *,
+        exclusive: bool = False,
+        canonical: bool = False,
+        avoid_evicted: bool = False,
+    ) -> tuple[str, tuple[Eviction, ...]]:
+        """Claim the name, check the budget, evict and publish, in one script on the server.
+
+        Raises:
+            FileExistsError: *exclusive* and something is at *path*, or
+                *avoid_evicted* and the file at *path* was evicted lately.
+            IsADirectoryError: *path* is a directory (or the root).
+            NotADirectory: a parent of *path* is a file.
+            StorageFull: the content cannot fit; nothing changed.
+        """
+        name = path if canonical else canonical_name(path)
+        if not name:
+            raise is_a_directory(name)
+        self.check_size(name, len(content))
+        answer = self._run(
+            "PUT",
+            -1 if self._max_bytes is None else self._max_bytes,
+            self._on_full,
+            _encoded(name),
+            content,
+            int(exclusive),
+            int(avoid_evicted),
+        )
+        status = answer[0]
+        if status == b"OK":
+            stamp = int(answer[1])
+            return name, self._evictions(answer[2:], stamp)
+        if status == b"FULL":
+            raise self._full(answer, name, len(content), 1, None)
+        if status == b"EVICTED":
+            size, _, evicted_at = answer[2].decode().partition(":")
+            raise taken_by(Eviction(name, int(size), int(evicted_at) / _US))
+        self._raise(answer, name)
+        raise AssertionError  # pragma: no cover  # _raise() always raises
+
+    def _evictions(self, flat: list[Any], stamp: int) -> tuple[Eviction, ...]:
+        return tuple(
+            Eviction(_decoded(flat[i]), int(flat[i + 1]), stamp / _US)
+            for i in range(0, len(flat), 2)
+        )
+
+    def _full(
+        self, answer: list[Any], name: str, size: int, count: int, what: str | None
+    ) -> StorageFull:
+        """The refusal a script's ``FULL`` *answer* describes, in the in-process engine's words."""
+        kind, needed, other, new_dirs = answer[1], *map(int, answer[2:5])
+        max_bytes = self._max_bytes or 0
+        if kind == b"large":
+            beside = ""
+            if other:
+                whose = "its parent" if count == 1 else "their"
+                beside = f" beside {whose} directories ({other:,} bytes)"
+            detail = f"{needs(needed, count, new_dirs)}, more than the whole budget{beside}"
+            return StorageFull(name, size, max_bytes, detail, what=what)
+        detail = full_detail(needs(needed, count, new_dirs), other)
+        return StorageFull(name, size, max_bytes, detail, what=what, could_fit=True)
+
+    def delete(self, path: str) -> None:
+        """Remove the file, or the directory with everything below it; quiet when missing.
+
+        Raises:
+            InvalidPath: *path* is the root (use :meth:`clear`).
+        """
+        name = canonical_name(path)
+        if not name:
+            msg = "the root cannot be deleted; use clear() to empty the store"
+            raise InvalidPath(msg)
+        self._run("DELETE", _encoded(name))
+
+    def clear(self) -> None:
+        """Remove every file and directory of the namespace (no other) and reset its counters."""
+        self._run("CLEAR")
+
+    # Handing a namespace's content over as a whole.
+
+    def files(self, *, by_recency: bool = False) -> list[StoredFile]:
+        """Every file with its content and times, from one moment; sorted by name.
+
+        With *by_recency*, least recently used first.
+        """
+        flat = self._run("FILES")[1:]
+        found = [
+            StoredFile(
+                _decoded(flat[i]),
+                flat[i + 1],
+                created=int(flat[i + 3]) / _US,
+                modified=int(flat[i + 2]) / _US,
+            )
+            for i in range(0, len(flat), 4)
+        ]
+        return found if by_recency else sorted(found, key=lambda file: file.name)
+
+    def load(
+        self, files: Iterable[StoredFile], *, replace: bool = False, keep_what_fits: bool = False
+    ) -> Loaded:
+        """Publish many files at once, with their times: all of them or none, in one script.
+
+        Checked as the in-process engine checks them (names, contents,
+        times) before the script runs; see :meth:`Store.load
+        <inmemorystorage.store.Store.load>` for *replace* and *keep_what_fits*.
+        """
+        batch, times = checked_batch(files)
+        dropped: list[Eviction] = []
+        if keep_what_fits and self._on_full == "evict" and self._max_bytes:
+            dropped = drop_least_recent(batch, times, self._max_bytes, time.time())
+        for name, file in batch.items():
+            self.check_size(name, len(file.content))
+        if not batch:
+            return Loaded((), (), tuple(dropped))
+        args: list[object] = [
+            -1 if self._max_bytes is None else self._max_bytes,
+            self._on_full,
+            int(replace),
+        ]
+        for name, file in batch.items():
+            created, modified = times[name]
+            args += [
+                _encoded(name),
+                file.content,
+                max(created // 1000, 1),
+                max(modified // 1000, 1),
+            ]
+        answer = self._run("LOAD", *args)
+        status = answer[0]
+        if status == b"FULL":
+            last, label = batch_label(batch)
+            size = sum(len(file.content) for file in batch.values())
+            raise self._full(answer, last, size, len(batch), label)
+        if status == b"EEXIST":
+            name = _decoded(answer[1])
+            msg = f"{name!r} already exists; load with replace=True to overwrite stored files"
+            raise FileExistsError(errno.EEXIST, msg, name)
+        if status != b"OK":
+            self._raise(answer, next(iter(batch)))
+        return Loaded(
+            tuple(batch), self._evictions(answer[1:], time.time_ns() // 1000), tuple(dropped)
+        )
+
+    # Evictions.
+
+    def recent_eviction(self, path: str) -> Eviction | None:
+        """The eviction of the file at *path*, if the namespace remembers it."""
+        name = canonical_name(path)
+        record = self._command("hget", self._prefix + b"ev", _encoded(name))
+        return None if record is None else _eviction(name, record)
+
+    def recent_evictions(self) -> list[Eviction]:
+        """The evictions the namespace remembers, newest first."""
+        names = self._command("zrevrange", self._prefix + b"evq", 0, -1)
+        if not names:
+            return []
+        records = self._command("hmget", self._prefix + b"ev", names)
+        return [
+            _eviction(_decoded(name), record)
+            for name, record in zip(names, records, strict=True)
+            if record is not None
+        ]
+
+
+def _nothing(name: str) -> None:  # the signature of Store.lookup
+    """No lock-free local read: the caller reads through the server."""
+
+
+def _eviction(name: str, record: bytes) -> Eviction:
+    size, _, evicted_at = record.decode().partition(":")
+    return Eviction(name, int(size), int(evicted_at) / _US)
+
+
+def _file_info(name: str, size: int, modified: int, created: int, accessed: int) -> FileInfo:
+    return FileInfo(
+        name=name,
+        is_dir=False,
+        size=size,
+        created=created / _US,
+        modified=modified / _US,
+        accessed=max(accessed, modified) / _US,
+        version=modified,
+    )

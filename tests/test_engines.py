@@ -1,0 +1,238 @@
+"""One behaviour, two engines: every test here runs in this process and on a real Redis server.
+
+As Django's own cache tests run one ``BaseCacheTests`` class against every
+backend, these run the Storage API's promises against the in-process engine
+and the shared one (``server=``), through the ``make_storage`` fixture.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import tarfile
+import threading
+
+import pytest
+from django.core.files.base import ContentFile
+
+from inmemorystorage import PathDoesNotExist, StorageFull, dump, load
+from inmemorystorage.budget import file_charge
+from inmemorystorage.engine import StoredFile
+
+KIB = 1024
+
+
+def test_a_saved_file_reads_back(make_storage):
+    """What is saved is read back, whole, under its name."""
+    storage = make_storage()
+    name = storage.save("docs/a.txt", ContentFile(b"hello"))
+    with storage.open(name) as file:
+        assert (name, b"hello") == ("docs/a.txt", file.read())
+
+
+def test_a_taken_name_gets_an_alternative(make_storage):
+    """Saving a taken name picks another, as Django's storages do."""
+    storage = make_storage()
+    first = storage.save("a.txt", ContentFile(b"1"))
+    second = storage.save("a.txt", ContentFile(b"2"))
+    assert first == "a.txt"
+    assert second.startswith("a_")
+    assert (b"1", b"2") == (storage.open(first).read(), storage.open(second).read())
+
+
+def test_exists_size_and_listdir(make_storage):
+    """A file and its directories exist; listdir() shows each level's children."""
+    storage = make_storage()
+    storage.save("d/e/f.txt", ContentFile(b"12345"))
+    storage.save("d/g.txt", ContentFile(b"x"))
+    assert (True, True, False) == (
+        storage.exists("d/e/f.txt"),
+        storage.exists("d/e"),
+        storage.exists("d/nope"),
+    )
+    assert 5 == storage.size("d/e/f.txt")
+    assert (["e"], ["g.txt"]) == storage.listdir("d")
+    assert (["d"], []) == storage.listdir("")
+
+
+def test_missing_names_raise_what_callers_catch(make_storage):
+    """FileNotFoundError for nothing, IsADirectoryError for a directory, NotADirectory below."""
+    storage = make_storage()
+    storage.save("d/f.txt", ContentFile(b"x"))
+    with pytest.raises(PathDoesNotExist):
+        storage.open("d/missing.txt")
+    with pytest.raises(IsADirectoryError):
+        storage.open("d")
+    with pytest.raises(NotADirectoryError):
+        storage.open("d/f.txt/below")
+    with pytest.raises(NotADirectoryError):
+        storage.listdir("d/f.txt")
+
+
+def test_delete_removes_a_file_and_keeps_its_directory(make_storage):
+    """delete() of a file leaves its directory, as in Django; of a directory, all below it."""
+    storage = make_storage()
+    storage.save("d/e/f.txt", ContentFile(b"x"))
+    storage.delete("d/e/f.txt")
+    assert (True, False) == (storage.exists("d/e"), storage.exists("d/e/f.txt"))
+    storage.save("d/e/g.txt", ContentFile(b"y"))
+    storage.delete("d")
+    assert ([], []) == storage.listdir("")
+    storage.delete("never/was.txt")  # quiet
+
+
+def test_times_are_those_of_the_publication(make_storage):
+    """Created stays, modified follows each write, accessed each read."""
+    storage = make_storage()
+    storage.save("t.txt", ContentFile(b"1"))
+    created = storage.get_created_time("t.txt")
+    with storage.open("t.txt", "wb") as file:
+        file.write(b"2")
+    modified = storage.get_modified_time("t.txt")
+    storage.open("t.txt").close()
+    assert created == storage.get_created_time("t.txt")
+    assert created <= modified <= storage.get_accessed_time("t.txt")
+
+
+def test_a_reader_keeps_its_snapshot(make_storage):
+    """A later write never changes what an open reader reads."""
+    storage = make_storage()
+    storage.save("s.txt", ContentFile(b"old"))
+    reader = storage.open("s.txt")
+    with storage.open("s.txt", "wb") as file:
+        file.write(b"new")
+    assert (b"old", b"new") == (reader.read(), storage.open("s.txt").read())
+    reader.close()
+
+
+def test_a_writer_publishes_at_close_and_not_on_error(make_storage):
+    """Nothing is visible before close(); a with block that raises publishes nothing."""
+    storage = make_storage()
+    writer = storage.open("w.txt", "wb")
+    writer.write(b"data")
+    assert not storage.exists("w.txt")
+    writer.close()
+    assert b"data" == storage.open("w.txt").read()
+    with pytest.raises(RuntimeError), storage.open("x.txt", "wb") as file:
+        file.write(b"lost")
+        raise RuntimeError
+    assert not storage.exists("x.txt")
+
+
+def test_the_budget_evicts_least_recently_used(make_storage):
+    """A full evicting storage makes room by evicting the least recently used file."""
+    storage = make_storage(max_bytes=3 * file_charge("f0.bin", 4 * KIB) + 2 * KIB)
+    for i in range(3):
+        storage.save(f"f{i}.bin", ContentFile(bytes([i]) * (4 * KIB)))
+    storage.open("f0.bin").close()  # a read is a use: f1 is now the least recent
+    storage.save("f3.bin", ContentFile(b"3" * (4 * KIB)))
+    assert ["f0.bin", "f2.bin", "f3.bin"] == sorted(storage.listdir("")[1])
+    assert storage.recent_eviction("f1.bin") is not None
+    stats = storage.stats()
+    assert stats.bytes_used <= stats.max_bytes
+    assert 1 == stats.evictions
+
+
+def test_an_evicted_name_stays_taken(make_storage):
+    """save() gives an evicted file's name to no new file."""
+    storage = make_storage(max_bytes=2 * file_charge("f0.bin", 4 * KIB) + 2 * KIB)
+    for i in range(3):
+        storage.save(f"f{i}.bin", ContentFile(b"x" * (4 * KIB)))
+    assert storage.recent_eviction("f0.bin") is not None
+    assert "f0.bin" != storage.save("f0.bin", ContentFile(b"y"))
+    assert "f0.bin" == storage.recent_evictions()[-1].name
+
+
+def test_a_refusing_budget_refuses_and_changes_nothing(make_storage):
+    """on_full='error' raises StorageFull (ENOSPC) and stores nothing."""
+    storage = make_storage(max_bytes=file_charge("a.bin", 4 * KIB) + 100, on_full="error")
+    storage.save("a.bin", ContentFile(b"a" * (4 * KIB)))
+    before = storage.stats()
+    with pytest.raises(StorageFull) as refused:
+        storage.save("b.bin", ContentFile(b"b" * (4 * KIB)))
+    assert (errno.ENOSPC, True) == (refused.value.errno, refused.value.could_fit)
+    after = storage.stats()
+    assert (before.files, before.bytes_used) == (after.files, after.bytes_used)
+
+
+def test_a_file_larger_than_the_budget_is_refused(make_storage):
+    """A file that could never fit is refused as too large, whatever on_full says."""
+    storage = make_storage(max_bytes=KIB)
+    with pytest.raises(StorageFull, match="larger than the whole budget"):
+        storage.save("big.bin", ContentFile(b"x" * (2 * KIB)))
+    assert 0 == storage.stats().files
+
+
+def test_dump_and_load_round_trip(make_storage):
+    """dump() then load() into an empty storage gives the same names, bytes and times."""
+    storage = make_storage()
+    storage.save("a/one.txt", ContentFile(b"1"))
+    storage.save("two.txt", ContentFile(b"22"))
+    archive = io.BytesIO()
+    dump(storage, archive)
+    expected = [(f.name, f.content) for f in storage.stored_files()]
+    storage.clear()
+    archive.seek(0)
+    load(storage, archive)
+    assert expected == [(f.name, f.content) for f in storage.stored_files()]
+
+
+def test_a_load_is_all_or_nothing(make_storage):
+    """A batch with one refused file stores none of them."""
+    storage = make_storage()
+    storage.save("taken.txt", ContentFile(b"t"))
+    batch = [StoredFile("new.txt", b"n", 1e9, 1e9), StoredFile("taken.txt", b"x", 1e9, 1e9)]
+    with pytest.raises(FileExistsError, match="replace=True"):
+        storage.load_files(batch)
+    assert ["taken.txt"] == [f.name for f in storage.stored_files()]
+
+
+def test_loaded_times_come_back(make_storage):
+    """A loaded file keeps its modification and creation times (to the microsecond)."""
+    storage = make_storage()
+    storage.load_files([StoredFile("old.txt", b"o", created=1e9, modified=1.5e9)])
+    assert 1.5e9 == storage.get_modified_time("old.txt").timestamp()
+    assert 1e9 == storage.get_created_time("old.txt").timestamp()
+
+
+def test_clear_empties_the_namespace_only(make_storage):
+    """clear() removes the namespace's files and counters, no other namespace's."""
+    storage = make_storage(namespace="one")
+    other = make_storage(namespace="two")
+    storage.save("a.txt", ContentFile(b"a"))
+    other.save("b.txt", ContentFile(b"b"))
+    storage.clear()
+    assert (0, 1) == (storage.stats().files, other.stats().files)
+
+
+def test_concurrent_saves_of_one_name_get_distinct_names(make_storage):
+    """Eight threads saving one name get eight names, and every file reads back."""
+    storage = make_storage()
+    names: list[str] = []
+    lock = threading.Lock()
+
+    def save(i: int) -> None:
+        name = storage.save("same.txt", ContentFile(str(i).encode()))
+        with lock:
+            names.append(name)
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 8 == len(set(names))
+    assert sorted(str(i).encode() for i in range(8)) == sorted(
+        storage.open(name).read() for name in names
+    )
+
+
+def test_a_tar_of_the_storage_is_a_tar(make_storage):
+    """dump() writes a tar any tool reads."""
+    storage = make_storage()
+    storage.save("x.txt", ContentFile(b"x"))
+    archive = io.BytesIO()
+    dump(storage, archive)
+    archive.seek(0)
+    with tarfile.open(fileobj=archive) as tar:
+        assert ["x.txt"] == tar.getnames()
