@@ -173,6 +173,28 @@ local function prune_from(name, keep)
   end
 end
 
+-- Remove every empty directory not in keep, deepest first, so that parents emptied go too.
+local function prune_empty_dirs(keep)
+  local dirs = {}
+  local stack = {''}
+  while #stack > 0 do
+    local dir = table.remove(stack)
+    if dir ~= '' then table.insert(dirs, dir) end
+    local children = redis.call('HGETALL', P .. 'ls:' .. dir)
+    for i = 1, #children, 2 do
+      if children[i + 1] == 'd' then
+        local child = children[i]
+        if dir ~= '' then child = dir .. '/' .. child end
+        table.insert(stack, child)
+      end
+    end
+  end
+  table.sort(dirs, function(a, b) return #a > #b end)
+  for _, dir in ipairs(dirs) do
+    if not keep[dir] and redis.call('HLEN', P .. 'ls:' .. dir) == 0 then remove_dir(dir) end
+  end
+end
+
 -- Evict least recently used files (never the nprotected in protected) until needed bytes fit.
 local function make_room(max_bytes, needed, keep, protected, nprotected, stamp)
   local evicted = {}
@@ -183,6 +205,7 @@ local function make_room(max_bytes, needed, keep, protected, nprotected, stamp)
       if not protected[candidate] then victim = candidate break end
     end
     if not victim then
+      prune_empty_dirs(keep)
       while overflow(max_bytes, needed) > 0 do
         local oldest = oldest_record()
         if not oldest then break end

@@ -29,9 +29,11 @@ from hypothesis.stateful import (
 from inmemorystorage import InMemoryStorage, StorageFull
 from inmemorystorage.budget import RECORD_SHARE, dir_charge, file_charge, record_charge
 from inmemorystorage.exceptions import NotADirectory
+from inmemorystorage.redis_store import RedisStore
 from inmemorystorage.signals import file_evicted
 from inmemorystorage.store import EVICTIONS_REMEMBERED
 
+from .redis_audit import audit
 from .stress import check_consistency
 
 NAMES = ["a", "b.txt", "d1/a", "d1/c.bin", "d1/d2/b.txt", "d2/x", "d2/d3/y", "d1/d2"]
@@ -158,11 +160,16 @@ class StorageMachine(RuleBasedStateMachine):
     max_bytes: int | None = None
     on_full = "evict"
 
+    #: A Redis server's URL: the machine drives the shared engine (see RedisBoundedMachine).
+    server: str | None = None
+
     def __init__(self) -> None:
         super().__init__()
+        options = {} if self.server is None else {"server": self.server, "namespace": "machine"}
         self.storage = InMemoryStorage(
-            allow_overwrite=True, max_bytes=self.max_bytes, on_full=self.on_full
+            allow_overwrite=True, max_bytes=self.max_bytes, on_full=self.on_full, **options
         )
+        self.storage.clear()
         self.model = Model(self.max_bytes, self.on_full)
         self.readers: list[tuple[object, bytes]] = []
         self.evicted: list[str] = []
@@ -309,7 +316,8 @@ class StorageMachine(RuleBasedStateMachine):
 
     @invariant()
     def tree_and_budget_agree(self):
-        assert [] == check_consistency(self.storage._store)
+        store = self.storage._store
+        assert [] == (audit(store) if isinstance(store, RedisStore) else check_consistency(store))
 
     @invariant()
     def open_readers_keep_their_snapshot(self):
@@ -331,6 +339,25 @@ class RefusingStorageMachine(StorageMachine):
     on_full = "error"
 
 
+class RedisBoundedMachine(BoundedStorageMachine):
+    """The bounded machine on the shared engine, against a real Redis server."""
+
+
+class RedisRefusingMachine(RefusingStorageMachine):
+    """The refusing machine on the shared engine, against a real Redis server."""
+
+
+@pytest.fixture(autouse=True)
+def _machines_on_the_server(request):
+    """Give the Redis machines the test run's server (a real one, started by the fixture)."""
+    redis_machines = RedisBoundedMachine.TestCase | RedisRefusingMachine.TestCase
+    if request.cls is not None and issubclass(request.cls, redis_machines):
+        url = request.getfixturevalue("clean_redis")
+        RedisBoundedMachine.server = RedisRefusingMachine.server = url
+
+
 TestUnbounded = StorageMachine.TestCase
 TestBounded = BoundedStorageMachine.TestCase
 TestRefusing = RefusingStorageMachine.TestCase
+TestRedisBounded = RedisBoundedMachine.TestCase
+TestRedisRefusing = RedisRefusingMachine.TestCase
