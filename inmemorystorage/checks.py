@@ -19,6 +19,9 @@ message has an id and says what to do; docs/runserver.md lists them:
   full storage is a 500.
 - ``inmemorystorage.W005`` (``check --deploy``, ``DEBUG`` off): an in-memory
   storage in ``STORAGES``.
+- ``inmemorystorage.E004``: a storage's Redis ``server`` does not answer.
+- ``inmemorystorage.E005``: that server's ``maxmemory-policy`` could drop our keys.
+- ``inmemorystorage.W006``: that server does not say its ``maxmemory-policy``.
 
 ``inmemorystorage.E003`` (the debug-toolbar panel without the app) is the
 panel's own check, run by django-debug-toolbar (``panels.py``).
@@ -125,6 +128,7 @@ def check_storages(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG001 
                     id="inmemorystorage.W002",
                 )
             )
+        messages.extend(_server_checks(alias, storage))
         if not storage.shared:
             messages.append(
                 checks.Warning(
@@ -140,6 +144,51 @@ def check_storages(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG001 
                 )
             )
     return messages
+
+
+def _server_checks(alias: str, storage: Any) -> list[checks.CheckMessage]:
+    """What is wrong with the Redis server a storage keeps its files on, if it names one."""
+    server = getattr(storage, "server", None)
+    if server is None:
+        return []
+    from .redis_store import SAFE_POLICIES, redacted  # noqa: PLC0415  # only with a server
+
+    url = redacted(server)
+    try:
+        policy = storage._store.eviction_policy()  # noqa: SLF001  # package-internal
+    except OSError as exc:
+        return [
+            checks.Error(
+                f"STORAGES[{alias!r}] keeps its files on the Redis server at {url}, which does "
+                f"not answer: {exc}",
+                hint="Start the server (redis-server), or fix OPTIONS['server'].",
+                id="inmemorystorage.E004",
+            )
+        ]
+    if policy is None:
+        return [
+            checks.Warning(
+                f"STORAGES[{alias!r}]: the Redis server at {url} does not say its "
+                "maxmemory-policy (CONFIG GET is refused), so it may drop stored files.",
+                hint=f"Make sure its maxmemory-policy is one of {', '.join(SAFE_POLICIES)}.",
+                id="inmemorystorage.W006",
+            )
+        ]
+    if policy not in SAFE_POLICIES:
+        return [
+            checks.Error(
+                f"STORAGES[{alias!r}]: the Redis server at {url} has maxmemory-policy "
+                f"{policy!r}, under which it drops keys of its own accord: files would vanish "
+                "behind the storage's back and its byte count would be wrong.",
+                hint=(
+                    "Set maxmemory-policy to noeviction (or a volatile-* policy) on that "
+                    "server, or give the storage a server of its own; the storage's max_bytes "
+                    "bounds its files instead."
+                ),
+                id="inmemorystorage.E005",
+            )
+        ]
+    return []
 
 
 def check_middleware(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG001  # the check framework's signature

@@ -71,7 +71,11 @@ from .tree import canonical_name, is_a_directory
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-__all__ = ["MAX_CONTENT_BYTES", "RedisStore", "client_for", "redacted"]
+__all__ = ["MAX_CONTENT_BYTES", "SAFE_POLICIES", "RedisStore", "client_for", "redacted"]
+
+#: The ``maxmemory-policy`` values under which the server never drops our keys (they
+#: have no expiry, so the volatile-* policies pass them over).
+SAFE_POLICIES = ("noeviction", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl")
 
 #: The largest content one Redis value holds (``proto-max-bulk-len``, 512 MB by default).
 MAX_CONTENT_BYTES = 512 * 1024 * 1024 - 64 * 1024
@@ -202,6 +206,21 @@ class RedisStore:
             raise FileExistsError(errno.EEXIST, f"{subject!r} already exists", subject)
         msg = f"unexpected answer from the Redis engine: {answer[:2]!r}"
         raise RuntimeError(msg)
+
+    def eviction_policy(self) -> str | None:
+        """The server's ``maxmemory-policy``, or ``None`` if it will not say (managed servers).
+
+        Raises:
+            EngineUnavailable: the server does not answer.
+        """
+        import redis.exceptions  # noqa: PLC0415  # imported with the client, by client_for()
+
+        try:
+            answer = self._command("config_get", "maxmemory-policy")
+        except redis.exceptions.ResponseError:  # CONFIG refused (renamed or not allowed)
+            return None
+        policy = answer.get("maxmemory-policy", answer.get(b"maxmemory-policy"))
+        return policy.decode() if isinstance(policy, bytes) else policy
 
     # Reading.
 
