@@ -447,7 +447,11 @@ class _Digesting:
 
 
 def _outgoing() -> list[_Outgoing]:
-    """Each store this process holds that the next one can find: by alias, namespace or persist."""
+    """Each store this process holds that the next one can find: by alias, namespace or persist.
+
+    Not a storage on a Redis ``server``: its files stay on the server, where
+    the next process finds them without a hand-off.
+    """
     persist = bool(getattr(settings, "INMEMORYSTORAGE_PERSIST", False))
     found: list[_Outgoing] = []
     for alias, _config, _class in in_memory_storages():
@@ -456,6 +460,8 @@ def _outgoing() -> list[_Outgoing]:
         except (ImproperlyConfigured, TypeError):
             continue  # bad OPTIONS: the storage never held a file (check E002 says why)
         assert isinstance(storage, InMemoryStorage)  # noqa: S101  # in_memory_storages() checked the class
+        if storage.server is not None:
+            continue  # the shared engine's files are on the server, for the next process too
         for index, item in enumerate(found):
             if _same_store(item.storage, storage):
                 found[index] = attrs.evolve(item, aliases=(*item.aliases, alias))

@@ -14,8 +14,9 @@ import threading
 
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.storage import storages
 
-from inmemorystorage import PathDoesNotExist, StorageFull, dump, load
+from inmemorystorage import PathDoesNotExist, StorageFull, dump, handoff, load
 from inmemorystorage.budget import file_charge
 from inmemorystorage.engine import StoredFile
 
@@ -236,3 +237,18 @@ def test_a_tar_of_the_storage_is_a_tar(make_storage):
     archive.seek(0)
     with tarfile.open(fileobj=archive) as tar:
         assert ["x.txt"] == tar.getnames()
+
+
+def test_the_reload_hand_off_leaves_a_server_s_files_on_the_server(
+    settings, clean_redis, tmp_path, forget_shared_stores
+):
+    """A storage on a server hands nothing over: the next process finds its files there."""
+    settings.STORAGES = {
+        "default": {
+            "BACKEND": "inmemorystorage.InMemoryStorage",
+            "OPTIONS": {"namespace": "media", "server": clean_redis},
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    storages["default"].save("kept.txt", ContentFile(b"k"))
+    assert [] == [item.storage for item in handoff._outgoing()]
