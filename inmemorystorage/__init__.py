@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import PathDoesNotExist, StorageFull
+from .exceptions import EngineUnavailable, PathDoesNotExist, StorageFull
 from .store import StoreStats
 
 if TYPE_CHECKING:
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .storage import InMemoryStorage
 
 __all__ = [
+    "EngineUnavailable",
     "InMemoryManifestStaticFilesStorage",
     "InMemoryStaticFilesStorage",
     "InMemoryStorage",

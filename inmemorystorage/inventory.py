@@ -21,6 +21,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
 
 from .configured import in_memory_storages
+from .redis_store import redacted
 from .staticfiles import STATICFILES_NAMESPACE, InMemoryStaticFilesStorage
 from .storage import InMemoryStorage, shared_storages
 
@@ -50,9 +51,18 @@ class HeldStore:
     storage: InMemoryStorage
 
     @property
+    def server(self) -> str | None:
+        """The Redis server holding the store's files (password hidden); ``None``: this process."""
+        url = self.storage.server
+        return None if url is None else redacted(url)
+
+    @property
     def label(self) -> str:
         """The store as the user configured it, e.g. ``STORAGES['default'], namespace 'media'``."""
         parts = [f"STORAGES[{alias!r}]" for alias in self.aliases]
+        if self.server is not None:
+            parts.append(f"namespace {self.namespace or 'default'!r} on {self.server}")
+            return ", ".join(parts)
         if self.namespace is not None:
             parts.append(describe_namespace(self.namespace))
         elif self.storage.shared:

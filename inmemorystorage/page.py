@@ -298,6 +298,7 @@ def _render_index(request: HttpRequest, *, error: str = "", status: int = 200) -
         "cards": [_card(held) for held in inventory.stores],
         "broken": inventory.broken,
         "pid": os.getpid(),
+        "servers": sorted({held.server for held in inventory.stores if held.server}),
         "max_listed": MAX_LISTED_FILES,
         "open_depth": OPEN_DEPTH,
         "csrf_token": get_token(request),

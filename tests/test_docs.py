@@ -120,6 +120,12 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
 
 
+@pytest.fixture(autouse=True)
+def _a_redis_server_for_the_pages(redis_url, monkeypatch):
+    """REDIS_URL names a real server: the shared engine's how-to reads it from the environment."""
+    monkeypatch.setenv("REDIS_URL", redis_url)
+
+
 def _command(line: str) -> list[str]:
     """A documented command line as this interpreter runs it."""
     words = shlex.split(line)

@@ -223,6 +223,14 @@ class Command(BaseCommand):
         """Say, on stderr, which files this command can see, and where runserver's are."""
         if self.verbosity < 1:
             return
+        servers = sorted({held.server for held in take_inventory().stores if held.server})
+        if servers:
+            self.stderr.write(
+                self.style.NOTICE(
+                    f"The stores on {', '.join(servers)} are shared: this command acts on the "
+                    "files every process using that server sees."
+                )
+            )
         self.stderr.write(
             self.style.NOTICE(
                 f"This command runs in its own process (pid {os.getpid()}): it sees the in-memory "
