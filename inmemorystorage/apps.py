@@ -7,7 +7,8 @@ as a plain backend. With it:
   check`` (and before runserver serves);
 - under ``DEBUG``, evictions show on the console when nothing else handles
   the ``inmemorystorage`` logger (Django's default ``LOGGING`` configures only
-  ``django`` loggers);
+  ``django`` loggers), and runserver's console shows those that other
+  processes make in a storage on a Redis server;
 - runserver's autoreloader hands every in-memory store from the old server
   process to the new one (:mod:`inmemorystorage.handoff`).
 """
@@ -15,12 +16,21 @@ as a plain backend. With it:
 from __future__ import annotations
 
 import logging
+import os
+import sys
+from typing import Any
 
 from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks as django_checks
+from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 
-__all__ = ["InMemoryStorageConfig", "show_evictions_on_console"]
+__all__ = [
+    "InMemoryStorageConfig",
+    "serves_requests",
+    "show_evictions_of_other_processes",
+    "show_evictions_on_console",
+]
 
 #: runserver's own date format, so that eviction lines read like its request lines.
 _CONSOLE_FORMAT = logging.Formatter("[%(asctime)s] %(message)s", "%d/%b/%Y %H:%M:%S")
@@ -42,7 +52,63 @@ class InMemoryStorageConfig(AppConfig):
         django_checks.register(checks.check_deploy, django_checks.Tags.compatibility, deploy=True)
         if settings.DEBUG:
             show_evictions_on_console(logging.getLogger("inmemorystorage"))
+            if serves_requests(sys.argv):
+                show_evictions_of_other_processes()
         handoff.start()
+
+
+def serves_requests(argv: list[str]) -> bool:
+    """Whether this process is runserver's server: the reloader's child, or ``--noreload``."""
+    if argv[1:2] != ["runserver"]:
+        return False
+    return os.environ.get(DJANGO_AUTORELOAD_ENV) == "true" or "--noreload" in argv
+
+
+def show_evictions_of_other_processes() -> list[Any]:
+    """Log the evictions other processes make in every storage of ``STORAGES`` on a server.
+
+    So that runserver's console shows them all, whichever process (a
+    ``manage.py shell``, a worker, another server) made them. A server that
+    does not answer is reported once and not listened to (check E004 says
+    more).
+
+    Returns:
+        The listening threads.
+    """
+    from django.core.exceptions import ImproperlyConfigured  # noqa: PLC0415  # with the storages
+    from django.core.files.storage import storages  # noqa: PLC0415  # reads the settings
+
+    from .configured import in_memory_storages  # noqa: PLC0415  # imports the storage
+    from .redis_store import RedisStore  # noqa: PLC0415  # with the storage
+    from .storage import InMemoryStorage  # noqa: PLC0415  # reads the settings
+
+    logger = logging.getLogger("inmemorystorage")
+    listening: dict[int, Any] = {}
+    for alias, _config, _class in in_memory_storages():
+        try:
+            storage = storages[alias]
+        except (ImproperlyConfigured, TypeError):
+            continue  # check E002 says why
+        if not isinstance(storage, InMemoryStorage):
+            continue
+        store = storage._store  # noqa: SLF001  # package-internal
+        if not isinstance(store, RedisStore) or id(store) in listening:
+            continue
+        label = storage.namespace or "the in-memory storage"
+
+        def show(eviction: Any, label: str = label) -> None:
+            logger.info(
+                "evicted %r (%d bytes) from %s to make room, in another process",
+                eviction.name,
+                eviction.size,
+                label,
+            )
+
+        try:
+            listening[id(store)] = store.listen(show)
+        except OSError as exc:
+            logger.warning("Not showing evictions of other processes in %s: %s", label, exc)
+    return list(listening.values())
 
 
 def show_evictions_on_console(logger: logging.Logger) -> bool:

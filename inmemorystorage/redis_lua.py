@@ -17,6 +17,8 @@ prefix ``ims:{namespace}:``), so that they fall in one Redis Cluster slot:
 * ``P lru``: every file name, scored by a counter of uses: the recency order;
 * ``P ev`` and ``P evq``: remembered evictions (name to ``size:time``) and
   their order;
+* ``P evictions``: a pub/sub channel; each eviction is published there as
+  ``name``, ``size`` and ``time`` on three lines, for every process's console;
 * ``P meta``: the bytes charged (``fb`` files, ``db`` directories, ``rb``
   records), the clock, the use counter and the counters of ``stats()``.
 
@@ -217,6 +219,8 @@ local function make_room(max_bytes, needed, keep, protected, nprotected, stamp)
     prune_from(parent(victim), keep)
     remember(victim, size, stamp)
     incr('evictions', 1)
+    -- Every process listening shows it (the one that evicted knows it from the answer).
+    redis.call('PUBLISH', P .. 'evictions', victim .. '\n' .. int(size) .. '\n' .. int(stamp))
     table.insert(evicted, victim)
     table.insert(evicted, size)
   end
@@ -543,7 +547,7 @@ for i, name in ipairs(names) do
   forget_record(name)
 end
 trim_records(max_bytes)
-local answer = {'OK'}
+local answer = {'OK', stamp}
 for _, item in ipairs(evicted) do table.insert(answer, item) end
 return answer
 """

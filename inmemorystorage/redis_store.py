@@ -40,7 +40,9 @@ or may not have happened, as with any server, and never half.
 
 from __future__ import annotations
 
+import collections
 import errno
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -82,6 +84,7 @@ MAX_CONTENT_BYTES = 512 * 1024 * 1024 - 64 * 1024
 #: How many evictions a namespace remembers, as the in-process engine does.
 EVICTIONS_REMEMBERED = 1024
 _US = 1_000_000
+logger = logging.getLogger("inmemorystorage")
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
 
@@ -166,6 +169,8 @@ class RedisStore:
             name: self._client.register_script(getattr(redis_lua, name))
             for name in redis_lua.__all__
         }
+        # The latest evictions this process's scripts reported, so that listen() skips them.
+        self._own_evictions: collections.deque[tuple[str, int]] = collections.deque(maxlen=4096)
         # No lock-free reads here: every read is a round trip (see the module docstring).
         self.lookup: Callable[[str], bytes | None] = _nothing
         self.is_dir: Callable[[str], bool] = self._is_dir
@@ -407,10 +412,52 @@ class RedisStore:
         raise AssertionError  # pragma: no cover  # _raise() always raises
 
     def _evictions(self, flat: list[Any], stamp: int) -> tuple[Eviction, ...]:
-        return tuple(
+        evictions = tuple(
             Eviction(_decoded(flat[i]), int(flat[i + 1]), stamp / _US)
             for i in range(0, len(flat), 2)
         )
+        self._own_evictions.extend((eviction.name, stamp) for eviction in evictions)
+        return evictions
+
+    def listen(self, show: Callable[[Eviction], None]) -> Any:
+        """Call *show* with each eviction that another process makes in the namespace.
+
+        In a daemon thread of redis-py's (the namespace's pub/sub channel), so
+        that runserver's console shows evictions whichever process made them;
+        this process's own come back from its scripts and are not repeated.
+        A server that goes away stops the listening, with one log line.
+
+        Returns:
+            The listening thread; its ``stop()`` ends it.
+
+        Raises:
+            EngineUnavailable: the server does not answer.
+        """
+
+        def received(message: dict[str, Any]) -> None:
+            name, size, stamp = message["data"].split(b"\n")
+            if (_decoded(name), int(stamp)) not in self._own_evictions:
+                show(Eviction(_decoded(name), int(size), int(stamp) / _US))
+
+        def failed(exc: BaseException, pubsub: Any, thread: Any) -> None:  # noqa: ARG001  # redis-py's signature
+            logger.warning(
+                "Stopped showing evictions made by other processes: the Redis server at %s "
+                "did not answer (%s).",
+                redacted(self.url),
+                exc,
+            )
+            thread.stop()
+
+        import redis.exceptions  # noqa: PLC0415  # imported with the client, by client_for()
+
+        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(**{_decoded(self._prefix) + "evictions": received})
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            pubsub.close()
+            msg = f"the Redis server at {redacted(self.url)} did not answer: {exc}"
+            raise EngineUnavailable(errno.ECONNREFUSED, msg) from exc
+        return pubsub.run_in_thread(sleep_time=1.0, daemon=True, exception_handler=failed)
 
     def _full(
         self, answer: list[Any], name: str, size: int, count: int, what: str | None
@@ -505,9 +552,7 @@ class RedisStore:
             raise FileExistsError(errno.EEXIST, msg, name)
         if status != b"OK":
             self._raise(answer, next(iter(batch)))
-        return Loaded(
-            tuple(batch), self._evictions(answer[1:], time.time_ns() // 1000), tuple(dropped)
-        )
+        return Loaded(tuple(batch), self._evictions(answer[2:], int(answer[1])), tuple(dropped))
 
     # Evictions.
 

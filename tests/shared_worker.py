@@ -51,6 +51,15 @@ def split_the_claim(storage: Any) -> None:
     store.put = split_put
 
 
+def read_whole(storage: Any, name: str) -> bool:
+    """Whether reading *name* gives one write's bytes, whole (a missing file is no wrong read)."""
+    try:
+        with storage.open(name) as file:
+            return whole(file.read())
+    except FileNotFoundError:
+        return True  # evicted or deleted meanwhile
+
+
 def main() -> None:
     url, worker, start, seconds, max_bytes = sys.argv[1:6]
     split = sys.argv[6:] == ["split"]
@@ -60,9 +69,12 @@ def main() -> None:
 
     from inmemorystorage import InMemoryStorage  # noqa: PLC0415  # after settings
 
+    # Saves of one name go to a namespace where nothing is ever deleted or evicted, so that
+    # a name two saves got can only mean a broken claim; the rest churns in a bounded one.
+    claims = InMemoryStorage(server=url, namespace="claims")
     storage = InMemoryStorage(server=url, namespace="stress", max_bytes=int(max_bytes))
     if split:
-        split_the_claim(storage)
+        split_the_claim(claims)
     begin, end = float(start), float(start) + float(seconds)
     saved: list[tuple[str, str]] = []
     wrong: list[str] = []
@@ -79,21 +91,19 @@ def main() -> None:
                 return
             time.sleep(max(round_start - time.time(), 0))
             tag = f"{worker}.{thread}.{round_number}"
-            name = storage.save(f"round-{round_number}.txt", ContentFile(content(tag, 600)))
+            name = claims.save(f"round-{round_number}.txt", ContentFile(content(tag, 600)))
             with lock:
                 saved.append((name, tag))
-            mine.append(name)
+            scratch = storage.save(f"scratch/{tag}.bin", ContentFile(content(tag, 2000)))
+            mine.append(scratch)
             own = f"own/{worker}-{thread}.bin"
             with storage.open(own, "wb") as file:
                 file.write(content(f"{tag}-own", rng.choice([100, 4000, 20000])))
             for _ in range(5):
-                target = rng.choice([*mine[-5:], own])
-                try:
-                    with storage.open(target) as file:
-                        data = file.read()
-                except FileNotFoundError:
-                    continue  # evicted or deleted meanwhile: not a wrong read
-                if not whole(data):
+                source, target = rng.choice(
+                    [*((storage, m) for m in mine[-5:]), (storage, own), (claims, name)]
+                )
+                if not read_whole(source, target):
                     with lock:
                         wrong.append(target)
             if rng.random() < 0.2 and mine:

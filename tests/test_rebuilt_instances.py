@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.files.base import ContentFile
@@ -29,6 +30,9 @@ from .demo_server import HOST, ROOT, DemoClient, DemoServer, _stop, _wait_until_
 pytestmark = pytest.mark.usefixtures("forget_shared_stores")
 
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+#: What a documented setting reads from REDIS_URL; the tests put a real server's URL there.
+SERVER_PLACEHOLDER = "redis://documented-server/0"
+DOCUMENTED_ENVIRON = {"REDIS_URL": SERVER_PLACEHOLDER}
 FENCED_PYTHON = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
@@ -40,8 +44,10 @@ def documented_storages() -> list[pytest.ParameterSet]:
             match = re.search(r"^STORAGES = (\{.*?^\})", block, re.DOTALL | re.MULTILINE)
             if match is None:
                 continue
-            # A literal, with sizes such as 64 * 1024 * 1024: evaluated with no names at all.
-            setting = eval(match.group(1), {"__builtins__": {}})  # noqa: S307  # our own docs
+            # A literal, with sizes such as 64 * 1024 * 1024: evaluated with no names but the
+            # os.environ that the shared engine's how-to reads its server from.
+            names = {"__builtins__": {}, "os": SimpleNamespace(environ=DOCUMENTED_ENVIRON)}
+            setting = eval(match.group(1), names)  # noqa: S307  # our own docs
             if setting.get("default", {}).get("BACKEND") == "inmemorystorage.InMemoryStorage":
                 found.append(pytest.param(setting, id=f"{document.name}:{len(found)}"))
     return found
@@ -50,15 +56,29 @@ def documented_storages() -> list[pytest.ParameterSet]:
 DOCUMENTED = documented_storages()
 
 
+@pytest.fixture
+def on_the_test_server(request):
+    """*setting* with the documented REDIS_URL replaced by a real server's, started for the test."""
+
+    def resolve(setting: dict) -> dict:
+        setting = json.loads(json.dumps(setting))
+        options = setting["default"].get("OPTIONS", {})
+        if options.get("server") == SERVER_PLACEHOLDER:
+            options["server"] = request.getfixturevalue("clean_redis")
+        return setting
+
+    return resolve
+
+
 def test_the_docs_show_storages_settings():
     """There is something to check: the README's quick start configures the default storage."""
     assert any(p.id.startswith("README.md") for p in DOCUMENTED)
 
 
 @pytest.mark.parametrize("setting", DOCUMENTED)
-def test_an_instance_rebuilt_from_deconstruct_sees_the_files(setting):
+def test_an_instance_rebuilt_from_deconstruct_sees_the_files(setting, on_the_test_server):
     """As wagtail does: a storage rebuilt from deconstruct() holds what the original saved."""
-    with override_settings(STORAGES=setting):
+    with override_settings(STORAGES=on_the_test_server(setting)):
         original = storages["default"]
         original.save("rebuilt.txt", ContentFile(b"seen"))
         path, args, kwargs = original.deconstruct()
@@ -68,9 +88,9 @@ def test_an_instance_rebuilt_from_deconstruct_sees_the_files(setting):
 
 
 @pytest.mark.parametrize("setting", DOCUMENTED)
-def test_a_fresh_storage_handler_sees_the_files(setting):
+def test_a_fresh_storage_handler_sees_the_files(setting, on_the_test_server):
     """As django-import-export does: a new StorageHandler() builds a storage with the same files."""
-    with override_settings(STORAGES=setting):
+    with override_settings(STORAGES=on_the_test_server(setting)):
         storages["default"].save("handled.txt", ContentFile(b"seen"))
         fresh = StorageHandler()["default"]
         assert fresh is not storages["default"]

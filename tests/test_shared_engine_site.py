@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,30 @@ def test_two_runservers_and_a_shell_share_the_files(site, tmp_path, clean_redis)
             assert (200, b"saved by the shell") == served
         again = request(b.demo.port, "POST", "/upload/?name=shared/blob.bin", b"second")
         assert again[1].startswith(b"shared/blob_"), "a taken name gets another, across processes"
+
+
+SHELL_FILLS_THE_BUDGET = """
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+for i in range(4):
+    default_storage.save(f"fill/{i}.bin", ContentFile(bytes([i]) * 16_000))
+"""
+
+
+def test_runserver_shows_the_evictions_another_process_makes(site, tmp_path, clean_redis):
+    """A shell's save that evicts shows on runserver's console, as the server's own would."""
+    with (site / "mysite" / "settings.py").open("a") as settings:
+        settings.write('\nSTORAGES["default"]["OPTIONS"]["max_bytes"] = 40_000\n')
+    with reloading_server(site, tmp_path / "a.log", tmp_path / "tmp-a", REDIS_URL=clean_redis) as a:
+        shell(site, SHELL_FILLS_THE_BUDGET)
+        deadline = time.monotonic() + 30
+        while "in another process" not in a.output() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        console = a.output()
+    assert (
+        "evicted 'fill/0.bin' (16000 bytes) from media to make room, in another process" in console
+    )
+    assert (
+        "evicted 'fill/1.bin' (16000 bytes) from media to make room, in another process" in console
+    )
