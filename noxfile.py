@@ -321,6 +321,8 @@ def typecheck(session: nox.Session) -> None:
 DEMO_MANAGE = ROOT / "examples" / "demo" / "manage.py"
 BROWSER_TESTS = ROOT / "tests" / "browser"
 BROWSER_ARTIFACTS = ROOT / ".nox" / "artifacts" / "browser"
+#: The screenshots the browser tests must leave there.
+BROWSER_SCREENSHOTS = ("demo", "storage-page", "storage-panel")
 
 
 @nox.session
@@ -337,18 +339,20 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def browser(session: nox.Session) -> None:
-    """The demo in headless Chromium: upload, list, download, and audio loaded with 206s.
+    """The demo, the storage page and the debug-toolbar panel in headless Chromium.
 
     Installs Debian's chromium and chromium-driver with apt-get when they are
     missing, and selenium from PyPI. If the browser cannot be installed the
     session fails and says why: it never passes without a browser. The
-    screenshot of the demo page is saved under .nox/artifacts/browser/.
+    screenshots (the demo page, the storage page, the panel) are saved under
+    .nox/artifacts/browser/, and the session fails if one is missing.
     """
     chromium, chromedriver = _chromium(session)
     session.install("-e", ".", *_group("tests"), *_group("browser"))
     BROWSER_ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    screenshot = BROWSER_ARTIFACTS / "demo.png"
-    screenshot.unlink(missing_ok=True)
+    screenshots = [BROWSER_ARTIFACTS / f"{name}.png" for name in BROWSER_SCREENSHOTS]
+    for screenshot in screenshots:
+        screenshot.unlink(missing_ok=True)
     env = {
         "INMEMORYSTORAGE_BROWSER": "1",
         "CHROMIUM": chromium,
@@ -367,9 +371,10 @@ def browser(session: nox.Session) -> None:
         str(BROWSER_TESTS),
         env=env,
     )
-    if not screenshot.is_file():
-        session.error(f"the browser tests passed but left no screenshot at {screenshot}")
-    session.log(f"screenshot of the demo page: {screenshot}")
+    for screenshot in screenshots:
+        if not screenshot.is_file():
+            session.error(f"the browser tests passed but left no screenshot at {screenshot}")
+        session.log(f"screenshot: {screenshot}")
 
 
 def _apt_get_install(session: nox.Session, packages: list[str], needs: str) -> None:

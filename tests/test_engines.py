@@ -252,3 +252,22 @@ def test_the_reload_hand_off_leaves_a_server_s_files_on_the_server(
     }
     storages["default"].save("kept.txt", ContentFile(b"k"))
     assert [] == [item.storage for item in handoff._outgoing()]
+
+
+def test_a_name_too_long_for_the_os_is_refused_on_both_engines(make_storage):
+    """ENAMETOOLONG past 4,096 bytes, and nothing stored: hostile names are refused alike."""
+    storage = make_storage(max_bytes=1024 * KIB)
+    with pytest.raises(OSError) as raised:
+        storage.save("a/" * 3000 + "x", ContentFile(b"x"))
+    assert errno.ENAMETOOLONG == raised.value.errno
+    assert (False, 0) == (storage.exists("a/" * 3000 + "x"), storage.stats().files)
+
+
+def test_deep_names_are_charged_their_directories_on_both_engines(make_storage):
+    """A 1,000-level name is charged for every directory's whole name, within max_bytes."""
+    storage = make_storage(max_bytes=2 * 1024 * KIB)
+    storage.save("a/" * 1000 + "f.txt", ContentFile(b"x"))
+    stats = storage.stats()
+    assert 1000 == stats.dirs
+    assert sum(len("a/" * i) - 1 + 400 for i in range(1, 1001)) < stats.bytes_used
+    assert stats.bytes_used <= stats.max_bytes
