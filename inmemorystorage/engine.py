@@ -35,6 +35,7 @@ __all__ = [
     "Loaded",
     "StoreStats",
     "StoredFile",
+    "WritesThroughPut",
     "Written",
     "checked_batch",
     "drop_least_recent",
@@ -217,6 +218,42 @@ class Loaded:
     evictions: tuple[Eviction, ...]
     #: Files of the load itself left out with ``keep_what_fits``: they did not fit.
     dropped: tuple[Eviction, ...] = ()
+
+
+class WritesThroughPut:
+    """``write()`` for an engine whose ``put()`` does the work: both engines are such."""
+
+    def put(
+        self,
+        path: str,
+        content: bytes,
+        *,
+        exclusive: bool = False,
+        canonical: bool = False,
+        avoid_evicted: bool = False,
+    ) -> tuple[str, tuple[Eviction, ...]]:
+        """Publish *content* at *path*; the engine's own method says how."""
+        raise NotImplementedError
+
+    def write(
+        self,
+        path: str,
+        content: bytes,
+        *,
+        exclusive: bool = False,
+        canonical: bool = False,
+        avoid_evicted: bool = False,
+    ) -> Written:
+        """:meth:`put`, answering with a :class:`Written` (the canonical name and evictions)."""
+        return Written(
+            *self.put(
+                path,
+                content,
+                exclusive=exclusive,
+                canonical=canonical,
+                avoid_evicted=avoid_evicted,
+            )
+        )
 
 
 class Engine(Protocol):

@@ -227,6 +227,28 @@ local function make_room(max_bytes, needed, keep, protected, nprotected, stamp)
   return evicted
 end
 
+-- For needed more bytes (freed by the files they replace), with the kept bytes of existing
+-- directories that eviction never prunes: the refusal to answer, or make room (evicting least
+-- recently used files, never the nprotected in protected, which count as just used).
+-- Returns the evictions, or nil and the refusal.
+local function settle(max_bytes, on_full, needed, freed, kept, new_dirs, keep, protected,
+                      nprotected, stamp)
+  if kept + needed > max_bytes then
+    incr('refusals', 1)
+    return nil, {'FULL', 'large', needed, kept, new_dirs}
+  end
+  if on_full == 'error' then
+    incr('refusals', 1)
+    local held = num(META, 'fb') + num(META, 'db') + num(META, 'rb')
+    return nil, {'FULL', 'error', needed, held - freed, new_dirs}
+  end
+  for name, _ in pairs(protected) do use(name) end
+  incr('fb', -freed)
+  local evicted = make_room(max_bytes, needed, keep, protected, nprotected, stamp)
+  incr('fb', freed)
+  return evicted, nil
+end
+
 -- Why there is no file at name: a directory, a file on the way, or nothing.
 local function missing_reason(name, ancestors)
   if redis.call('EXISTS', P .. 'd:' .. name) == 1 or name == '' then return {'EISDIR', name} end
@@ -288,24 +310,15 @@ if max_bytes >= 0 and overflow(max_bytes, needed - freed) > 0 then
   for _, a in ipairs(ancestors) do
     if redis.call('EXISTS', P .. 'd:' .. a) == 1 then kept = kept + #a + DIR_OVERHEAD end
   end
-  if kept + needed > max_bytes then
-    incr('refusals', 1)
-    return {'FULL', 'large', needed, kept, #missing}
-  end
-  if on_full == 'error' then
-    incr('refusals', 1)
-    local held = num(META, 'fb') + num(META, 'db') + num(META, 'rb')
-    return {'FULL', 'error', needed, held - freed, #missing}
-  end
   local protected, nprotected = {}, 0
   if exists then
-    use(name)
     protected[name] = true
     nprotected = 1
   end
-  incr('fb', -freed)
-  evicted = make_room(max_bytes, needed, keep, protected, nprotected, stamp)
-  incr('fb', freed)
+  local refused
+  evicted, refused = settle(max_bytes, on_full, needed, freed, kept, #missing, keep, protected,
+                            nprotected, stamp)
+  if refused then return refused end
 end
 ensure_root(stamp)
 make_dirs(missing, stamp)
@@ -510,23 +523,12 @@ if max_bytes >= 0 and overflow(max_bytes, needed - freed) > 0 then
   for a, _ in pairs(keep) do
     if not missing[a] then kept = kept + #a + DIR_OVERHEAD end
   end
-  if kept + needed > max_bytes then
-    incr('refusals', 1)
-    return {'FULL', 'large', needed, kept, #missing_list}
-  end
-  if on_full == 'error' then
-    incr('refusals', 1)
-    local held = num(META, 'fb') + num(META, 'db') + num(META, 'rb')
-    return {'FULL', 'error', needed, held - freed, #missing_list}
-  end
   local nolds = 0
-  for name, _ in pairs(olds) do
-    use(name)
-    nolds = nolds + 1
-  end
-  incr('fb', -freed)
-  evicted = make_room(max_bytes, needed, keep, olds, nolds, stamp)
-  incr('fb', freed)
+  for _, _ in pairs(olds) do nolds = nolds + 1 end
+  local refused
+  evicted, refused = settle(max_bytes, on_full, needed, freed, kept, #missing_list, keep, olds,
+                            nolds, stamp)
+  if refused then return refused end
 end
 ensure_root(stamp)
 make_dirs(missing_list, stamp)

@@ -62,7 +62,7 @@ from .engine import (
     Loaded,
     StoredFile,
     StoreStats,
-    Written,
+    WritesThroughPut,
     checked_batch,
     drop_least_recent,
 )
@@ -128,7 +128,7 @@ def _decoded(name: bytes) -> str:
     return name.decode("utf-8", "surrogatepass")
 
 
-class RedisStore:
+class RedisStore(WritesThroughPut):
     """One namespace's files on a Redis server: the same files for every process using it.
 
     Its files are not in this process (``local`` is false): every read is a
@@ -347,26 +347,6 @@ class RedisStore:
             raise is_a_directory(name)
         if exclusive:
             raise FileExistsError(errno.EEXIST, f"{name!r} already exists", name)
-
-    def write(
-        self,
-        path: str,
-        content: bytes,
-        *,
-        exclusive: bool = False,
-        canonical: bool = False,
-        avoid_evicted: bool = False,
-    ) -> Written:
-        """:meth:`put`, answering with a :class:`Written`."""
-        return Written(
-            *self.put(
-                path,
-                content,
-                exclusive=exclusive,
-                canonical=canonical,
-                avoid_evicted=avoid_evicted,
-            )
-        )
 
     def put(
         self,

@@ -96,6 +96,7 @@ from .engine import (
     Loaded,
     StoredFile,
     StoreStats,
+    WritesThroughPut,
     Written,
     checked_batch,
     drop_least_recent,
@@ -152,7 +153,7 @@ class _Counters:
     refusals: int = 0
 
 
-class Store:
+class Store(WritesThroughPut):
     """Files in memory, safe to share between threads, optionally bounded in bytes.
 
     Paths are ``/``-separated names relative to the store's root (``""``);
@@ -475,7 +476,7 @@ class Store:
         with self._lock:
             self._target(name, exclusive=exclusive)
 
-    def write(
+    def put(
         self,
         path: str,
         content: bytes,
@@ -483,7 +484,7 @@ class Store:
         exclusive: bool = False,
         canonical: bool = False,
         avoid_evicted: bool = False,
-    ) -> Written:
+    ) -> tuple[str, tuple[Eviction, ...]]:
         """Publish *content* as the file at *path*, creating its parent directories.
 
         Checking that the name is free (with *exclusive*) and claiming it are
@@ -491,7 +492,8 @@ class Store:
         see the old content or the new, never a mix; readers that already
         hold the old content keep it. Returns the canonical name and the
         files evicted to make room, for the caller to report (no lock is held
-        then).
+        then): a plain pair for ``InMemoryStorage.save()``, the hot path
+        (:meth:`write` answers with a :class:`Written`).
 
         *canonical* says that the caller has checked *path* with
         :func:`~inmemorystorage.tree.is_canonical`, sparing it a second look.
@@ -505,30 +507,6 @@ class Store:
             IsADirectoryError: *path* is a directory (or the root).
             NotADirectory: a parent of *path* is a file.
             StorageFull: the content cannot fit; nothing changed.
-        """
-        return Written(
-            *self.put(
-                path,
-                content,
-                exclusive=exclusive,
-                canonical=canonical,
-                avoid_evicted=avoid_evicted,
-            )
-        )
-
-    def put(
-        self,
-        path: str,
-        content: bytes,
-        *,
-        exclusive: bool = False,
-        canonical: bool = False,
-        avoid_evicted: bool = False,
-    ) -> tuple[str, tuple[Eviction, ...]]:
-        """:meth:`write`, answering with a plain ``(name, evictions)`` pair.
-
-        For ``InMemoryStorage.save()``, the hot path, which spares the
-        :class:`Written` it would only take apart.
         """
         name = path if canonical else canonical_name(path)
         size = len(content)
