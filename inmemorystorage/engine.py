@@ -21,7 +21,7 @@ from .exceptions import NotADirectory
 from .tree import ancestor_names, canonical_name, is_a_directory
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Container, Iterable
 
     from .budget import OnFull
 
@@ -275,6 +275,10 @@ class Engine(Protocol):
     lookup: Callable[[str], bytes | None]
     #: Whether a directory is at a canonical name.
     is_dir: Callable[[str], bool]
+    #: The canonical names of the files and of the directories, for ``in`` without a
+    #: lock: the in-process engine's indexes; empty for an engine without local files.
+    files_index: Container[str]
+    dirs_index: Container[str]
 
     @property
     def max_bytes(self) -> int | None:

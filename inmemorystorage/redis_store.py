@@ -71,7 +71,7 @@ from .refusals import batch_label, full_detail, needs, taken_by
 from .tree import canonical_name, is_a_directory
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Container, Iterable
 
 __all__ = ["MAX_CONTENT_BYTES", "SAFE_POLICIES", "RedisStore", "client_for", "redacted"]
 
@@ -174,6 +174,8 @@ class RedisStore(WritesThroughPut):
         # No lock-free reads here: every read is a round trip (see the module docstring).
         self.lookup: Callable[[str], bytes | None] = _nothing
         self.is_dir: Callable[[str], bool] = self._is_dir
+        self.files_index: Container[str] = frozenset()
+        self.dirs_index: Container[str] = frozenset()
 
     @property
     def max_bytes(self) -> int | None:

@@ -97,7 +97,7 @@ class InMemoryStaticFilesStorage(InMemoryStorage):
         if setting == "STATIC_ROOT":
             self.__dict__.pop("base_location", None)
             self.__dict__.pop("location", None)
-            self._store = self._choose_store()
+            self._use(self._choose_store())
         elif setting == "STATIC_URL":
             self.__dict__.pop("base_url", None)
 

@@ -292,8 +292,15 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         self.namespace = namespace
         self._names = _DjangoNames(self)
         self._budget_options = (max_bytes, on_full)
-        self._store = self._choose_store()
+        self._use(self._choose_store())
         setting_changed.connect(self._clear_cached_properties)
+
+    def _use(self, store: Engine) -> None:
+        """Keep *store*'s files, and the handles the lock-free ``exists()`` reads through."""
+        self._store = store
+        self._local = store.local
+        self._files_index = store.files_index
+        self._dirs_index = store.dirs_index
 
     def _choose_store(self) -> Engine:
         """The store this instance uses: its namespace's, the persist store, or its own.
@@ -321,7 +328,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
     def _over(cls, store: Store, namespace: str | None) -> InMemoryStorage:
         """An instance over an existing shared *store* (``namespace=None``: the persist store)."""
         storage = cls(namespace=namespace, max_bytes=store.max_bytes, on_full=store.on_full)
-        storage._store = store
+        storage._use(store)
         return storage
 
     def __eq__(self, other: object) -> bool:
@@ -802,16 +809,16 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         255 bytes), so that Django's ``get_available_name()`` can shorten it.
         """
         if type(name) is str:
-            store = self._store
-            if store.lookup(name) is not None:  # a stored file's name: one dict lookup
+            if name in self._files_index:  # a stored file's name: one lookup
                 return True
-            canonical = canonical_names.get(name)  # a name seen lately: one more
-            if canonical is not None and store.local:
+            if self._local:
+                canonical = canonical_names.get(name)  # a name seen lately: one more
                 if canonical is name:  # canonical already (see tree.canonical_names)
-                    return store.is_dir(name)
-                return store.lookup(canonical) is not None or store.is_dir(canonical)
+                    return name in self._dirs_index
+                if canonical is not None:
+                    return canonical in self._files_index or canonical in self._dirs_index
             try:
-                return store.exists(name, found=False)  # the usual, relative name
+                return self._store.exists(name, found=False)  # the usual, relative name
             except (UnsafePath, OSError):  # absolute, or too long: see below
                 pass
         with self._names:

@@ -115,7 +115,7 @@ from .tree import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Container, Iterable, Sequence
 
 __all__ = ["Eviction", "FileInfo", "Loaded", "Store", "StoreStats", "StoredFile", "Written"]
 
@@ -196,6 +196,10 @@ class Store(WritesThroughPut):
         self.lookup: Callable[[str], bytes | None] = self._files.get
         # Whether a directory is at a canonical name: read without a lock, as exists() does.
         self.is_dir: Callable[[str], bool] = self._dirs.__contains__
+        # The two indexes themselves, for InMemoryStorage.exists() to test with `in` (and
+        # nothing else): one lookup each, without a lock, as exists() makes them.
+        self.files_index: Container[str] = self._files
+        self.dirs_index: Container[str] = self._dirs
         self.read_clock: Callable[[], float] = time.time if clock is None else clock
         # Reads not yet applied, (name, read_clock()): appended to by readers
         # without a lock, who call take_in_reads() when they find
