@@ -36,6 +36,11 @@ What shows them:
 
   The django-debug-toolbar panel inmemorystorage.panels.InMemoryStoragePanel:
   the storage operations of each request, and the budgets.
+
+To share the files between processes (runserver, manage.py shell, workers,
+containers), give the storage a Redis server: OPTIONS["server"] =
+"redis://127.0.0.1:6379/0". Then every process sees them, manage.py
+inmemorystorage included (the how-to "Share files between processes").
 """
 
 
