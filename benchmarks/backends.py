@@ -7,6 +7,7 @@ the import name ``inmemorystorage`` too, so the worker puts it first on
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
@@ -68,6 +69,31 @@ def _filesystem(scratch: Path, overwrite: bool, budget: int | None) -> Any:
     return FileSystemStorage(location=scratch, allow_overwrite=overwrite)
 
 
+def namespace_for(scratch: Path) -> str:
+    """The shared engine's namespace for a storage in *scratch*: the same in every process.
+
+    A fresh storage of the bench is a fresh directory (see ``Env.new_storage``);
+    on the server it is the namespace named after that directory, so that the
+    processes of a multi-process scenario, given the directory, share the files
+    as FileSystemStorage's processes share the directory.
+    """
+    return "bench-" + hashlib.blake2b(str(scratch).encode(), digest_size=8).hexdigest()
+
+
+def _shared(scratch: Path, overwrite: bool, budget: int | None) -> Any:
+    from inmemorystorage import InMemoryStorage
+
+    from .redisserver import url
+
+    return InMemoryStorage(
+        allow_overwrite=overwrite, server=url(), namespace=namespace_for(scratch)
+    )
+
+
+def _clear(storage: Any) -> None:
+    storage.clear()
+
+
 def _floor(scratch: Path, overwrite: bool, budget: int | None) -> Any:
     from .floors import FloorStorage
 
@@ -106,6 +132,15 @@ class Backend:
     peer: Path | None = None
     thread_safe: bool = True
     bounded: bool = False
+    #: Several processes given the same directory see the same files (the multi-process
+    #: scenarios run only these).
+    shared: bool = False
+    #: Needs the Redis server the runner starts (see ``redisserver.py``); its files are not in
+    #: the process, so the in-process memory job makes way for the server's own figures.
+    server: bool = False
+    #: Called on a storage a save repetition is done with: the shared engine empties its
+    #: namespace, so that a run's saves do not pile up on the server.
+    discard: Callable[[Any], None] | None = None
 
 
 BACKENDS: dict[str, Backend] = {
@@ -117,7 +152,15 @@ BACKENDS: dict[str, Backend] = {
         Backend(
             "dj210", "dj-inmemorystorage 2.1.0", _peer_210, "open-wb", PEER_210, thread_safe=False
         ),
-        Backend("fs", "FileSystemStorage", _filesystem, thread_safe=False),
+        Backend(
+            "ours-shared",
+            "ours, shared engine (Redis)",
+            _shared,
+            shared=True,
+            server=True,
+            discard=_clear,
+        ),
+        Backend("fs", "FileSystemStorage", _filesystem, thread_safe=False, shared=True),
         Backend("floor", "floor (dict, no lock)", _floor, thread_safe=False),
         Backend("locked-floor", "floor + one Lock", _locked_floor),
         Backend("broken", "broken (shared position)", _shared_position, thread_safe=False),
@@ -125,7 +168,9 @@ BACKENDS: dict[str, Backend] = {
 }
 
 #: What ``nox -s bench`` compares, in table order; ``broken`` is for the test suite.
-DEFAULT_BACKENDS = ("ours", "ours-bounded", "django", "dj210", "fs", "floor", "locked-floor")
+DEFAULT_BACKENDS = (
+    "ours", "ours-bounded", "ours-shared", "django", "dj210", "fs", "floor", "locked-floor",
+)  # fmt: skip
 
 
 def use_peer(backend: Backend) -> None:

@@ -1,4 +1,4 @@
-"""The performance, memory and correctness goals (issue 14), checked against one run's figures.
+"""The performance, memory and correctness goals (issues 14 and 22), checked against one run.
 
 Each goal is one :class:`Goal` row, plain data in the JSON document: what is
 compared (``backend`` against ``versus``, in ``scenario`` at ``threads`` or
@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from . import ratios
+from .procs import PROCESSES, thread_counts
 
 #: Bytes still held per finished request thread that count as none (tracemalloc's
 #: noise over 4,000 threads is well under 1 B a thread, about 2.5 KB in all; a
@@ -366,6 +367,98 @@ def correctness_goal(doc: dict[str, Any]) -> Goal:
     )  # fmt: skip
 
 
+#: The shared engine's backend key, and what its goals compare it with: FileSystemStorage
+#: on /dev/shm, the only other store that several processes on one machine share.
+SHARED = "ours-shared"
+SHARED_VERSUS = "fs"
+#: The shared engine's targets against FileSystemStorage: saves, reads (a network round trip
+#: against a tmpfs read), and the server's bytes per 100-byte file over its name and content.
+SHARED_SAVE_TARGET = 1.0
+SHARED_READ_TARGET = 0.5
+SERVER_MEMORY_TARGET = 4.0
+
+
+def shared_goals(doc: dict[str, Any]) -> list[Goal]:
+    """The shared engine (issue 22) against FileSystemStorage on /dev/shm, in the same run.
+
+    Saves at least 1.0x and reads at least 0.5x at the fewest and at 8
+    threads, and from 4 processes (at the most threads in all that are a
+    multiple of 4: 8 threads are 4 processes of 2); no wrong read and no lost
+    write anywhere; the server's bytes per 100-byte file at most 4x its raw
+    name and content.
+    """
+    edges, busy = _edges(doc), _busy(doc)
+    spread = thread_counts(doc["config"]["threads"])
+    together = 8 if 8 in spread else max(spread, default=busy)
+    goals = []
+    for scenario, label, target in (
+        ("save_4k", "save 4 KiB", SHARED_SAVE_TARGET),
+        ("read_4k", "open+read 4 KiB", SHARED_READ_TARGET),
+    ):
+        saving = scenario.startswith("save")
+        goals += [
+            _api_ratio(doc, scenario, label, n, target, SHARED_VERSUS, SHARED, distinct=saving)
+            for n in edges
+        ]
+        goals.append(
+            _api_ratio(
+                doc, f"{scenario}_procs", f"{label} from {PROCESSES} processes", together,
+                target, SHARED_VERSUS, SHARED, distinct=saving,
+            )
+        )  # fmt: skip
+    return [*goals, shared_correctness_goal(doc), server_memory_goal(doc)]
+
+
+def _counts(rows: list[dict[str, Any]]) -> tuple[int, int, int]:
+    """Wrong reads, lost writes and checked operations of *rows* (a failed read is a wrong one)."""
+    return (
+        sum(r.get("wrong", 0) for r in rows),
+        sum(r.get("lost", 0) for r in rows),
+        sum(r.get("checked", 0) for r in rows),
+    )
+
+
+def shared_correctness_goal(doc: dict[str, Any]) -> Goal:
+    """No wrong read and no lost write of the shared engine; FileSystemStorage's beside it."""
+    wrong, lost, checked = _counts([r for r in doc["api"] if r["backend"] == SHARED])
+    theirs = _counts([r for r in doc["api"] if r["backend"] == SHARED_VERSUS])
+    note = (
+        f"FileSystemStorage: {theirs[0]:,} wrong, {theirs[1]:,} lost of {theirs[2]:,}"
+        if theirs[2]
+        else ""
+    )
+    measured = f"{wrong} wrong, {lost} lost of {checked:,} checked" + (f" ({note})" if note else "")
+    return Goal(
+        f"wrong reads and lost writes ({SHARED}, every scenario)", "0",
+        measured if checked else "not measured", wrong == 0 and lost == 0 if checked else None,
+        id=f"correctness/{SHARED}", kind="correctness", backend=SHARED, op="<=",
+        target_value=0, unit="", value=wrong + lost if checked else None, note=note,
+    )  # fmt: skip
+
+
+def server_memory_goal(doc: dict[str, Any]) -> Goal:
+    """The server's ``used_memory`` per 100-byte file over the file's raw name and content."""
+    row = next(
+        (r for r in doc.get("server", []) if r["backend"] == SHARED and "error" not in r), {}
+    )
+    memory = row.get("memory") or {}
+    raised = row.get("memory_listpack") or {}
+    note = ""
+    if memory:
+        note = f"{memory['bytes_per_file']:.0f} B / {memory['raw_per_file']:.0f} B"
+        if raised:
+            note += f"; {raised['ratio']:.2f}x with {raised['setting']}"
+    files = memory.get("files", 20_000)
+    return _goal(
+        f"server memory per 100-byte file ({files:,} files, used_memory) / its name and content",
+        memory.get("ratio"), "<=", SERVER_MEMORY_TARGET,
+        id=f"server_memory/{SHARED}", kind="memory", backend=SHARED, note=note,
+    )  # fmt: skip
+
+
 def evaluate(doc: dict[str, Any]) -> list[Goal]:
-    """Every goal of issue 14, met or not (``met`` is ``None``: not measured in this run)."""
-    return [*api_goals(doc), *memory_goals(doc), *http_goals(doc), correctness_goal(doc)]
+    """Every goal of issues 14 and 22, met or not (``met`` None: not measured in this run)."""
+    return [
+        *api_goals(doc), *memory_goals(doc), *http_goals(doc), *shared_goals(doc),
+        correctness_goal(doc),
+    ]  # fmt: skip

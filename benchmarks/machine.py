@@ -14,6 +14,7 @@ import sys
 from importlib import metadata
 from typing import Any
 
+from . import redisserver
 from .backends import BACKENDS, PEER_210, scratch_root
 
 #: The servers of the runserver part, by key.
@@ -91,6 +92,9 @@ def _what_runs(key: str, machine: dict[str, Any]) -> str:
     ours = f"dj-inmemorystorage {machine['dj_inmemorystorage']} (commit {machine['commit']})"
     django = f"Django {machine['django']}"
     harness = f"benchmarks/ of this repository (commit {machine['commit']})"
+    if key.startswith("ours") and key in BACKENDS and BACKENDS[key].server:
+        server = redisserver.version() or "(no redis-server found)"
+        return f"{ours}, on Redis {server} through redis-py {_version('redis')}"
     if key.startswith("ours"):
         return ours
     if key == "dj210":

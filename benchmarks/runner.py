@@ -9,12 +9,21 @@ a shared machine whose speed drifts over minutes, the repetitions compared
 with each other are then measured seconds apart, not minutes, and a ratio is
 the median of the per-round ratios (``ratios.py``). Memory, churn and
 runserver jobs run one per fresh process, as before.
+
+The multi-process scenarios (``scenarios.PROCESS_SCENARIOS``) are measured
+only for backends that several processes share, at the thread counts that
+are multiples of ``procs.PROCESSES``. Where a backend needs the shared
+engine's Redis server, the run starts one (``redisserver.py``) and hands its
+URL to every worker; the server's own figures (bytes per file, where a
+save's and a read's time goes) are one job of their own (``shared.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import queue
 import statistics
 import subprocess
@@ -26,11 +35,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from . import goals, machine
+from . import goals, machine, procs, redisserver
 from .backends import BACKENDS, DEFAULT_BACKENDS
 from .httpbench import error_row
 from .peers import ensure_peer_210
-from .scenarios import SCENARIO_LABELS, SCENARIOS
+from .scenarios import PROCESS_SCENARIOS, SCENARIO_LABELS, SCENARIOS
 from .worker import MODE_SIZES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +118,8 @@ def make_config(args: argparse.Namespace) -> Config:
         config.memory = False
     if args.repeats:
         config.repeats = args.repeats
+    if args.duration:
+        config.duration = args.duration
     config.sizes = MODE_SIZES[config.mode] | config.sizes
     return config
 
@@ -254,19 +265,38 @@ class Job:
     timeouts: int = 1
 
 
-def rounds(config: Config) -> list[tuple[int, int, str]]:
+def rounds(
+    config: Config, backends: list[str] | None = None, threads: list[int] | None = None
+) -> list[tuple[int, int, str]]:
     """The order one scenario's repetitions are asked in: ``(round, threads, backend)``.
 
     Round by round; in each, every thread count, and at each every backend in
     turn, so that the repetitions a ratio pairs are measured seconds apart.
     Odd rounds take the backends in reverse, so that none is always first
-    (or always right after the same one).
+    (or always right after the same one). *backends* and *threads* default
+    to the config's (see :func:`measured`).
     """
+    backends = config.backends if backends is None else backends
+    threads = config.threads if threads is None else threads
     order = []
     for round_ in range(config.repeats):
-        backends = config.backends if round_ % 2 == 0 else config.backends[::-1]
-        order += [(round_, n, backend) for n in config.threads for backend in backends]
+        turn = backends if round_ % 2 == 0 else backends[::-1]
+        order += [(round_, n, backend) for n in threads for backend in turn]
     return order
+
+
+def measured(config: Config, scenario: str) -> tuple[list[str], list[int]]:
+    """The backends and thread counts *scenario* is measured at.
+
+    A multi-process scenario takes only the backends that several processes
+    share, at the thread counts in all that are multiples of
+    ``procs.PROCESSES`` (8 threads: 4 processes of 2); any other, every
+    backend and count of the config.
+    """
+    if scenario not in PROCESS_SCENARIOS:
+        return list(config.backends), list(config.threads)
+    shared = [b for b in config.backends if b in BACKENDS and BACKENDS[b].shared]
+    return shared, procs.thread_counts(config.threads)
 
 
 def api_job(config: Config, scenario: str, backend: str, threads: int) -> Job:
@@ -292,6 +322,12 @@ def plan(config: Config) -> list[Job]:
                 "scenario": "memory",
                 "sizes": config.sizes,
             }
+            if backend in BACKENDS and BACKENDS[backend].server:
+                # Its files are on the server: the server's figures, not this process's.
+                payload["scenario"] = "server"
+                label = f"server memory and time · {backend}"
+                jobs.append(Job("server", label, "benchmarks.worker", payload))
+                continue
             jobs.append(Job("memory", f"memory · {backend}", "benchmarks.worker", payload))
         for backend in config.backends:
             if backend in BACKENDS and BACKENDS[backend].bounded:
@@ -323,19 +359,21 @@ def _record(doc: dict[str, Any], job: Job, figures: dict[str, Any]) -> None:
     base = {"backend": job.payload["backend"]}
     if job.kind == "churn":
         _record_churn(doc, base["backend"], figures)
-        return
-    if job.kind == "api":
-        counts = job.payload["threads"]
-        runs = figures.get("runs") or [{"threads": counts, "reps": figures.get("reps")}]
-        for run in runs if "error" not in figures else []:
-            row = {**base, "scenario": job.payload["scenario"], "threads": run["threads"]}
-            doc["api"].append(row | summarize(run["reps"]))
-        if "error" in figures:
-            for threads in counts if isinstance(counts, list) else [counts]:
-                row = {**base, "scenario": job.payload["scenario"], "threads": threads}
-                doc["api"].append(row | {"error": figures["error"]})
-    else:
-        doc["memory"].append({**base, **figures})
+    elif job.kind == "api":
+        _record_api(doc, job, figures)
+    else:  # memory, or the shared engine's server figures
+        doc[job.kind if job.kind == "server" else "memory"].append({**base, **figures})
+
+
+def _record_api(doc: dict[str, Any], job: Job, figures: dict[str, Any]) -> None:
+    base = {"backend": job.payload["backend"], "scenario": job.payload["scenario"]}
+    counts = job.payload["threads"]
+    runs = figures.get("runs") or [{"threads": counts, "reps": figures.get("reps")}]
+    for run in runs if "error" not in figures else []:
+        doc["api"].append({**base, "threads": run["threads"]} | summarize(run["reps"]))
+    if "error" in figures:
+        for threads in counts if isinstance(counts, list) else [counts]:
+            doc["api"].append({**base, "threads": threads} | {"error": figures["error"]})
 
 
 def _record_churn(doc: dict[str, Any], backend: str, figures: dict[str, Any]) -> None:
@@ -350,6 +388,22 @@ def _record_churn(doc: dict[str, Any], backend: str, figures: dict[str, Any]) ->
 def _churn_line(figures: dict[str, Any]) -> str:
     runs = ", ".join(f"{r['ratio']:.2f}x" for r in figures.get("runs", []) if r.get("ratio"))
     return f"resident above baseline / max_bytes {runs}" if runs else "measured"
+
+
+def _memory_line(kind: str, figures: dict[str, Any]) -> str:
+    """What a memory, churn or server job measured, in a few words."""
+    if kind == "churn":
+        return _churn_line(figures)
+    if kind == "server":
+        memory = figures.get("memory") or {}
+        if not memory.get("bytes_per_file"):
+            return "measured"
+        return (
+            f"{memory['bytes_per_file']:,.0f} B per file on the server, "
+            f"{memory['ratio']:.2f}x the raw name and content"
+        )
+    held = figures.get("bytes_per_file")
+    return f"{held:,.0f} B per file" if held is not None else "measured"
 
 
 def _rate(value: float) -> str:
@@ -372,10 +426,8 @@ def step_line(job: Job, figures: dict[str, Any], seconds: float) -> str:
                     + _rate(summary["median"])
                     + (f" ({faults:,} wrong or lost)" if faults else "")
                 )
-    elif job.kind in ("memory", "churn"):
-        held = figures.get("bytes_per_file")
-        memory = f"{held:,.0f} B per file" if held is not None else "measured"
-        parts.append(_churn_line(figures) if job.kind == "churn" else memory)
+    elif job.kind in ("memory", "churn", "server"):
+        parts.append(_memory_line(job.kind, figures))
     else:
         for row in figures.get("rows", []):
             who = f"{row['backend']} {row['method']}"
@@ -417,15 +469,14 @@ def _measure_scenario(config: Config, scenario: str, doc: dict[str, Any], steps:
     A row whose repetition failed (an error, a worker that died or hung) is an
     error row and is asked nothing more; the rows go into *doc* in table order.
     """
-    jobs = {
-        (b, n): api_job(config, scenario, b, n) for b in config.backends for n in config.threads
-    }
-    workers = {backend: ServingWorker(backend, config.job_timeout) for backend in config.backends}
+    backends, counts = measured(config, scenario)
+    jobs = {(b, n): api_job(config, scenario, b, n) for b in backends for n in counts}
+    workers = {backend: ServingWorker(backend, config.job_timeout) for backend in backends}
     reps: dict[tuple[str, int], list[dict[str, Any]]] = {key: [] for key in jobs}
     errors: dict[tuple[str, int], str] = {}
     seconds = dict.fromkeys(jobs, 0.0)
     try:
-        for round_, threads, backend in rounds(config):
+        for round_, threads, backend in rounds(config, backends, counts):
             key, job = (backend, threads), jobs[backend, threads]
             if key in errors:
                 steps.finish(job.label)
@@ -469,6 +520,7 @@ def run(config: Config, progress: Progress | None = None) -> dict[str, Any]:
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "api": [],
         "memory": [],
+        "server": [],
         "http": [],
         "skipped": {},
     }
@@ -478,8 +530,25 @@ def run(config: Config, progress: Progress | None = None) -> dict[str, Any]:
             config.backends.remove("dj210")
             doc["skipped"]["dj210"] = why
         doc["backends"] = machine.backends(config.backends, described)
+    with contextlib.ExitStack() as stack:
+        servers = [b for b in config.backends if b in BACKENDS and BACKENDS[b].server]
+        if servers:
+            why = _start_server(stack)
+            for backend in servers if why else []:
+                config.backends.remove(backend)
+                doc["skipped"][backend] = why
+            doc["backends"] = machine.backends(config.backends, described)
+        _measure(config, doc, progress)
+    doc["seconds"] = time.time() - started
+    doc["goals"] = [goal.as_dict() for goal in goals.evaluate(doc)]
+    return doc
+
+
+def _measure(config: Config, doc: dict[str, Any], progress: Progress | None) -> None:
+    """Every scenario's rows, then every job of :func:`plan`, into *doc*."""
     jobs = plan(config)
-    steps = _Steps(len(config.scenarios) * len(rounds(config)) + len(jobs), progress)
+    total = sum(len(rounds(config, *measured(config, s))) for s in config.scenarios) + len(jobs)
+    steps = _Steps(total, progress)
     for scenario in config.scenarios:
         _measure_scenario(config, scenario, doc, steps)
     for job in jobs:
@@ -488,9 +557,33 @@ def run(config: Config, progress: Progress | None = None) -> dict[str, Any]:
         figures = _run_worker(job.module, job.payload, config.job_timeout * job.timeouts)
         _record(doc, job, figures)
         steps.finish(job.label, step_line(job, figures, time.monotonic() - began))
-    doc["seconds"] = time.time() - started
-    doc["goals"] = [goal.as_dict() for goal in goals.evaluate(doc)]
-    return doc
+
+
+def _start_server(stack: contextlib.ExitStack) -> str:
+    """Start the shared engine's Redis server for the run; why not, or ``""`` once it runs.
+
+    Its URL goes to every worker process started from here on, in
+    ``redisserver.URL_ENV`` (removed again when *stack* closes).
+    """
+    try:
+        import redis  # noqa: F401  # only checked for: the workers import it
+    except ImportError:
+        return "redis-py is not installed (python -m pip install 'dj-inmemorystorage[redis]')"
+    try:
+        url = stack.enter_context(redisserver.running_server())
+    except redisserver.NoServerError as exc:
+        return str(exc)
+    previous = os.environ.get(redisserver.URL_ENV)
+    os.environ[redisserver.URL_ENV] = url
+
+    def restore() -> None:
+        if previous is None:
+            os.environ.pop(redisserver.URL_ENV, None)
+        else:
+            os.environ[redisserver.URL_ENV] = previous
+
+    stack.callback(restore)
+    return ""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -502,6 +595,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backends", help="comma-separated: " + ",".join(BACKENDS))
     parser.add_argument("--scenarios", help="comma-separated: " + ",".join(SCENARIOS))
     parser.add_argument("--repeats", type=int, help="repetitions per measurement")
+    parser.add_argument(
+        "--duration", type=float, help="seconds per repetition of a Storage API scenario"
+    )
     parser.add_argument("--no-http", action="store_true", help="skip the runserver part")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory part")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG plot")

@@ -16,11 +16,13 @@ import itertools
 import math
 import random
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.core.files.base import ContentFile
 
+from . import procs
 from .content import HEADER_BYTES, header, make_content, version_of
 from .loops import BATCH, Loop, run_threads
 
@@ -65,6 +67,11 @@ class Env:
         scratch = self.scratch / sub if sub else self.scratch
         scratch.mkdir(parents=True, exist_ok=True)
         return self.backend.make(scratch, overwrite, budget)
+
+    def discard(self, storage: Any) -> None:
+        """Done with *storage* (a save repetition's): the backend frees what it holds elsewhere."""
+        if self.backend.discard is not None:
+            self.backend.discard(storage)
 
 
 @dataclass
@@ -149,7 +156,10 @@ def _save_4k_once(env: Env, rep: int, count: int) -> Rep:
 
         return _saving_loop(storage, saved[index], size, target, count)
 
-    return _timed_saves(storage, make_loop, saved, env, count)
+    try:
+        return _timed_saves(storage, make_loop, saved, env, count)
+    finally:
+        env.discard(storage)
 
 
 def save_one_name(env: Env) -> Iterator[Rep]:
@@ -176,7 +186,10 @@ def _save_one_name_once(env: Env, rep: int, count: int) -> Rep:
             storage, saved[index], size, lambda n: ("one/same.bin", f"one/t{index}-{n}"), count
         )
 
-    return _timed_saves(storage, make_loop, saved, env, count)
+    try:
+        return _timed_saves(storage, make_loop, saved, env, count)
+    finally:
+        env.discard(storage)
 
 
 @dataclass
@@ -467,6 +480,120 @@ def _repeat(env: Env, make_loop: Callable[[int], Loop]) -> Iterator[Rep]:
         yield Rep(run.ops, run.seconds, run.wrong, checked=run.ops)
 
 
+# Several processes on one storage: FileSystemStorage's directory, the shared engine's
+# namespace (see procs.py). Only the backends that processes share take part, and only
+# at thread counts that are multiples of procs.PROCESSES: 8 threads are 4 processes of 2.
+
+
+def _parts(env: Env, scratch: Path, **part: Any) -> list[dict[str, Any]]:
+    """Each process's part of a repetition: *part*, its threads, limits and directory."""
+    base = {"scratch": str(scratch), "threads": procs.threads_each(env.threads),
+            "duration": env.duration, "max_ops": env.max_ops}  # fmt: skip
+    return [base | part for _ in range(procs.PROCESSES)]
+
+
+def save_4k_procs(env: Env) -> Iterator[Rep]:
+    """``save()`` of new 4 KiB files from 4 processes into one directory.
+
+    Every name a process was given is read back by the scenario's own
+    process, which saved none of them: a name given twice (in two processes
+    too), or content that does not read back here, is a lost write.
+    """
+    size = env.sizes.get("save", 4 * KIB)
+    tail = make_content("x", 0, size)[HEADER_BYTES:]
+    pace = _SavePace()
+    team = procs.Team(env.backend.key, env.scratch)
+    try:
+        for rep in range(env.repeats):
+            storage = env.new_storage(sub=f"save{rep}")
+            count = pace.saves_per_thread(env)
+            parts = _parts(env, env.scratch / f"save{rep}", kind="save", rep=rep, size=size)
+            figures = team.run([part | {"count": count, "max_ops": count} for part in parts])
+            saved = [[(name, header(label, 0) + tail) for name, label in f["saved"]]
+                     for f in figures]  # fmt: skip
+            ops = sum(f["ops"] for f in figures)
+            checked = _check_saved(storage, saved, ops, procs.span(figures), 0)
+            checked.errors = sum(f["errors"] for f in figures)
+            checked.lost += checked.errors
+            env.discard(storage)
+            yield pace.learn(checked)
+    finally:
+        team.close()
+
+
+def read_4k_procs(env: Env) -> Iterator[Rep]:
+    """``open()`` + ``read()`` of one 4 KiB file from 4 processes; it was saved by another."""
+    size = env.sizes.get("read_small", 4 * KIB)
+    storage = env.new_storage()
+    wanted = f"read/blob-{size}.bin"
+    name = storage.save(wanted, ContentFile(make_content(wanted, 1, size)))
+    team = procs.Team(env.backend.key, env.scratch)
+    try:
+        for _ in range(env.repeats):
+            parts = _parts(env, env.scratch, kind="read", name=name, label=wanted, size=size)
+            figures = team.run(parts)
+            ops = sum(f["ops"] for f in figures)
+            errors = sum(f["errors"] for f in figures)
+            wrong = sum(f["wrong"] for f in figures) + errors
+            yield Rep(ops, procs.span(figures), wrong, errors, checked=ops)
+    finally:
+        team.close()
+
+
+def mixed_procs(env: Env) -> Iterator[Rep]:
+    """90 % reads, 10 % overwrites over 100 hot files of 4 KiB, from 4 processes.
+
+    A read is wrong when its bytes are not one version whole (counted in the
+    process that read), or when that version was stale: replaced by a write,
+    in any process, that had ended before the read began (counted here from
+    every process's writes; see ``procs.History``). A file whose content
+    afterwards is not its latest write is a lost write.
+    """
+    size = env.sizes.get("mixed", 4 * KIB)
+    storage = env.new_storage(overwrite=True)
+    overwrite = _overwriter(env.backend, storage)
+    history = procs.History()
+    names = [f"hot/f{i:03d}.bin" for i in range(HOT_FILES)]
+    own = itertools.count(1)
+    for name in names:
+        version = procs.version_number(next(own), 0)
+        start = time.monotonic_ns()
+        overwrite(name, make_content(name, version, size))
+        history.add(name, version, start, time.monotonic_ns())
+    team = procs.Team(env.backend.key, env.scratch)
+    try:
+        for rep in range(env.repeats):
+            parts = _parts(env, env.scratch, kind="mixed", overwrite=True, names=names, size=size)
+            parts = [part | {"seed": rep * procs.PROCESSES + i} for i, part in enumerate(parts)]
+            figures = team.run(parts)
+            for f in figures:
+                for i, version, start, end in f["writes"]:
+                    history.add(names[i], version, start, end)
+            stale = sum(
+                history.stale(names[i], version, began)
+                for f in figures
+                for i, version, began in f["reads"]
+            )
+            errors = sum(f["errors"] for f in figures)
+            wrong = sum(f["wrong"] for f in figures) + errors + stale
+            reads = sum(len(f["reads"]) + f["wrong"] for f in figures) + errors
+            lost = sum(not _is_latest(storage, history, name, size) for name in names)
+            ops = sum(f["ops"] for f in figures)
+            yield Rep(ops, procs.span(figures), wrong, errors, lost, checked=reads)
+    finally:
+        team.close()
+
+
+def _is_latest(storage: Any, history: procs.History, name: str, size: int) -> bool:
+    """Whether *name* reads back as one whole version that no finished write replaced."""
+    began = time.monotonic_ns()
+    data = _read(storage, name)
+    version = version_of(data)
+    if version is None or data != make_content(name, version, size):
+        return False
+    return not history.stale(name, version, began)
+
+
 #: Each scenario's repetitions, one :class:`Rep` per ``next()``.
 SCENARIOS: dict[str, Callable[[Env], Iterator[Rep]]] = {
     "save_4k": save_4k,
@@ -476,7 +603,13 @@ SCENARIOS: dict[str, Callable[[Env], Iterator[Rep]]] = {
     "mixed": mixed,
     "exists": exists,
     "listdir": listdir,
+    "save_4k_procs": save_4k_procs,
+    "read_4k_procs": read_4k_procs,
+    "mixed_procs": mixed_procs,
 }
+
+#: The scenarios of several processes: only shared backends, at multiples of PROCESSES threads.
+PROCESS_SCENARIOS = frozenset({"save_4k_procs", "read_4k_procs", "mixed_procs"})
 
 SCENARIO_LABELS = {
     "save_4k": "save 4 KiB",
@@ -486,4 +619,7 @@ SCENARIO_LABELS = {
     "mixed": "mixed 90/10, 100 hot files",
     "exists": "exists, 1,000-file dir",
     "listdir": "listdir, 1,000-file dir",
+    "save_4k_procs": f"save 4 KiB from {procs.PROCESSES} processes",
+    "read_4k_procs": f"open+read 4 KiB from {procs.PROCESSES} processes",
+    "mixed_procs": f"mixed 90/10, 100 hot files, {procs.PROCESSES} processes",
 }

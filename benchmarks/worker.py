@@ -16,12 +16,14 @@ A fresh process per backend (and scenario) keeps one backend's garbage,
 caches and threads from weighing on the next, and lets dj-inmemorystorage
 2.1.0 own the import name ``inmemorystorage`` in its own process.
 
-A ``memory`` job measures bytes per file, per reader and per finished request
-thread, and write latency beside live reader threads; for a bounded backend
-it also starts :data:`CHURN_RUNS` ``churn`` jobs of the log-uniform mix, each
-in a fresh process of its own (resident memory is a property of the whole
-process). A ``churn_runs`` job does the same for another mix (``"mix"``:
-``harsh``), as a job of its own so that each stays within the job timeout.
+A ``server`` job measures the shared engine's Redis server: its bytes per
+file and where a call's time goes (``shared.py``). A ``memory`` job measures
+bytes per file, per reader and per finished request thread, and write
+latency beside live reader threads; for a bounded backend it also starts
+:data:`CHURN_RUNS` ``churn`` jobs of the log-uniform mix, each in a fresh
+process of its own (resident memory is a property of the whole process). A
+``churn_runs`` job does the same for another mix (``"mix"``: ``harsh``), as a
+job of its own so that each stays within the job timeout.
 """
 
 from __future__ import annotations
@@ -128,6 +130,10 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         began = time.perf_counter()
         if job["scenario"] == "memory":
             figures: dict[str, Any] = _memory(env, job)
+        elif job["scenario"] == "server":
+            from . import shared
+
+            figures = shared.measure(env)
         elif job["scenario"] == "churn":
             figures = churn.churn(env, int(job["seed"]), job.get("mix", "log-uniform"))
         elif job["scenario"] == "churn_runs":

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import churn, goals, httpbench, report, runner, scenarios
+from benchmarks import churn, goals, httpbench, procs, report, runner, scenarios
 from benchmarks.backends import BACKENDS
-from benchmarks.runner import Config, make_config, parse_args, rounds, run
+from benchmarks.runner import Config, make_config, measured, parse_args, rounds, run
 from benchmarks.scenarios import Env, Rep
 
 TINY = [
@@ -118,7 +118,7 @@ def test_the_harsh_mix_draws_names_from_a_pool_so_some_saves_are_renamed():
     assert {1_008, 16_368, 204_768, 1_048_560, 3_145_728} == sizes
 
 
-def test_every_goal_of_issues_14_and_24_is_a_row(tiny_doc):
+def test_every_goal_of_issues_14_22_and_24_is_a_row(tiny_doc):
     ids = set(_goals(tiny_doc))
     expected = {
         "read_4k/ours/floor/4",
@@ -138,6 +138,12 @@ def test_every_goal_of_issues_14_and_24_is_a_row(tiny_doc):
         "http/GET/http-floor/2",
         "http/POST/http-floor/2",
         "http/GET/fs/2",
+        "save_4k/ours-shared/fs/4",
+        "read_4k/ours-shared/fs/4",
+        "save_4k_procs/ours-shared/fs/4",
+        "read_4k_procs/ours-shared/fs/4",
+        "correctness/ours-shared",
+        "server_memory/ours-shared",
         "correctness",
     }
     assert expected == ids
@@ -479,3 +485,111 @@ def test_a_server_that_fails_a_measurement_gives_an_error_row_and_the_others_go_
     assert [("ours", "GET", 2), ("ours", "POST", 2)] == [
         (r["backend"], r["method"], len(r["reps"])) for r in rows if "reps" in r
     ]
+
+
+# The shared engine (issue 22): a tiny run against a real redis-server that the bench starts.
+
+SHARED_SCENARIOS = ["save_4k", "read_4k", "mixed", "save_4k_procs", "read_4k_procs", "mixed_procs"]
+SHARED_TINY = ["--tiny", "--no-plot", "--no-http", "--backends", "ours-shared,fs",
+               "--scenarios", ",".join(SHARED_SCENARIOS)]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def shared_doc():
+    """One tiny run of the shared engine beside FileSystemStorage, with the server's figures."""
+    doc = run(make_config(parse_args(SHARED_TINY)))
+    assert {} == doc["skipped"]  # a machine without redis-server says so here, never skips
+    return doc
+
+
+def test_the_shared_engine_and_filesystemstorage_are_measured_in_every_scenario(shared_doc):
+    """Both backends have a row with figures in each scenario, the 4-process ones included."""
+    rows = {(r["backend"], r["scenario"]): r for r in shared_doc["api"]}
+    expected = {(b, s) for b in ("ours-shared", "fs") for s in SHARED_SCENARIOS}
+    assert expected == set(rows)
+    assert [] == [key for key, row in rows.items() if "error" in row or not row["ops"]]
+
+
+def test_the_shared_engine_reads_and_writes_right_from_threads_and_processes(shared_doc):
+    rows = [r for r in shared_doc["api"] if r["backend"] == "ours-shared"]
+    assert (0, 0) == (sum(r["wrong"] for r in rows), sum(r["lost"] for r in rows))
+    assert all(r["checked"] > 0 for r in rows)
+    assert _goals(shared_doc)["correctness/ours-shared"]["met"] is True
+
+
+def test_the_shared_engines_goals_compare_it_with_filesystemstorage_in_the_same_run(shared_doc):
+    found = _goals(shared_doc)
+    ratio_goals = [found[f"{s}/ours-shared/fs/4"] for s in
+                   ("save_4k", "read_4k", "save_4k_procs", "read_4k_procs")]  # fmt: skip
+    assert all(g["value"] is not None and g["met"] is not None for g in ratio_goals)
+    assert "FileSystemStorage: " in found["correctness/ours-shared"]["measured"]
+
+
+def test_the_server_memory_per_file_is_measured_with_where_the_bytes_go(shared_doc):
+    """used_memory per file over the raw name and content, and MEMORY USAGE per kind of key."""
+    (row,) = shared_doc["server"]
+    memory = row["memory"]
+    assert (200, 115) == (memory["files"], memory["raw_per_file"])  # tiny: 200 files
+    kinds = [s["structure"] for s in memory["structures"]]
+    assert ["file hash (f:<name>)", "directory listing (ls:many, ls:)", "recency set (lru)",
+            "counters (meta)", "directories (d:many, d:)"] == kinds  # fmt: skip
+    accounted = sum(s["bytes_per_file"] for s in memory["structures"]) + memory["rest_per_file"]
+    assert memory["bytes_per_file"] == pytest.approx(accounted)
+    assert memory["files"] + 6 == memory["keys"]  # and ls:, ls:many, d:, d:many, lru, meta
+    goal = _goals(shared_doc)["server_memory/ours-shared"]
+    assert round(memory["ratio"], 2) == goal["value"]
+
+
+def test_where_a_shared_save_and_read_spend_their_time_is_measured_layer_by_layer(shared_doc):
+    timing = shared_doc["server"][0]["time"]
+    layers = ["storage", "engine", "client", "bare", "server"]
+    assert all(timing[op][layer] > 0 for op in ("save", "read") for layer in layers)
+
+
+def test_multi_process_scenarios_take_only_shared_backends_at_multiples_of_four_threads():
+    """8 threads are 4 processes of 2; in-process stores and other counts sit them out."""
+    config = make_config(parse_args(["--backends", "ours,ours-shared,fs,floor"]))
+    assert (["ours-shared", "fs"], [4, 8]) == measured(config, "mixed_procs")
+    assert (["ours", "ours-shared", "fs", "floor"], [1, 2, 4, 8]) == measured(config, "mixed")
+
+
+def test_without_redis_server_the_shared_engine_is_skipped_with_the_reason(monkeypatch, tmp_path):
+    monkeypatch.setenv("REDIS_SERVER", str(tmp_path / "no-such-redis-server"))
+    argv = ["--tiny", "--no-plot", "--no-http", "--no-memory", "--backends", "ours-shared,floor",
+            "--scenarios", "read_4k"]  # fmt: skip
+    doc = run(make_config(parse_args(argv)))
+    assert "is no file" in doc["skipped"]["ours-shared"]
+    assert ["floor"] == [r["backend"] for r in doc["api"]]
+
+
+def _history():
+    """Version 8 of a.txt written from 0 to 10, version 16 from 20 to 30 (monotonic ns)."""
+    history = procs.History()
+    history.add("a.txt", 8, 0, 10)
+    history.add("a.txt", 16, 20, 30)
+    return history
+
+
+@pytest.mark.parametrize(
+    ("version", "began", "stale"),
+    [(8, 15, False), (8, 25, False), (8, 31, True), (16, 31, False), (24, 31, True)],
+    ids=["before-the-next-write", "next-write-in-flight", "replaced-before-the-read",
+         "the-latest", "never-written"],
+)  # fmt: skip
+def test_a_read_is_stale_when_a_write_that_ended_before_it_had_replaced_its_version(
+    version, began, stale
+):
+    assert stale == _history().stale("a.txt", version, began)
+
+
+def test_a_write_that_overlapped_the_version_read_does_not_make_it_stale():
+    """Two writes at once: a reader may see either afterwards, as neither came after the other."""
+    history = procs.History()
+    history.add("a.txt", 8, 0, 10)
+    history.add("a.txt", 16, 5, 12)
+    assert (False, False) == (history.stale("a.txt", 8, 50), history.stale("a.txt", 16, 50))
+
+
+def test_versions_made_by_different_processes_never_collide():
+    made = {procs.version_number(count, slot) for count in range(1, 100) for slot in range(5)}
+    assert 99 * 5 == len(made)

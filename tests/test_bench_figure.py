@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import pytest
 from matplotlib.text import Text
 
-from benchmarks import report
+from benchmarks import goals, report
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The documents the figure is drawn from: this checkout's results, and the run issue 24 read.
@@ -64,6 +64,33 @@ def _crowded() -> dict[str, Any]:
     return doc
 
 
+def _with_shared_engine() -> dict[str, Any]:
+    """The 9b51de4 run with the shared engine added at 1/40 of FileSystemStorage's rates.
+
+    It then sits far left of every other dot, its goals against FileSystemStorage
+    (all missed) pile up on the rows of saves and reads, and the 4-process
+    scenarios, which have no floor to draw against, send theirs to the footer.
+    """
+    doc = _load("9b51de4")
+    doc["config"]["backends"].append("ours-shared")
+    doc["config"]["scenarios"] += ["save_4k_procs", "read_4k_procs", "mixed_procs"]
+    slow = [
+        {**row, "backend": "ours-shared", "median": row["median"] / 40,
+         "min": row["min"] / 40, "max": row["max"] / 40,
+         "rates": [rate / 40 for rate in row["rates"]], "wrong": 0}
+        for row in doc["api"] if row["backend"] == "fs"
+    ]  # fmt: skip
+    both = [
+        {**row, "scenario": f"{row['scenario']}_procs"}
+        for row in [*slow, *(r for r in doc["api"] if r["backend"] == "fs")]
+        if row["scenario"] in ("save_4k", "read_4k", "mixed") and row["threads"] in (4, 8)
+    ]
+    doc["api"] += slow + both
+    doc["goals"] = doc["goals"][:-1] + [g.as_dict() for g in goals.shared_goals(doc)]
+    doc["goals"] += _load("9b51de4")["goals"][-1:]
+    return doc
+
+
 def drawn_texts(fig: Any) -> list[tuple[str, Any]]:
     """Every text the figure draws, with its box in pixels (tick labels only of ticks in view)."""
     fig.canvas.draw()
@@ -102,10 +129,11 @@ def _figure(doc: dict[str, Any]) -> Any:
     return report.summary_figure(doc)
 
 
-@pytest.fixture(params=["committed", "9b51de4", "crowded"])
+@pytest.fixture(params=["committed", "9b51de4", "crowded", "shared"])
 def figure(request):
     """The summary figure of one document, closed after the test."""
-    doc = _crowded() if request.param == "crowded" else _load(request.param)
+    made = {"crowded": _crowded, "shared": _with_shared_engine}
+    doc = made[request.param]() if request.param in made else _load(request.param)
     fig = _figure(doc)
     yield fig
     plt.close(fig)
@@ -151,6 +179,16 @@ def test_every_missed_goal_is_on_the_figure():
     assert ("read_4k", 1) in missed  # 1 thread, where the rows show 8
     _total, _met, others = report.other_goals(doc)
     assert ["1.31x (1.25x, 1.31x, 1.40x)"] == [g["measured"] for g in others]
+
+
+def test_the_shared_engines_goals_are_drawn_against_filesystemstorage_or_named_below():
+    """On the rows of saves and reads at their mark over FS; the 4-process ones in the footer."""
+    doc = _with_shared_engine()
+    rows = {(row["key"], row["count"]): row for row in report.summary(doc)}
+    marks = [g["label"] for g in rows["read_4k", 8]["goals"] if g["backend"] == "ours-shared"]
+    assert ["shared ≥ 0.5x FS"] == marks
+    _total, _met, missed = report.other_goals(doc)
+    assert {"save_4k_procs", "read_4k_procs"} <= {g.get("scenario") for g in missed}
 
 
 def test_every_runserver_client_count_has_a_row():
