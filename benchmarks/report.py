@@ -297,7 +297,7 @@ def _time_table(label: str, timing: dict[str, Any]) -> tuple[str, list[str], lis
     rows.append([["beside it: a bare PING round trip"], [f"{timing['ping']:,.1f}"], [""]])
     title = (
         f"{label}: where the time of one {timing['size'] // 1024} KiB save and read goes "
-        f"(us, one thread, best of {timing['passes']} x {timing['ops']:,})"
+        f"(us, one thread, the fastest of {timing['passes']} passes of {timing['ops']:,})"
     )
     return (title, ["layer", "save", "open+read"], rows)
 

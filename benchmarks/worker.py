@@ -62,6 +62,8 @@ MODE_SIZES: dict[str, dict[str, Any]] = {
         "churn_requests": 60,
         "churn_max_bytes": 1024 * 1024,
         "churn_largest": 64 * 1024,
+        "server_files": 200,
+        "timing_ops": 20,
     },
 }
 

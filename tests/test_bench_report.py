@@ -337,7 +337,7 @@ SERVER_ROW = {
         ],
     },
     "time": {
-        "ops": 1000, "passes": 3, "size": 4096, "ping": 9.0,
+        "ops": 200, "passes": 15, "size": 4096, "ping": 9.0,
         "save": {"storage": 100.0, "engine": 94.0, "client": 86.0, "bare": 38.0, "server": 22.0},
         "read": {"storage": 75.0, "engine": 73.0, "client": 68.0, "bare": 28.0, "server": 14.0},
     },
