@@ -18,7 +18,8 @@ prefix ``ims:{namespace}:``), so that they fall in one Redis Cluster slot:
 * ``P ev`` and ``P evq``: remembered evictions (name to ``size:time``) and
   their order;
 * ``P evictions``: a pub/sub channel; each eviction is published there as
-  ``name``, ``size`` and ``time`` on three lines, for every process's console;
+  the evicting store's origin, ``name``, ``size`` and ``time`` on four lines,
+  for every process's console;
 * ``P meta``: the bytes charged (``fb`` files, ``db`` directories, ``rb``
   records), the clock, the use counter and the counters of ``stats()``.
 
@@ -43,6 +44,9 @@ local RECORD_SHARE = tonumber(ARGV[5])
 local REMEMBERED = tonumber(ARGV[6])
 local META = P .. 'meta'
 local LRU = P .. 'lru'
+-- Who runs the script (a process's store), set by the scripts that evict: published with
+-- each eviction, so that a listener skips its own process's, which it knows from the answer.
+local ORIGIN = ''
 
 -- A number as Redis should store it: Lua would write 1796562600000000 as 1.7965626e+15.
 local function int(n)
@@ -220,7 +224,8 @@ local function make_room(max_bytes, needed, keep, protected, nprotected, stamp)
     remember(victim, size, stamp)
     incr('evictions', 1)
     -- Every process listening shows it (the one that evicted knows it from the answer).
-    redis.call('PUBLISH', P .. 'evictions', victim .. '\n' .. int(size) .. '\n' .. int(stamp))
+    redis.call('PUBLISH', P .. 'evictions',
+               ORIGIN .. '\n' .. victim .. '\n' .. int(size) .. '\n' .. int(stamp))
     table.insert(evicted, victim)
     table.insert(evicted, size)
   end
@@ -273,7 +278,7 @@ end
 
 #: Publish one file: claim its name, check the budget, evict, publish; or refuse,
 #: changing nothing. ARGV[7..]: max_bytes (-1: none), on_full, name, content,
-#: exclusive, avoid_evicted.
+#: exclusive, avoid_evicted, origin.
 PUT = (
     _PRELUDE
     + r"""
@@ -283,6 +288,7 @@ local name = ARGV[9]
 local content = ARGV[10]
 local exclusive = ARGV[11] == '1'
 local avoid_evicted = ARGV[12] == '1'
+ORIGIN = ARGV[13]
 local key = P .. 'f:' .. name
 if redis.call('EXISTS', P .. 'd:' .. name) == 1 then return {'EISDIR', name} end
 local ancestors = ancestors_of(name)
@@ -477,16 +483,17 @@ return answer
 )
 
 #: Publish a checked batch, all of it or none. ARGV[7..]: max_bytes, on_full,
-#: replace, then for each file: name, content, created, modified (microseconds).
+#: replace, origin, then for each file: name, content, created, modified (microseconds).
 LOAD = (
     _PRELUDE
     + r"""
 local max_bytes = tonumber(ARGV[7])
 local on_full = ARGV[8]
 local replace = ARGV[9] == '1'
+ORIGIN = ARGV[10]
 local names, contents, created, modified = {}, {}, {}, {}
 local in_batch = {}
-for i = 10, #ARGV, 4 do
+for i = 11, #ARGV, 4 do
   table.insert(names, ARGV[i])
   table.insert(contents, ARGV[i + 1])
   table.insert(created, tonumber(ARGV[i + 2]))

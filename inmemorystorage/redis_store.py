@@ -40,9 +40,10 @@ or may not have happened, as with any server, and never half.
 
 from __future__ import annotations
 
-import collections
 import errno
 import logging
+import os
+import socket
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -169,8 +170,8 @@ class RedisStore(WritesThroughPut):
             name: self._client.register_script(getattr(redis_lua, name))
             for name in redis_lua.__all__
         }
-        # The latest evictions this process's scripts reported, so that listen() skips them.
-        self._own_evictions: collections.deque[tuple[str, int]] = collections.deque(maxlen=4096)
+        # Who this store is, in the evictions its scripts publish: listen() skips those.
+        self._origin = f"{socket.gethostname()}:{os.getpid()}:{id(self)}".encode()
         # No lock-free reads here: every read is a round trip (see the module docstring).
         self.lookup: Callable[[str], bytes | None] = _nothing
         self.is_dir: Callable[[str], bool] = self._is_dir
@@ -380,6 +381,7 @@ class RedisStore(WritesThroughPut):
             content,
             int(exclusive),
             int(avoid_evicted),
+            self._origin,
         )
         status = answer[0]
         if status == b"OK":
@@ -394,12 +396,10 @@ class RedisStore(WritesThroughPut):
         raise AssertionError  # pragma: no cover  # _raise() always raises
 
     def _evictions(self, flat: list[Any], stamp: int) -> tuple[Eviction, ...]:
-        evictions = tuple(
+        return tuple(
             Eviction(_decoded(flat[i]), int(flat[i + 1]), stamp / _US)
             for i in range(0, len(flat), 2)
         )
-        self._own_evictions.extend((eviction.name, stamp) for eviction in evictions)
-        return evictions
 
     def listen(self, show: Callable[[Eviction], None]) -> Any:
         """Call *show* with each eviction that another process makes in the namespace.
@@ -417,8 +417,8 @@ class RedisStore(WritesThroughPut):
         """
 
         def received(message: dict[str, Any]) -> None:
-            name, size, stamp = message["data"].split(b"\n")
-            if (_decoded(name), int(stamp)) not in self._own_evictions:
+            origin, name, size, stamp = message["data"].split(b"\n")
+            if origin != self._origin:
                 show(Eviction(_decoded(name), int(size), int(stamp) / _US))
 
         def failed(exc: BaseException, pubsub: Any, thread: Any) -> None:  # noqa: ARG001  # redis-py's signature
@@ -513,6 +513,7 @@ class RedisStore(WritesThroughPut):
             -1 if self._max_bytes is None else self._max_bytes,
             self._on_full,
             int(replace),
+            self._origin,
         ]
         for name, file in batch.items():
             created, modified = times[name]
