@@ -5,7 +5,7 @@ of 100 bytes with short names (``many/f00000.txt``, as in the in-process
 memory measure) are saved into one namespace (``media``). The server's own
 ``INFO memory`` ``used_memory`` before and after, divided by the count, is
 the bytes each file costs the server; the raw bytes are its name and
-content. ``MEMORY USAGE`` of each kind of key (every 100th file hash, the
+content. ``MEMORY USAGE`` of each kind of key (every 100th file's value, the
 whole directory listing, the recency set, the namespace's counters and the
 directories) says where those bytes go, and ``OBJECT ENCODING`` how Redis
 holds each. The same is measured once more with ``hash-max-listpack-value``
@@ -45,7 +45,7 @@ SMALL_FILE = 100
 MEMORY_FILES = 20_000
 #: The namespace of the memory measure: short, as a real one ("media").
 MEMORY_NAMESPACE = "media"
-#: Every how many files one file hash is measured with MEMORY USAGE.
+#: Every how many files one file's value is measured with MEMORY USAGE.
 FILE_SAMPLE_EVERY = 100
 #: The Redis setting the second memory measure raises, and to what.
 LISTPACK_SETTING = "hash-max-listpack-value"
@@ -112,7 +112,7 @@ def server_memory(client: Any, url: str, files: int) -> dict[str, Any]:
     sampled = [prefix + "f:" + name for name in names[::FILE_SAMPLE_EVERY]]
     file_bytes = sum(client.memory_usage(key, samples=0) for key in sampled) / len(sampled)
     kinds = {
-        "file hash (f:<name>)": ([prefix + "f:" + names[0]], file_bytes * files),
+        "file value (f:<name>)": ([prefix + "f:" + names[0]], file_bytes * files),
         "directory listing (ls:many, ls:)": ([prefix + "ls:many", prefix + "ls:"], None),
         "recency set (lru)": ([prefix + "lru"], None),
         "counters (meta)": ([prefix + "meta"], None),

@@ -47,7 +47,7 @@ def audit(store: RedisStore) -> list[str]:
     if records != queued:
         problems.append("the eviction records and their order disagree")
     file_bytes = sum(
-        file_charge(name, client.hstrlen(prefix + b"f:" + name.encode(), "c")) for name in files
+        file_charge(name, client.strlen(prefix + b"f:" + name.encode()) - 24) for name in files
     )
     dir_bytes = sum(dir_charge(name) for name in dirs)
     record_bytes = sum(record_charge(name) for name in records)

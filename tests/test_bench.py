@@ -531,7 +531,7 @@ def test_the_server_memory_per_file_is_measured_with_where_the_bytes_go(shared_d
     memory = row["memory"]
     assert (200, 115) == (memory["files"], memory["raw_per_file"])  # tiny: 200 files
     kinds = [s["structure"] for s in memory["structures"]]
-    assert ["file hash (f:<name>)", "directory listing (ls:many, ls:)", "recency set (lru)",
+    assert ["file value (f:<name>)", "directory listing (ls:many, ls:)", "recency set (lru)",
             "counters (meta)", "directories (d:many, d:)"] == kinds  # fmt: skip
     accounted = sum(s["bytes_per_file"] for s in memory["structures"]) + memory["rest_per_file"]
     assert memory["bytes_per_file"] == pytest.approx(accounted)
