@@ -102,6 +102,7 @@ from .engine import (
     drop_least_recent,
     seconds,
 )
+from .evictions import EVICTIONS_REMEMBERED, EvictionRecord
 from .exceptions import InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
 from .locking import NO_WAIT, PoliteLock
 from .refusals import batch_label, full_detail, needs, taken_by
@@ -117,13 +118,19 @@ from .tree import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Container, Iterable, Sequence
 
-__all__ = ["Eviction", "FileInfo", "Loaded", "Store", "StoreStats", "StoredFile", "Written"]
+__all__ = [
+    "EVICTIONS_REMEMBERED",
+    "Eviction",
+    "FileInfo",
+    "Loaded",
+    "Store",
+    "StoreStats",
+    "StoredFile",
+    "Written",
+]
 
 #: Pending reads from which a reader applies them itself (if nobody else holds the lock).
 READS_BEFORE_DRAIN = 1024
-#: How many recent evictions a store remembers at most (each is also charged to the
-#: budget, within budget.RECORD_SHARE of it): their names stay taken for save().
-EVICTIONS_REMEMBERED = 1024
 #: Content bytes a store frees (evicted, deleted or replaced) before it asks the
 #: allocator to return free memory to the system: a quarter of a bounded
 #: store's budget (at least this floor), or this much for an unbounded one.
@@ -218,7 +225,9 @@ class Store(WritesThroughPut):
         )
         self._counters = _Counters()  # guarded by self._lock
         # The latest evictions by name, oldest first; each is charged to the budget.
-        self._evicted: dict[str, Eviction] = {}  # guarded by self._lock
+        self._records = EvictionRecord(self._budget)  # guarded by self._lock
+        # Its evictions by name: read (truth, `in`) on the write path under self._lock.
+        self._evicted = self._records.by_name
 
     @property
     def max_bytes(self) -> int | None:
@@ -556,7 +565,7 @@ class Store(WritesThroughPut):
         if budget.max_bytes is not None:
             evictions = self._room_for(name, size, charge, old, missing, stamp)
         if self._evicted:
-            self._forget_eviction(name)
+            self._records.forget(name)
         if missing:
             self._make_dirs(missing, stamp)
         if parent is None or evictions:  # made just now, or looked up before evicting
@@ -577,7 +586,7 @@ class Store(WritesThroughPut):
             self._files[name] = content  # the publication
             budget.touch(self._files, name)
         if self._evicted:
-            self._trim_evictions()
+            self._records.trim()
         return evictions
 
     def _room_for(
@@ -712,14 +721,14 @@ class Store(WritesThroughPut):
         while budget.overflow(needed) > 0:
             if len(self._files) <= protected:
                 self._prune_empty_dirs(keep)
-                while budget.overflow(needed) > 0 and self._evicted:
-                    self._forget_eviction(next(iter(self._evicted)))
+                while budget.overflow(needed) > 0 and self._records.forget_oldest():
+                    pass
                 break
             victim = budget.least_recent(self._files)
             content = self._remove_file(victim, stamp)
             self._prune_from(parent_name(victim), keep)
             eviction = Eviction(victim, len(content), seconds(stamp))
-            self._remember_eviction(eviction)
+            self._records.remember(eviction)
             evictions.append(eviction)
         self._counters.evictions += len(evictions)
         return evictions
@@ -774,27 +783,6 @@ class Store(WritesThroughPut):
             if name and name not in keep and not self._dirs[name].children:
                 self._remove_dir(name)
 
-    def _remember_eviction(self, eviction: Eviction) -> None:
-        # Called with self._lock held.
-        self._forget_eviction(eviction.name)
-        self._evicted[eviction.name] = eviction
-        self._budget.add_record(eviction.name)
-        if len(self._evicted) > EVICTIONS_REMEMBERED:
-            self._forget_eviction(next(iter(self._evicted)))
-
-    def _trim_evictions(self) -> None:
-        # Forget the oldest remembered evictions until the budget holds again.
-        # Called with self._lock held, at the end of a write.
-        budget = self._budget
-        max_bytes = budget.max_bytes
-        while self._evicted and max_bytes is not None and budget.used > max_bytes:
-            self._forget_eviction(next(iter(self._evicted)))
-
-    def _forget_eviction(self, name: str) -> None:
-        # Called with self._lock held.
-        if self._evicted.pop(name, None) is not None:
-            self._budget.remove_record(name)
-
     def recent_eviction(self, path: str) -> Eviction | None:
         """The eviction of the file at *path*, if it is among the latest ones remembered.
 
@@ -810,7 +798,7 @@ class Store(WritesThroughPut):
         """
         name = canonical_name(path)
         with self._lock:
-            return self._evicted.get(name)
+            return self._records.get(name)
 
     def recent_evictions(self) -> list[Eviction]:
         """The evictions the store remembers (see :meth:`recent_eviction`), newest first.
@@ -818,7 +806,7 @@ class Store(WritesThroughPut):
         Takes the lock.
         """
         with self._lock:
-            return list(reversed(self._evicted.values()))
+            return self._records.newest_first()
 
     def _refusal(
         self,
@@ -890,7 +878,7 @@ class Store(WritesThroughPut):
             self._created.clear()
             self._budget.clear()
             self._counters = _Counters()
-            self._evicted = {}
+            self._records.clear()
 
     # Handing a store's content over as a whole.
 
@@ -976,9 +964,9 @@ class Store(WritesThroughPut):
         # share of the budget. Called with self._lock held.
         if dropped:
             for eviction in dropped:
-                self._remember_eviction(eviction)
+                self._records.remember(eviction)
             self._counters.evictions += len(dropped)
-            self._trim_evictions()
+            self._records.trim()
 
     def _load(
         self, batch: dict[str, StoredFile], times: dict[str, tuple[int, int]], *, replace: bool
@@ -1020,7 +1008,7 @@ class Store(WritesThroughPut):
                 budget.touch(self._files, name)
             evictions = self._make_room(needed - freed, stamp, kept, protected=len(olds))
         self._publish_loaded(batch, times, olds, missing, stamp)
-        self._trim_evictions()
+        self._records.trim()
         return evictions
 
     def _publish_loaded(
@@ -1041,7 +1029,7 @@ class Store(WritesThroughPut):
             self._created.pop(name, None)
         self._make_dirs(missing, stamp)
         for name, file in batch.items():
-            self._forget_eviction(name)
+            self._records.forget(name)
             created, modified = (min(time, stamp) for time in times[name])
             if name in olds and self._stamp_of(name) == modified:
                 modified += 1  # a new version, even at the same time (still <= stamp)

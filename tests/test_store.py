@@ -25,6 +25,8 @@ def test_the_core_imports_without_django():
         "inmemorystorage.store",
         "inmemorystorage.engine",
         "inmemorystorage.refusals",
+        "inmemorystorage.evictions",
+        "inmemorystorage.redis_store",
         "inmemorystorage.budget",
         "inmemorystorage.locking",
     )
