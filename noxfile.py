@@ -3,8 +3,10 @@
 ``nox -s tests`` runs every supported (Python, Django) pair whose interpreter
 this machine has, finding pyenv's interpreters without ``PYENV_VERSION``, and
 names the versions it cannot find and how to get them; the first also measures
-branch coverage (at least 95 %), and each ends with Django's own
-``InMemoryStorage`` test module, taken from Django's sdist, run against ours.
+branch coverage (at least 95 %) and runs the benchmark suite's own tests, and
+each ends with Django's own ``InMemoryStorage`` test module, taken from
+Django's sdist, run against ours. The shared engine's tests start a real
+``redis-server`` (Debian's, installed with apt-get where missing).
 ``nox -s tests -- --hypothesis-profile=long`` searches the state machine harder.
 ``nox -s django_suites`` runs Django's own storage, upload and file-field tests
 with Django's ``InMemoryStorage`` and with ours, and fails on a difference that
@@ -132,8 +134,11 @@ def tests(session: nox.Session, django: str) -> None:
             success_codes=[0, 5] if session.posargs else [0],  # posargs may deselect them all
         )
     else:
-        session.log(f"coverage was measured in {_coverage_measured[0]}")
-        session.run("python", "-m", *pytest, *session.posargs, env=env)
+        # The benchmark suite's own tests ran in that first session: the bench itself runs
+        # on one Python and Django (`nox -s bench`), so they gain nothing from the matrix.
+        session.log(f"coverage and the bench's tests ran in {_coverage_measured[0]}")
+        bench = [] if session.posargs else ["-m", "not bench"]
+        session.run("python", "-m", *pytest, *bench, *session.posargs, env=env)
     _run_django_compat(session, env)
 
 

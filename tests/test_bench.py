@@ -21,6 +21,9 @@ from benchmarks.backends import BACKENDS
 from benchmarks.runner import Config, make_config, measured, parse_args, rounds, run
 from benchmarks.scenarios import Env, Rep
 
+#: The bench runs on one Python and Django (`nox -s bench`): its own tests run once a run.
+pytestmark = pytest.mark.bench
+
 TINY = [
     "--tiny",
     "--no-plot",

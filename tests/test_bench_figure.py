@@ -24,6 +24,9 @@ from matplotlib.text import Text
 
 from benchmarks import goals, report
 
+#: The bench runs on one Python and Django (`nox -s bench`): its own tests run once a run.
+pytestmark = pytest.mark.bench
+
 ROOT = Path(__file__).resolve().parent.parent
 #: The documents the figure is drawn from: this checkout's results, and the run issue 24 read.
 DOCUMENTS = {

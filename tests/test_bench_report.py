@@ -14,6 +14,9 @@ import pytest
 from benchmarks import goals, machine, ratios, report
 from benchmarks.runner import Job, step_line
 
+#: The bench runs on one Python and Django (`nox -s bench`): its own tests run once a run.
+pytestmark = pytest.mark.bench
+
 
 def _row(backend, scenario, median, **faults):
     return {"backend": backend, "scenario": scenario, "threads": 8, "median": median,
