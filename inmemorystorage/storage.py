@@ -260,7 +260,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         server: Keep the files on this Redis server (a ``redis://``,
             ``rediss://`` or ``unix://`` URL) instead of in this process, so
             that every process using it sees the same files; needs the
-            ``redis`` extra. See the how-to "One process, or many".
+            ``redis`` extra. See the how-to "Share files between processes".
 
     Raises:
         ImproperlyConfigured: an option has a value it cannot take.
