@@ -215,29 +215,10 @@ Prepared = tuple["Callable[[int], Loop]", "Callable[[], dict[str, Any]]"]
 
 def _reads(part: dict[str, Any], storage: Any) -> Prepared:
     """Every thread opens and reads one file, each read compared with its one version (1)."""
-    name = part["name"]
+    from .scenarios import _reading_loops
+
     expected = make_content(part["label"], 1, int(part["size"]))
-
-    def make_loop(index: int) -> Loop:
-        open_ = storage.open
-
-        def loop(n: int) -> tuple[int, int]:
-            wrong = errors = 0
-            for _ in range(n):
-                try:
-                    f = open_(name, "rb")
-                    data = f.read()
-                    f.close()
-                except Exception:  # a read that fails is a wrong read, counted apart
-                    errors += 1
-                    continue
-                if data != expected:
-                    wrong += 1
-            return wrong, errors
-
-        return loop
-
-    return make_loop, dict
+    return _reading_loops(storage, part["name"], expected), dict
 
 
 def _saves(part: dict[str, Any], storage: Any) -> Prepared:

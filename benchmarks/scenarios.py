@@ -291,11 +291,8 @@ def _check_saved(
     return Rep(ops, seconds, lost=lost, evicted=evictions, checked=len(counts))
 
 
-def _read_scenario(env: Env, size: int) -> Iterator[Rep]:
-    """Every thread opens and reads the same file; each read is compared with what was written."""
-    storage = env.new_storage()
-    expected = make_content(f"read/blob-{size}.bin", 1, size)
-    name = storage.save(f"read/blob-{size}.bin", ContentFile(expected))
+def _reading_loops(storage: Any, name: str, expected: bytes) -> Callable[[int], Loop]:
+    """Each thread's loop: open and read *name*, compare with *expected*; failures counted apart."""
 
     def make_loop(index: int) -> Loop:
         open_ = storage.open
@@ -316,6 +313,15 @@ def _read_scenario(env: Env, size: int) -> Iterator[Rep]:
 
         return loop
 
+    return make_loop
+
+
+def _read_scenario(env: Env, size: int) -> Iterator[Rep]:
+    """Every thread opens and reads the same file; each read is compared with what was written."""
+    storage = env.new_storage()
+    expected = make_content(f"read/blob-{size}.bin", 1, size)
+    name = storage.save(f"read/blob-{size}.bin", ContentFile(expected))
+    make_loop = _reading_loops(storage, name, expected)
     for _ in range(env.repeats):
         run = run_threads(make_loop, env.threads, env.duration, env.max_ops)
         yield Rep(run.ops, run.seconds, run.wrong + run.errors, run.errors, checked=run.ops)
