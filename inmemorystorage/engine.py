@@ -323,17 +323,6 @@ class Engine(Protocol):
     ) -> tuple[str, tuple[Eviction, ...]]:
         """Publish *content* at *path* in one step; the canonical name and the evictions."""
 
-    def write(
-        self,
-        path: str,
-        content: bytes,
-        *,
-        exclusive: bool = False,
-        canonical: bool = False,
-        avoid_evicted: bool = False,
-    ) -> Written:
-        """:meth:`put`, answering with a :class:`Written`."""
-
     def delete(self, path: str) -> None:
         """Remove the file, or the directory with everything below it; quiet if missing."""
 

@@ -257,10 +257,9 @@ end
 
 -- For needed more bytes (freed by the files they replace), with the kept bytes of existing
 -- directories that eviction never prunes: the refusal to answer, or make room (evicting least
--- recently used files, never the nprotected in protected, which count as just used).
+-- recently used files, never those in protected, which count as just used).
 -- Returns the evictions, or nil and the refusal.
-local function settle(max_bytes, on_full, needed, freed, kept, new_dirs, keep, protected,
-                      nprotected, stamp)
+local function settle(max_bytes, on_full, needed, freed, kept, new_dirs, keep, protected, stamp)
   if kept + needed > max_bytes then
     incr('refusals', 1)
     return nil, {'FULL', 'large', needed, kept, new_dirs}
@@ -270,7 +269,11 @@ local function settle(max_bytes, on_full, needed, freed, kept, new_dirs, keep, p
     local held = num(META, 'fb') + num(META, 'db') + num(META, 'rb')
     return nil, {'FULL', 'error', needed, held - freed, new_dirs}
   end
-  for name, _ in pairs(protected) do use(name) end
+  local nprotected = 0
+  for name, _ in pairs(protected) do
+    use(name)
+    nprotected = nprotected + 1
+  end
   incr('fb', -freed)
   local evicted = make_room(max_bytes, needed, keep, protected, nprotected, stamp)
   incr('fb', freed)
@@ -339,14 +342,11 @@ if max_bytes >= 0 and overflow(max_bytes, needed - freed) > 0 then
   for _, a in ipairs(ancestors) do
     if redis.call('EXISTS', P .. 'd:' .. a) == 1 then kept = kept + #a + DIR_OVERHEAD end
   end
-  local protected, nprotected = {}, 0
-  if exists then
-    protected[name] = true
-    nprotected = 1
-  end
+  local protected = {}
+  if exists then protected[name] = true end
   local refused
   evicted, refused = settle(max_bytes, on_full, needed, freed, kept, #missing, keep, protected,
-                            nprotected, stamp)
+                            stamp)
   if refused then return refused end
 end
 ensure_root(stamp)
@@ -555,11 +555,9 @@ if max_bytes >= 0 and overflow(max_bytes, needed - freed) > 0 then
   for a, _ in pairs(keep) do
     if not missing[a] then kept = kept + #a + DIR_OVERHEAD end
   end
-  local nolds = 0
-  for _, _ in pairs(olds) do nolds = nolds + 1 end
   local refused
   evicted, refused = settle(max_bytes, on_full, needed, freed, kept, #missing_list, keep, olds,
-                            nolds, stamp)
+                            stamp)
   if refused then return refused end
 end
 ensure_root(stamp)

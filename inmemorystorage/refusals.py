@@ -49,7 +49,7 @@ def full_detail(needed: str, others: int) -> str:
 
 
 def taken_by(eviction: Eviction) -> FileExistsError:
-    """The error for a new file at the name of a file evicted lately (see Engine.write)."""
+    """The error for a new file at the name of a file evicted lately (see Engine.put)."""
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(eviction.evicted_at))
     msg = (
         f"{eviction.name!r} was evicted at {when} to make room; its name stays taken while "
