@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import functools
 import os
 import re
 from typing import TYPE_CHECKING
@@ -36,7 +35,7 @@ MAX_SEGMENT_BYTES = 255
 #: makes a store hold (its directories' names add up to about its length squared
 #: over four) stays small and is charged to the budget.
 MAX_NAME_BYTES = 4096
-#: Names up to this many characters are remembered by the name caches; longer ones
+#: Names up to this many characters are remembered by the name cache; longer ones
 #: are worked out each time, so that no cache holds much of what requests sent.
 CACHED_NAME_CHARS = 256
 #: How many canonical names :data:`canonical_names` keeps before it starts afresh.
@@ -142,12 +141,6 @@ def split_path(path: str) -> tuple[str, ...]:
         OSError: *path* is longer than 4,096 bytes, or one of its segments
             longer than 255 bytes (``ENAMETOOLONG``).
     """
-    if type(path) is str and len(path) <= CACHED_NAME_CHARS:
-        return _split_cached(path)
-    return _split(path)
-
-
-def _split(path: str) -> tuple[str, ...]:
     if not isinstance(path, str):
         msg = f"a storage name must be a str, not {type(path).__name__}: {path!r}"
         raise TypeError(msg)
@@ -175,9 +168,6 @@ def _split(path: str) -> tuple[str, ...]:
     ):
         return tuple(segments)  # the common case, checked without a Python-level loop
     return _split_slowly(path, segments)
-
-
-_split_cached = functools.lru_cache(maxsize=1024)(_split)
 
 
 def _utf8_length(path: str) -> int:
@@ -220,19 +210,18 @@ def canonical_name(path: str) -> str:
     if type(path) is str and len(path) <= CACHED_NAME_CHARS:
         name = canonical_names.get(path)
         if name is None:
-            name = join(_split_cached(path))
+            name = join(split_path(path))
             if name == path:
                 name = path  # the very object: an identity test then tells it canonical
             if len(canonical_names) >= CACHED_NAMES:
                 canonical_names.clear()
             canonical_names[path] = name
         return name
-    return join(_split(path))
+    return join(split_path(path))
 
 
 def clear_name_caches() -> None:
-    """Forget every name the caches of :func:`split_path` and :func:`canonical_name` hold."""
-    _split_cached.cache_clear()
+    """Forget every name the cache of :func:`canonical_name` holds (:data:`canonical_names`)."""
     canonical_names.clear()
 
 
