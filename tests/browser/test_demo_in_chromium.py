@@ -58,6 +58,16 @@ def server():
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     """Headless Chromium with a fresh profile, through the chromedriver Debian ships."""
+    driver = headless_chromium(tmp_path_factory.mktemp("chromium-profile"), "chromedriver.log")
+    yield driver
+    driver.quit()
+
+
+def headless_chromium(profile: Path, log_name: str, *arguments: str) -> webdriver.Chrome:
+    """Chromium as CHROMIUM and CHROMEDRIVER name it, headless, its driver's log in ARTIFACTS.
+
+    Fails (never skips) when they name no files: the tests must not pass without a browser.
+    """
     chromium, chromedriver = os.environ.get("CHROMIUM"), os.environ.get("CHROMEDRIVER")
     if not (
         chromium and chromedriver and Path(chromium).is_file() and Path(chromedriver).is_file()
@@ -70,16 +80,14 @@ def browser(tmp_path_factory):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for argument in CHROMIUM_ARGUMENTS:
+    for argument in [*CHROMIUM_ARGUMENTS, *arguments, f"--user-data-dir={profile}"]:
         options.add_argument(argument)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
     service = webdriver.ChromeService(
-        executable_path=chromedriver, log_output=os.fspath(ARTIFACTS / "chromedriver.log")
+        executable_path=chromedriver, log_output=os.fspath(ARTIFACTS / log_name)
     )
     driver = webdriver.Chrome(options=options, service=service)
     driver.set_page_load_timeout(WAIT_SECONDS)
-    yield driver
-    driver.quit()
+    return driver
 
 
 def upload(browser, server, path: Path) -> str:

@@ -22,11 +22,10 @@ import pytest
 from django.core.files.base import ContentFile
 
 from inmemorystorage import InMemoryStorage, dump
-from tests.browser.test_demo_in_chromium import ARTIFACTS, CHROMIUM_ARGUMENTS, WAIT_SECONDS
+from tests.browser.test_demo_in_chromium import ARTIFACTS, WAIT_SECONDS, headless_chromium
 from tests.test_docs import DOCS, _command, _env, _free_port, _request, build
 
 try:
-    from selenium import webdriver
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError as exc:  # fail, never skip: this module is only collected to be run
@@ -110,27 +109,11 @@ def _wait_for(port, server):
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     """Headless Chromium, wide enough for the page's file tree, with a fresh profile."""
-    chromium, chromedriver = os.environ.get("CHROMIUM"), os.environ.get("CHROMEDRIVER")
-    if not (
-        chromium and chromedriver and Path(chromium).is_file() and Path(chromedriver).is_file()
-    ):
-        pytest.fail(
-            f"CHROMIUM={chromium!r} and CHROMEDRIVER={chromedriver!r} must name the browser and "
-            "its driver: run these tests with nox -s browser, which installs them",
-            pytrace=False,
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in CHROMIUM_ARGUMENTS:
-        options.add_argument(argument)
-    options.add_argument("--window-size=1280,1400")
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    service = webdriver.ChromeService(
-        executable_path=chromedriver,
-        log_output=os.fspath(ARTIFACTS / "storage-page-chromedriver.log"),
+    driver = headless_chromium(
+        tmp_path_factory.mktemp("chromium-profile"),
+        "storage-page-chromedriver.log",
+        "--window-size=1280,1400",
     )
-    driver = webdriver.Chrome(options=options, service=service)
-    driver.set_page_load_timeout(WAIT_SECONDS)
     driver.set_script_timeout(WAIT_SECONDS)
     yield driver
     driver.quit()
