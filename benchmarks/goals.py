@@ -163,12 +163,19 @@ def _busy(doc: dict[str, Any]) -> int:
 
 
 def api_goals(doc: dict[str, Any]) -> list[Goal]:
-    """Reads, saves, saves into a full bounded store, saves of one name, the mixed load."""
+    """Reads, exists(), listdir(), saves, saves into a full bounded store, of one name, mixed."""
     edges, busy = _edges(doc), _busy(doc)
     read, save = "open+read 4 KiB", "save 4 KiB"
     full = "save 4 KiB into a full bounded store that evicts"
     one = "saves of one name, each given its own"
-    goals = [_api_ratio(doc, "read_4k", read, n, 0.75, "floor", stretch=0.80) for n in edges]
+    listing, probing = "listdir, 1,000-file dir", "exists, 1,000-file dir"
+    goals = [_api_ratio(doc, "read_4k", read, n, 0.90, "floor", stretch=1.0) for n in edges]
+    goals += [_api_ratio(doc, "exists", probing, n, 0.5, "floor") for n in edges]
+    goals += [
+        _api_ratio(doc, "listdir", listing, n, 1.0, versus, stretch=2.0)
+        for versus in ("django", "dj210")
+        for n in edges
+    ]
     goals += [_api_ratio(doc, "save_4k", save, n, 2.0, "floor") for n in edges]
     goals += [_api_ratio(doc, "save_4k", save, n, 4.0, "dj210") for n in edges]
     goals += [

@@ -9,7 +9,6 @@ from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.contrib.staticfiles.utils import check_settings
 from django.core.signals import setting_changed
 from django.utils.deconstruct import deconstructible
-from django.utils.functional import cached_property
 
 from .storage import InMemoryStorage, _shared_store
 
@@ -70,14 +69,14 @@ class InMemoryStaticFilesStorage(InMemoryStorage):
             max_bytes=max_bytes,
             on_full=on_full,
         )
-        setting_changed.connect(self._clear_static_properties)
+        setting_changed.connect(self._follow_static_root)
 
-    @cached_property
+    @property
     def base_location(self) -> str:
         """``location`` as given, or ``STATIC_ROOT`` (``""`` when unset)."""
         return str(self._value_or_setting(self._location, settings.STATIC_ROOT) or "")
 
-    @cached_property
+    @property
     def base_url(self) -> str:
         """``base_url`` as given, or ``STATIC_URL``, checked as ``StaticFilesStorage`` checks it."""
         url = self._value_or_setting(self._given_base_url(), settings.STATIC_URL)
@@ -92,14 +91,10 @@ class InMemoryStaticFilesStorage(InMemoryStorage):
         self.shared = True
         return _shared_store(f"{STATICFILES_NAMESPACE}:{self.location}", max_bytes, on_full)
 
-    def _clear_static_properties(self, setting: str, **_: Any) -> None:
-        """Forget the values that STATIC_ROOT and STATIC_URL back when they change."""
+    def _follow_static_root(self, setting: str, **_: Any) -> None:
+        """Take the store of the new ``STATIC_ROOT`` when it changes."""
         if setting == "STATIC_ROOT":
-            self.__dict__.pop("base_location", None)
-            self.__dict__.pop("location", None)
             self._use(self._choose_store())
-        elif setting == "STATIC_URL":
-            self.__dict__.pop("base_url", None)
 
 
 @deconstructible(path="inmemorystorage.InMemoryManifestStaticFilesStorage")

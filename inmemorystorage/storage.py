@@ -23,11 +23,9 @@ from django.core.files.storage import Storage
 from django.core.files.storage.mixins import StorageSettingsMixin
 from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.utils import validate_file_name
-from django.core.signals import setting_changed
 from django.utils._os import safe_join
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
-from django.utils.functional import cached_property
 
 from .engine import Engine, Eviction, FileInfo, StoredFile, StoreStats
 from .exceptions import NotADirectory, PathDoesNotExist, UnsafePath
@@ -35,7 +33,7 @@ from .files import SnapshotFile, WriterFile, parse_mode
 from .redis_store import redacted
 from .signals import file_deleted, file_evicted, file_opened, file_saved
 from .store import READS_BEFORE_DRAIN, Store
-from .tree import canonical_names, is_a_directory, is_canonical
+from .tree import canonical_seen, is_a_directory, is_canonical
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -55,6 +53,7 @@ __all__ = [
     "shared_storages",
 ]
 
+_new_file = object.__new__
 logger = logging.getLogger("inmemorystorage")
 
 _ON_FULL_CHOICES = ("evict", "error")
@@ -293,13 +292,13 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         self._names = _DjangoNames(self)
         self._budget_options = (max_bytes, on_full)
         self._use(self._choose_store())
-        setting_changed.connect(self._clear_cached_properties)
 
     def _use(self, store: Engine) -> None:
         """Keep *store*'s files, and the handles the lock-free ``exists()`` reads through."""
         self._store = store
-        self._local = store.local
         self._files_index = store.files_index
+        # The names known canonical: for a server's store, none (its indexes are empty).
+        self._canonical_seen = canonical_seen if store.local else frozenset()
         self._dirs_index = store.dirs_index
 
     def _choose_store(self) -> Engine:
@@ -343,17 +342,18 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         # Added by @deconstructible, which type checkers cannot see.
         return self.deconstruct()  # type: ignore[attr-defined,no-any-return]
 
-    # Settings, read lazily and reset on setting_changed (StorageSettingsMixin).
+    # Settings, read when asked for: plain properties, not Django's cached ones, whose
+    # cache in the instance's __dict__ would slow every attribute lookup (_hooks_are_ours).
 
-    @cached_property
+    @property
     def base_location(self) -> str:
         return str(self._value_or_setting(self._location, settings.MEDIA_ROOT))
 
-    @cached_property
+    @property
     def location(self) -> str:
         return os.path.abspath(self.base_location)
 
-    @cached_property
+    @property
     def base_url(self) -> str | None:
         return self._value_or_setting(self._given_base_url(), settings.MEDIA_URL)  # type: ignore[no-any-return]  # a setting
 
@@ -363,11 +363,11 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             self._base_url += "/"
         return self._base_url
 
-    @cached_property
+    @property
     def file_permissions_mode(self) -> int | None:
         return self._value_or_setting(self._file_permissions_mode, settings.FILE_UPLOAD_PERMISSIONS)  # type: ignore[no-any-return]  # a setting
 
-    @cached_property
+    @property
     def directory_permissions_mode(self) -> int | None:
         return self._value_or_setting(  # type: ignore[no-any-return]  # a setting
             self._directory_permissions_mode, settings.FILE_UPLOAD_DIRECTORY_PERMISSIONS
@@ -552,7 +552,11 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
                 reads.append((name, store.read_clock()))
                 if len(reads) >= READS_BEFORE_DRAIN and not store.taking_in:
                     store.take_in_reads()
-                return SnapshotFile(content, name, store)
+                file = _new_file(SnapshotFile)  # SnapshotFile(content, name, store), one frame less
+                file._content = file._unread = content  # noqa: SLF001
+                file.name = name
+                file._store = store  # noqa: SLF001
+                return file
         return self._open(name, mode)
 
     def _open_observed(self, name: str, mode: str) -> SnapshotFile | WriterFile:
@@ -705,12 +709,16 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         """Whether every method Django's ``save()`` would call is this class's own.
 
         Looked up on each save, so that a subclass, or a test that patches a
-        hook on the class or the instance, gets its override called.
+        hook on the class or the instance, gets its override called. The
+        instance's own hooks are known from :meth:`__setattr__`, not from
+        ``__dict__``: asking an instance for its ``__dict__`` makes every later
+        attribute lookup on it slower (CPython then keeps the attributes in a
+        dict object of their own), and the lock-free reads are a few lookups.
         """
         cls = type(self)
-        instance = self.__dict__  # named one by one: a few lookups, not a walk of the dict
         return (
-            (
+            not self._instance_hooks
+            and (
                 cls.get_available_name,
                 cls.is_name_available,
                 cls.exists,
@@ -718,12 +726,20 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
                 cls._save,
             )
             == _ORIGINAL_HOOKS
-            and "get_available_name" not in instance
-            and "is_name_available" not in instance
-            and "exists" not in instance
-            and "get_alternative_name" not in instance
-            and "_save" not in instance
         )
+
+    #: The save hooks (:data:`_SAVE_HOOKS`) set on the instance, overriding the class's.
+    _instance_hooks: frozenset[str] = frozenset()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in _SAVE_HOOKS:
+            super().__setattr__("_instance_hooks", self._instance_hooks | {name})
+
+    def __delattr__(self, name: str) -> None:
+        super().__delattr__(name)
+        if name in _SAVE_HOOKS:
+            super().__setattr__("_instance_hooks", self._instance_hooks - {name})
 
     def _publish(self, name: str, data: bytes, *, exclusive: bool) -> str:
         """Publish a writer's content (at its ``close()``) and report any evictions."""
@@ -808,15 +824,14 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         ``False`` for a name that no store could hold (a segment longer than
         255 bytes), so that Django's ``get_available_name()`` can shorten it.
         """
-        if type(name) is str:
+        try:
             if name in self._files_index:  # a stored file's name: one lookup
                 return True
-            if self._local:
-                canonical = canonical_names.get(name)  # a name seen lately: one more
-                if canonical is name:  # canonical already (see tree.canonical_names)
-                    return name in self._dirs_index
-                if canonical is not None:
-                    return canonical in self._files_index or canonical in self._dirs_index
+            if name in self._canonical_seen:  # canonical, so no other spelling: one more
+                return name in self._dirs_index
+        except TypeError:  # unhashable: the store says what a name must be
+            pass
+        if type(name) is str:
             try:
                 return self._store.exists(name, found=False)  # the usual, relative name
             except (UnsafePath, OSError):  # absolute, or too long: see below

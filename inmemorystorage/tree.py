@@ -38,13 +38,19 @@ MAX_NAME_BYTES = 4096
 #: Names up to this many characters are remembered by the name cache; longer ones
 #: are worked out each time, so that no cache holds much of what requests sent.
 CACHED_NAME_CHARS = 256
-#: How many canonical names :data:`canonical_names` keeps before it starts afresh.
+#: How many short names the name cache (:data:`canonical_seen` and
+#: :data:`canonical_forms` together) keeps before it starts afresh.
 CACHED_NAMES = 4096
-#: The canonical form of each short name seen lately (at most :data:`CACHED_NAMES`
-#: of :data:`CACHED_NAME_CHARS` characters or fewer: about 2 MiB at worst, whatever
-#: requests send). A plain dict, so that the lock-free ``exists()`` reads it with one
-#: ``get``; it is emptied when full, and its reads and writes are each atomic.
-canonical_names: dict[str, str] = {}
+#: The short names seen lately that are canonical as they are. With
+#: :data:`canonical_forms`, the name cache: at most :data:`CACHED_NAMES` names of
+#: :data:`CACHED_NAME_CHARS` characters or fewer (about 2 MiB at worst, whatever
+#: requests send), emptied when full. A plain set, so that the lock-free
+#: ``exists()`` tells a canonical name with one membership test; its reads and
+#: writes are each atomic (under the GIL one C call, on free-threaded builds
+#: under the set's own lock).
+canonical_seen: set[str] = set()
+#: The canonical form of each short name seen lately that is not canonical as it is.
+canonical_forms: dict[str, str] = {}
 
 
 @attrs.define(slots=True, eq=False, weakref_slot=False)
@@ -208,21 +214,25 @@ def _split_slowly(path: str, segments: list[str]) -> tuple[str, ...]:
 def canonical_name(path: str) -> str:
     """The name a store keeps *path* under (``""``: the root); raises as :func:`split_path`."""
     if type(path) is str and len(path) <= CACHED_NAME_CHARS:
-        name = canonical_names.get(path)
+        if path in canonical_seen:
+            return path
+        name = canonical_forms.get(path)
         if name is None:
             name = join(split_path(path))
+            if len(canonical_seen) + len(canonical_forms) >= CACHED_NAMES:
+                clear_name_caches()
             if name == path:
-                name = path  # the very object: an identity test then tells it canonical
-            if len(canonical_names) >= CACHED_NAMES:
-                canonical_names.clear()
-            canonical_names[path] = name
+                canonical_seen.add(path)
+                return path
+            canonical_forms[path] = name
         return name
     return join(split_path(path))
 
 
 def clear_name_caches() -> None:
-    """Forget every name the cache of :func:`canonical_name` holds (:data:`canonical_names`)."""
-    canonical_names.clear()
+    """Forget every name the cache of :func:`canonical_name` holds."""
+    canonical_seen.clear()
+    canonical_forms.clear()
 
 
 def join(parts: tuple[str, ...]) -> str:

@@ -125,6 +125,9 @@ def test_every_goal_of_issues_14_22_and_24_is_a_row(tiny_doc):
     ids = set(_goals(tiny_doc))
     expected = {
         "read_4k/ours/floor/4",
+        "exists/ours/floor/4",
+        "listdir/ours/django/4",
+        "listdir/ours/dj210/4",
         "save_4k/ours/floor/4",
         "save_4k/ours/dj210/4",
         "save_4k/ours-bounded/floor/4",

@@ -296,3 +296,18 @@ def test_an_alternative_too_long_for_a_store_is_refused_whole(taken_by):
 def test_the_extension_is_every_suffix_pathlib_finds(file_name):
     """file_extension() is what get_available_name() keeps: "".join(PurePath(name).suffixes)."""
     assert file_extension(file_name) == "".join(PurePath(file_name).suffixes)
+
+
+def test_a_hook_patched_on_the_instance_and_removed_gives_the_one_step_save_back(monkeypatch):
+    """Removing an instance's own hook sends save() back to its one-step path."""
+    storage = InMemoryStorage()
+    monkeypatch.setattr(storage, "exists", storage.exists)
+    assert not storage._hooks_are_ours()
+    monkeypatch.undo()
+    assert storage._hooks_are_ours()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Django's generic save() was used")
+
+    monkeypatch.setattr(Storage, "save", refuse)
+    assert storage.save("a.txt", ContentFile(b"one")) == "a.txt"
