@@ -443,6 +443,18 @@ def test_a_post_upload_goal_is_ours_at_least_095x_the_http_floor():
     assert (0.95, 0.95, True) == (goal.target_value, goal.value, goal.met)
 
 
+def test_a_post_upload_goal_gives_the_storage_api_s_own_figure_beside_ours():
+    """A dict behind Django's Storage API, measured in the same run, says what the API allows."""
+    doc = _get_doc(
+        _get_row("ours", [90.0, 90.0, 90.0]) | {"method": "POST"},
+        _get_row("http-floor", [100.0, 100.0, 100.0]) | {"method": "POST"},
+        _get_row("storage-floor", [86.0, 87.0, 88.0]) | {"method": "POST"},
+    )
+    goal = _http_goal(doc, "http/POST/http-floor/1")
+    assert goal.met is False
+    assert "per round 0.90x-0.90x; a dict behind Django's Storage API itself 0.87x" == goal.note
+
+
 def _fs_doc(floor_rate):
     return _get_doc(
         _get_row("ours", [130.0, 140.0, 150.0]),
