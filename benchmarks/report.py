@@ -694,7 +694,8 @@ def _group(
         bars.append(
             {
                 "backend": backend,
-                "label": _label(backend, doc),
+                # A server of the runserver part alone (no Storage API row) goes by its own label.
+                "label": _label(backend, doc, http=http and backend not in BACKENDS),
                 "ratio": found.value,
                 "low": found.low,
                 "high": found.high,
