@@ -136,6 +136,7 @@ def _api_ratio(
     other = _row(doc["api"], backend=versus, scenario=scenario, threads=threads)
     found = ratios.ratio(mine, other, in_turn=ratios.interleaved(doc))
     extra |= _spread(found)
+    extra = _with_note(extra, extra.pop("round_trip", None))
     name = f"{label}, {_plural(threads, 'thread')}: {backend} / {versus}"
     blocker = ""
     if extra.pop("must_evict", False) and mine and not mine.get("evicted"):
@@ -426,9 +427,12 @@ def shared_goals(doc: dict[str, Any]) -> list[Goal]:
     ):
         saving = scenario.startswith("save")
         goals += [
-            _api_ratio(doc, scenario, label, n, target, SHARED_VERSUS, SHARED, distinct=saving)
+            _api_ratio(
+                doc, scenario, label, n, target, SHARED_VERSUS, SHARED, distinct=saving,
+                **_round_trip_note(doc, scenario, n),
+            )
             for n in edges
-        ]
+        ]  # fmt: skip
         goals.append(
             _api_ratio(
                 doc, f"{scenario}_procs", f"{label} from {PROCESSES} processes", together,
@@ -436,6 +440,25 @@ def shared_goals(doc: dict[str, Any]) -> list[Goal]:
             )
         )  # fmt: skip
     return [*goals, shared_correctness_goal(doc), server_memory_goal(doc)]
+
+
+def _round_trip_note(doc: dict[str, Any], scenario: str, threads: int) -> dict[str, str]:
+    """From one thread: how fast FileSystemStorage would be if it took one bare round trip.
+
+    A bare ``PING`` to the same server, on a socket of its own without
+    redis-py, is the least any operation that asks the server can cost: the
+    ratio of its rate to FileSystemStorage's is the most a shared engine could
+    reach here. Nothing for more threads, whose round trips overlap.
+    """
+    timing = next(
+        (r["time"] for r in doc.get("server", []) if r["backend"] == SHARED and r.get("time")),
+        None,
+    )
+    theirs = _row(doc["api"], backend=SHARED_VERSUS, scenario=scenario, threads=threads)
+    if threads != 1 or not timing or not timing.get("ping") or not theirs.get("median"):
+        return {}
+    ceiling = 1e6 / timing["ping"] / theirs["median"]
+    return {"round_trip": f"a bare PING round trip ({timing['ping']:.0f} us) itself {ceiling:.2f}x"}
 
 
 def _counts(rows: list[dict[str, Any]]) -> tuple[int, int, int]:

@@ -455,6 +455,21 @@ def test_a_post_upload_goal_gives_the_storage_api_s_own_figure_beside_ours():
     assert "per round 0.90x-0.90x; a dict behind Django's Storage API itself 0.87x" == goal.note
 
 
+def test_a_shared_engine_goal_from_one_thread_gives_a_bare_round_trip_s_own_figure():
+    """One PING to the server is the least an operation that asks it costs: its rate beside FS."""
+    doc = {
+        "config": {"threads": [1, 8]},
+        "api": [
+            {"backend": "ours-shared", "scenario": "save_4k", "threads": 1, "median": 8_000.0},
+            {"backend": "fs", "scenario": "save_4k", "threads": 1, "median": 20_000.0},
+        ],
+        "server": [{"backend": "ours-shared", "time": {"ping": 62.5}}],
+    }
+    (goal,) = [g for g in goals.shared_goals(doc) if g.id == "save_4k/ours-shared/fs/1"]
+    assert (0.4, False) == (goal.value, goal.met)
+    assert "a bare PING round trip (62 us) itself 0.80x" == goal.note  # 16,000/s over 20,000/s
+
+
 def _fs_doc(floor_rate):
     return _get_doc(
         _get_row("ours", [130.0, 140.0, 150.0]),
