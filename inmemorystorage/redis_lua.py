@@ -34,7 +34,7 @@ passed in by the caller, so that both engines count alike.
 
 from __future__ import annotations
 
-__all__ = ["CLEAR", "DELETE", "FILES", "LISTDIR", "LOAD", "PUT", "READ", "STAT", "STATS"]
+__all__ = ["CLEAR", "DELETE", "FILES", "LISTDIR", "LOAD", "PUT", "READ", "REPAIR", "STAT", "STATS"]
 
 #: Helpers every script starts with. ARGV[1] is always the key prefix, ARGV[2..6]
 #: the budget's constants and bound, in this order.
@@ -581,5 +581,129 @@ trim_records(max_bytes)
 local answer = {'OK', stamp}
 for _, item in ipairs(evicted) do table.insert(answer, item) end
 return answer
+"""
+)
+
+
+#: Count the namespace again from its keys, and mend what does not agree: the bytes
+#: charged (``fb``, ``db``, ``rb``) and the directories counted become what the keys
+#: hold; a file key its directory does not list is listed again (with its
+#: directories), or removed where a file or directory of its name is in the way; a
+#: listing or a recency entry without its file goes; a remembered eviction is in both
+#: ``ev`` and ``evq`` or in neither. Keys are found with ``SCAN``, so a file that only
+#: its own key still holds is counted too. For what no script of ours leaves behind:
+#: keys changed by hand, or dropped by a server's eviction policy. Answers the
+#: bytes charged before and after, and how many entries were mended.
+REPAIR = (
+    _PRELUDE
+    + r"""
+local stamp = next_stamp()
+ensure_root(stamp)
+local mended = 0
+local pattern_head = string.gsub(P, '[%*%?%[%]\\]', '\\%0')
+
+-- Every key of the namespace whose name starts with head, by SCAN (all of them).
+local function scan(head)
+  local found = {}
+  local cursor = '0'
+  repeat
+    local page = redis.call('SCAN', cursor, 'MATCH', pattern_head .. head .. '*', 'COUNT', 1000)
+    cursor = page[1]
+    for _, key in ipairs(page[2]) do table.insert(found, string.sub(key, #P + #head + 1)) end
+  until cursor == '0'
+  return found
+end
+
+-- List name (kind 'f' or 'd') in its directory, making its missing directories; false
+-- where a file is on the way or an entry of the other kind has the name.
+local function link(name, kind)
+  for _, a in ipairs(ancestors_of(name)) do
+    if redis.call('EXISTS', P .. 'f:' .. a) == 1 then return false end
+    if redis.call('EXISTS', P .. 'd:' .. a) == 0 then
+      redis.call('HSET', P .. 'd:' .. a, 'c', int(stamp), 'm', int(stamp), 'a', int(stamp))
+      mended = mended + 1
+    end
+    if redis.call('HGET', P .. 'ls:' .. parent(a), base(a)) ~= 'd' then
+      redis.call('HSET', P .. 'ls:' .. parent(a), base(a), 'd')
+      mended = mended + 1
+    end
+  end
+  local listed = redis.call('HGET', P .. 'ls:' .. parent(name), base(name))
+  if listed == kind then return true end
+  if listed then return false end
+  redis.call('HSET', P .. 'ls:' .. parent(name), base(name), kind)
+  mended = mended + 1
+  return true
+end
+
+local before = {num(META, 'fb'), num(META, 'db'), num(META, 'rb')}
+for _, name in ipairs(scan('f:')) do
+  local key = P .. 'f:' .. name
+  if name == '' or not file_times(key) or not link(name, 'f') then
+    redis.call('DEL', key)
+    redis.call('ZREM', LRU, name)
+    mended = mended + 1
+  end
+end
+for _, name in ipairs(scan('d:')) do
+  if name ~= '' and not link(name, 'd') then
+    redis.call('DEL', P .. 'd:' .. name, P .. 'ls:' .. name)
+    mended = mended + 1
+  end
+end
+-- From the root: what the listings hold is the namespace; count it.
+local fb, db, dirs = 0, 0, 0
+local listed = {}
+local stack = {''}
+while #stack > 0 do
+  local dir = table.remove(stack)
+  local children = redis.call('HGETALL', P .. 'ls:' .. dir)
+  for i = 1, #children, 2 do
+    local child = children[i]
+    if dir ~= '' then child = dir .. '/' .. child end
+    local kind = children[i + 1]
+    if kind == 'f' and redis.call('EXISTS', P .. 'f:' .. child) == 1 then
+      fb = fb + file_size(P .. 'f:' .. child) + #child + FILE_OVERHEAD
+      listed[child] = true
+      if not redis.call('ZSCORE', LRU, child) then
+        redis.call('ZADD', LRU, 0, child)  -- least recently used: its uses are not known
+        mended = mended + 1
+      end
+    elseif kind == 'd' and redis.call('EXISTS', P .. 'd:' .. child) == 1 then
+      db = db + #child + DIR_OVERHEAD
+      dirs = dirs + 1
+      table.insert(stack, child)
+    else
+      redis.call('HDEL', P .. 'ls:' .. dir, children[i])
+      if kind == 'd' then redis.call('DEL', P .. 'ls:' .. child) end
+      mended = mended + 1
+    end
+  end
+end
+for _, name in ipairs(redis.call('ZRANGE', LRU, 0, -1)) do
+  if not listed[name] then
+    redis.call('ZREM', LRU, name)
+    mended = mended + 1
+  end
+end
+local rb = 0
+local recorded = {}
+local records = redis.call('HKEYS', P .. 'ev')
+for _, name in ipairs(records) do
+  recorded[name] = true
+  rb = rb + #name + RECORD_OVERHEAD
+  if not redis.call('ZSCORE', P .. 'evq', name) then
+    redis.call('ZADD', P .. 'evq', incr('evseq', 1), name)
+    mended = mended + 1
+  end
+end
+for _, name in ipairs(redis.call('ZRANGE', P .. 'evq', 0, -1)) do
+  if not recorded[name] then
+    redis.call('ZREM', P .. 'evq', name)
+    mended = mended + 1
+  end
+end
+redis.call('HSET', META, 'fb', int(fb), 'db', int(db), 'rb', int(rb), 'dirs', int(dirs))
+return {'OK', before[1] + before[2] + before[3], fb + db + rb, mended}
 """
 )

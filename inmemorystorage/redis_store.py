@@ -13,11 +13,11 @@ Redis runs one command, or one script, at a time: nothing any client sends
 runs in the middle of one. Every change to a namespace is one script of
 ``redis_lua.py``, and every read one command or script:
 
-* **Snapshot reads.** A file is one hash; its content is one field, replaced
-  whole by the script that publishes a new version. A read is one script
-  (``HMGET`` of the content and its times, plus the use): it returns the
-  content of one publication, whole, never a mix, and a later write never
-  changes bytes a reader already holds (they are in the reader's process).
+* **Snapshot reads.** A file is one string, its times then its content,
+  replaced whole by the script that publishes a new version. A read is one
+  script (``GET`` of the string, plus the use): it returns the content of one
+  publication, whole, never a mix, and a later write never changes bytes a
+  reader already holds (they are in the reader's process).
 * **Atomic publication.** A writer buffers in its own process and publishes
   at ``close()`` with one script: readers see the old content or the new.
 * **Collision-free names.** Checking that a name is free and claiming it
@@ -35,7 +35,11 @@ runs in the middle of one. Every change to a namespace is one script of
 
 A connection that fails raises :class:`~inmemorystorage.exceptions.EngineUnavailable`,
 a ``ConnectionError`` (so an ``OSError``); a write whose answer is lost may
-or may not have happened, as with any server, and never half.
+or may not have happened, as with any server, and never half. A server that
+restarts comes back with a snapshot of whole scripts, or empty; the first
+call after a failure counts the namespace again from its keys all the same
+(:meth:`RedisStore.repair`), so that the budget is what is really there even
+where keys were changed by hand.
 """
 
 from __future__ import annotations
@@ -170,6 +174,9 @@ class RedisStore(WritesThroughPut):
             name: self._client.register_script(getattr(redis_lua, name))
             for name in redis_lua.__all__
         }
+        # Whether this process has counted the namespace again since it last reached the
+        # server (see repair()): read and set without a lock, since repairing twice is harmless.
+        self._counted = False
         # Who this store is, in the evictions its scripts publish: listen() skips those.
         self._origin = f"{socket.gethostname()}:{os.getpid()}:{id(self)}".encode()
         # No lock-free reads here: every read is a round trip (see the module docstring).
@@ -189,15 +196,50 @@ class RedisStore(WritesThroughPut):
         return self._on_full
 
     def _run(self, script: str, *args: object) -> list[Any]:
-        """Run one of ``redis_lua``'s scripts with the namespace's head arguments."""
+        """Run one of ``redis_lua``'s scripts with the namespace's head arguments.
+
+        The first call of a process, and the first after the server did not
+        answer (it may have restarted, from an older snapshot or none), counts
+        the namespace again first: see :meth:`repair`.
+        """
+        if not self._counted:
+            self._counted = True  # first: the repair's own call does not repair again
+            self.repair()
+        return self._call(script, *args)
+
+    def _call(self, script: str, *args: object) -> list[Any]:
         import redis.exceptions  # noqa: PLC0415  # imported with the client, by client_for()
 
         try:
             answer = self._scripts[script](keys=[self._prefix + b"meta"], args=[*self._head, *args])
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            self._counted = False
             msg = f"the Redis server at {redacted(self.url)} did not answer: {exc}"
             raise EngineUnavailable(errno.ECONNREFUSED, msg) from exc
         return list(answer)
+
+    def repair(self) -> int:
+        """Count the namespace again from the keys the server holds; how many entries it mended.
+
+        The bytes charged and the directories counted become what the keys
+        hold, and the file keys, listings and recency order agree again (one
+        script, so atomic). Our scripts keep them in agreement, and the
+        server's snapshots and append-only file keep whole scripts; this is for
+        keys changed by hand or dropped by a server that evicts (a check warns
+        of that): it runs on a process's first call and after the server did
+        not answer, and logs a warning when it mended anything.
+
+        Raises:
+            EngineUnavailable: the server does not answer.
+        """
+        before, after, mended = map(int, self._call("REPAIR")[1:])
+        if mended or before != after:
+            logger.warning(
+                "the namespace %r on %s did not agree with its keys (changed by hand, or "
+                "dropped by the server): %d entries mended; %s bytes charged before, %s now",
+                self.namespace, redacted(self.url), mended, f"{before:,}", f"{after:,}",
+            )  # fmt: skip
+        return mended
 
     @staticmethod
     def _raise(answer: list[Any], name: str) -> None:

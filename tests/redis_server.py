@@ -10,6 +10,6 @@ fail and say how to get it: they are never skipped.
 
 from __future__ import annotations
 
-from benchmarks.redisserver import BINARY_ENV, NoServerError, free_port, running_server
+from benchmarks.redisserver import BINARY_ENV, NoServerError, binary, free_port, running_server
 
-__all__ = ["BINARY_ENV", "NoServerError", "free_port", "running_server"]
+__all__ = ["BINARY_ENV", "NoServerError", "binary", "free_port", "running_server"]

@@ -1,0 +1,170 @@
+"""The shared engine counts its namespace again from what the server really holds.
+
+Our scripts keep the bytes charged, the listings, the recency order and the
+file keys in agreement. Keys changed by hand (a ``DEL`` in ``redis-cli``), or
+dropped by a server that evicts, break that agreement; and a server that
+restarts comes back with whatever its snapshot held. The first call of a
+process, and the first after the server did not answer, count the namespace
+again: the budget is then what is really there. Real servers, never mocks.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.core.files.base import ContentFile
+
+from inmemorystorage import InMemoryStorage
+from inmemorystorage import storage as storage_module
+from inmemorystorage.budget import FILE_OVERHEAD
+from inmemorystorage.exceptions import EngineUnavailable
+
+from .redis_server import binary, free_port
+
+pytestmark = pytest.mark.usefixtures("forget_shared_stores")
+
+PREFIX = b"ims:{media}:"
+
+
+def fresh_process_store() -> None:
+    """Forget this process's stores, as a new process would start without them."""
+    with storage_module._shared_stores_lock:
+        storage_module._server_stores.clear()
+
+
+def saved(server: str, files: dict[str, bytes], **options) -> InMemoryStorage:
+    storage = InMemoryStorage(namespace="media", server=server, **options)
+    for name, content in files.items():
+        assert name == storage.save(name, ContentFile(content))
+    return storage
+
+
+def bytes_of(server: str, files: dict[str, bytes]) -> int:
+    """What *files* alone are charged, in a namespace of their own on *server*."""
+    storage = InMemoryStorage(namespace="reference", server=server)
+    for name, content in files.items():
+        storage.save(name, ContentFile(content))
+    used = storage.stats().bytes_used
+    storage.clear()
+    return used
+
+
+def test_a_file_key_deleted_by_hand_leaves_the_budget_listing_and_recency(clean_redis, caplog):
+    storage = saved(clean_redis, {"a/one.txt": b"1" * 100, "a/two.txt": b"2" * 200})
+    client = redis.Redis.from_url(clean_redis)
+    client.delete(PREFIX + b"f:a/one.txt")  # behind the storage's back
+
+    fresh_process_store()
+    storage = InMemoryStorage(namespace="media", server=clean_redis)
+    with caplog.at_level(logging.WARNING, logger="inmemorystorage"):
+        stats = storage.stats()
+
+    assert bytes_of(clean_redis, {"a/two.txt": b"2" * 200}) == stats.bytes_used
+    assert (1, 1) == (stats.files, stats.dirs)
+    assert ([], ["two.txt"]) == storage.listdir("a")
+    assert [b"a/two.txt"] == client.zrange(PREFIX + b"lru", 0, -1)
+    assert "did not agree with its keys" in caplog.text
+
+
+def test_a_file_key_its_directory_does_not_list_is_listed_again_with_its_directories(clean_redis):
+    storage = saved(clean_redis, {"deep/er/file.txt": b"x" * 50})
+    client = redis.Redis.from_url(clean_redis)
+    client.delete(PREFIX + b"ls:deep/er", PREFIX + b"d:deep", PREFIX + b"ls:")
+    client.zrem(PREFIX + b"lru", b"deep/er/file.txt")
+    client.hset(PREFIX + b"meta", b"fb", 12345)
+
+    fresh_process_store()
+    storage = InMemoryStorage(namespace="media", server=clean_redis)
+
+    assert (["deep"], []) == storage.listdir("")
+    assert ([], ["file.txt"]) == storage.listdir("deep/er")
+    assert b"x" * 50 == storage.open("deep/er/file.txt").read()
+    stats = storage.stats()
+    assert bytes_of(clean_redis, {"deep/er/file.txt": b"x" * 50}) == stats.bytes_used
+    assert (1, 2) == (stats.files, stats.dirs)
+
+
+def test_a_namespace_in_agreement_is_left_as_it_is(clean_redis, caplog):
+    files = {"a.txt": b"a" * 10, "b/c.txt": b"c" * 20}
+    storage = saved(clean_redis, files, max_bytes=10_000)
+    before = storage.stats()
+    store = storage._store
+    with caplog.at_level(logging.WARNING, logger="inmemorystorage"):
+        assert 0 == store.repair()
+    assert before == storage.stats()
+    assert "" == caplog.text
+
+
+def test_the_budget_holds_after_a_repair_that_found_less_than_was_charged(clean_redis):
+    """Charged bytes nobody holds would make a bounded store evict for nothing: not after."""
+    limit = 10 * (1000 + FILE_OVERHEAD + 20)
+    storage = saved(clean_redis, {f"f{i}.bin": bytes(1000) for i in range(5)}, max_bytes=limit)
+    client = redis.Redis.from_url(clean_redis)
+    client.hincrby(PREFIX + b"meta", b"fb", 8 * 1000)  # as if more were held than is
+
+    fresh_process_store()
+    storage = InMemoryStorage(namespace="media", server=clean_redis, max_bytes=limit)
+    storage.save("g.bin", ContentFile(bytes(1000)))
+    assert 0 == storage.stats().evictions  # six small files fit: nothing was evicted
+    assert 6 == storage.stats().files
+
+
+def _start(port: int, directory: Path) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
+         "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if redis.Redis(port=port).ping():
+                return server
+        except redis.exceptions.ConnectionError:
+            time.sleep(0.05)
+    server.kill()
+    msg = f"redis-server did not start on port {port}"
+    raise RuntimeError(msg)
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_a_server_restarted_mid_run_from_an_older_snapshot_is_counted_again(tmp_path):
+    """Down: a documented error and nothing half-done; back: what the snapshot holds, counted."""
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    server = _start(port, tmp_path)
+    try:
+        storage = saved(url, {"kept.txt": b"k" * 300}, max_bytes=100_000)
+        redis.Redis(port=port).save()  # the snapshot the server comes back with
+        storage.save("lost.txt", ContentFile(b"l" * 400))
+        # The snapshot lacks lost.txt, and a key is changed by hand in it as well.
+        snapshot = tmp_path / "dump.rdb"
+        kept = snapshot.read_bytes()
+        _stop(server)  # the server saves nothing more on the way down ("--save ''")
+        snapshot.write_bytes(kept)
+
+        with pytest.raises(EngineUnavailable):
+            storage.save("during.txt", ContentFile(b"d"))
+        with pytest.raises(EngineUnavailable):
+            storage.open("kept.txt")
+
+        server = _start(port, tmp_path)
+        redis.Redis(port=port).hset(PREFIX + b"meta", b"fb", 999_999)
+        assert b"k" * 300 == storage.open("kept.txt").read()
+        assert not storage.exists("lost.txt")
+        assert not storage.exists("during.txt")
+        assert ([], ["kept.txt"]) == storage.listdir("")
+        stats = storage.stats()
+        assert 1 == stats.files
+        assert bytes_of(url, {"kept.txt": b"k" * 300}) == stats.bytes_used
+    finally:
+        _stop(server)
