@@ -90,7 +90,7 @@ MAX_CONTENT_BYTES = 512 * 1024 * 1024 - 64 * 1024
 EVICTIONS_REMEMBERED = 1024
 _US = 1_000_000
 logger = logging.getLogger("inmemorystorage")
-_clients: dict[str, Any] = {}
+_clients: dict[tuple[str, bool], Any] = {}
 _clients_lock = threading.Lock()
 
 
@@ -104,24 +104,30 @@ def redacted(url: str) -> str:
     return f"{scheme}{sep}{user}:***@{host}"
 
 
-def client_for(url: str) -> Any:
+def client_for(url: str, *, cluster: bool = False) -> Any:
     """The process's one redis-py client for *url* (a pool of connections), built on first use.
+
+    With *cluster*, a Redis Cluster client, which sends each request to the
+    node that holds its keys (:class:`RedisStore` asks for one when a node
+    answers that another holds them).
 
     Raises:
         ImportError: redis-py is not installed (``pip install dj-inmemorystorage[redis]``).
     """
     with _clients_lock:
-        client = _clients.get(url)
+        client = _clients.get((url, cluster))
         if client is None:
             try:
                 import redis  # noqa: PLC0415  # only where a storage names a server
+                import redis.cluster  # noqa: PLC0415
             except ImportError as exc:
                 msg = (
                     "the shared engine needs redis-py: "
                     "python -m pip install 'dj-inmemorystorage[redis]'"
                 )
                 raise ImportError(msg) from exc
-            client = _clients[url] = redis.Redis.from_url(url, socket_timeout=10)
+            kind = redis.cluster.RedisCluster if cluster else redis.Redis
+            client = _clients[url, cluster] = kind.from_url(url, socket_timeout=10)
         return client
 
 
@@ -160,7 +166,7 @@ class RedisStore(WritesThroughPut):
         self.namespace = namespace
         self._max_bytes = max_bytes
         self._on_full: OnFull = on_full
-        self._client = client_for(url)
+        self._use_client(client_for(url))
         self._prefix = _encoded(f"ims:{{{namespace}}}:")
         self._head = [
             self._prefix,
@@ -170,10 +176,6 @@ class RedisStore(WritesThroughPut):
             RECORD_SHARE,
             EVICTIONS_REMEMBERED,
         ]
-        self._scripts = {
-            name: self._client.register_script(getattr(redis_lua, name))
-            for name in redis_lua.__all__
-        }
         # Whether this process has counted the namespace again since it last reached the
         # server (see repair()): read and set without a lock, since repairing twice is harmless.
         self._counted = False
@@ -184,6 +186,13 @@ class RedisStore(WritesThroughPut):
         self.is_dir: Callable[[str], bool] = self._is_dir
         self.files_index: Container[str] = frozenset()
         self.dirs_index: Container[str] = frozenset()
+
+    def _use_client(self, client: Any) -> None:
+        """Send every request through *client*, the scripts included."""
+        self._scripts = {
+            name: client.register_script(getattr(redis_lua, name)) for name in redis_lua.__all__
+        }
+        self._client = client
 
     @property
     def max_bytes(self) -> int | None:
@@ -208,15 +217,29 @@ class RedisStore(WritesThroughPut):
         return self._call(script, *args)
 
     def _call(self, script: str, *args: object) -> list[Any]:
+        keys, arguments = [self._prefix + b"meta"], [*self._head, *args]
+        return list(self._send(lambda: self._scripts[script](keys=keys, args=arguments)))
+
+    def _send(self, request: Callable[[], Any]) -> Any:
+        """Make *request* (it reads ``self._client`` or ``self._scripts``); its answer.
+
+        A node of a Redis Cluster that answers that another node holds the
+        namespace's keys (``MOVED`` or ``ASK``) makes this store a cluster
+        client, which asks that node; the keys of a namespace all share one
+        hash slot, so every script runs on one node, as on one server.
+        """
         import redis.exceptions  # noqa: PLC0415  # imported with the client, by client_for()
 
         try:
-            answer = self._scripts[script](keys=[self._prefix + b"meta"], args=[*self._head, *args])
+            try:
+                return request()
+            except (redis.exceptions.MovedError, redis.exceptions.AskError):
+                self._use_client(client_for(self.url, cluster=True))
+                return request()
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             self._counted = False
             msg = f"the Redis server at {redacted(self.url)} did not answer: {exc}"
             raise EngineUnavailable(errno.ECONNREFUSED, msg) from exc
-        return list(answer)
 
     def repair(self) -> int:
         """Count the namespace again from the keys the server holds; how many entries it mended.
@@ -323,13 +346,7 @@ class RedisStore(WritesThroughPut):
         return not name or bool(self._command("exists", self._prefix + b"d:" + _encoded(name)))
 
     def _command(self, command: str, *args: object) -> Any:
-        import redis.exceptions  # noqa: PLC0415  # imported with the client, by client_for()
-
-        try:
-            return getattr(self._client, command)(*args)
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            msg = f"the Redis server at {redacted(self.url)} did not answer: {exc}"
-            raise EngineUnavailable(errno.ECONNREFUSED, msg) from exc
+        return self._send(lambda: getattr(self._client, command)(*args))
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         """The directories and the files directly in *path*, from one moment."""
