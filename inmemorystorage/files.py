@@ -139,7 +139,8 @@ class SnapshotFile(_ReadOnly, _File):
         self, content: bytes, name: str, store: Engine, mode: str = "rb", newline: str | None = None
     ) -> None:
         # File.__init__ only sets these; set them directly on this hot path, and
-        # leave the class's defaults for the usual mode.
+        # leave the class's defaults for the usual mode. InMemoryStorage.open()
+        # sets the same three itself for "rb", without this call: keep them in step.
         if mode == "rb":
             self._content = self._unread = content
         else:

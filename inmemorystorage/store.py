@@ -62,7 +62,12 @@ its linked order list is touched only under ``_lock``.
   changes (like a POSIX file unlinked while open).
 
 Directories are never read without the lock except by ``exists()``, whose
-answer depends on one ``in`` test at a time, each atomic as above.
+answer depends on one ``in`` test at a time, each atomic as above; whether a
+name is canonical it learns from :data:`~inmemorystorage.tree.canonical_seen`,
+a ``set`` whose tests and updates are each atomic too (one C call under the
+GIL; under the set's own lock on free-threaded builds). A name that set
+lacks, because it was never seen or the set was just emptied, is worked out
+in full: the set only ever spares work, it never answers alone.
 ``tests/test_concurrency.py`` checks the three promises under threads, and
 that a torn publication or a late removal in the index breaks them.
 
