@@ -587,35 +587,24 @@ return answer
 
 #: Count the namespace again from its keys, and mend what does not agree: the bytes
 #: charged (``fb``, ``db``, ``rb``) and the directories counted become what the keys
-#: hold; a file key its directory does not list is listed again (with its
-#: directories), or removed where a file or directory of its name is in the way; a
-#: listing or a recency entry without its file goes; a remembered eviction is in both
-#: ``ev`` and ``evq`` or in neither. Keys are found with ``SCAN``, so a file that only
-#: its own key still holds is counted too. For what no script of ours leaves behind:
-#: keys changed by hand, or dropped by a server's eviction policy. Answers the
-#: bytes charged before and after, and how many entries were mended.
+#: hold; a file in the recency order that its directory does not list is listed
+#: again (with its directories), or removed where a file or directory of its name
+#: is in the way; a listing or a recency entry without its file goes; a remembered
+#: eviction is in both ``ev`` and ``evq`` or in neither. It walks the namespace's own
+#: structures (its listings from the root and its recency order), never the server's
+#: whole keyspace, so it costs O(the namespace) on a server shared with a cache: a
+#: file key that neither holds (made by hand) is not found. For what no script of
+#: ours leaves behind: keys changed by hand, or dropped by a server's eviction
+#: policy. Answers the bytes charged before and after, and how many entries it mended.
 REPAIR = (
     _PRELUDE
     + r"""
 local stamp = next_stamp()
 ensure_root(stamp)
 local mended = 0
-local pattern_head = string.gsub(P, '[%*%?%[%]\\]', '\\%0')
-
--- Every key of the namespace whose name starts with head, by SCAN (all of them).
-local function scan(head)
-  local found = {}
-  local cursor = '0'
-  repeat
-    local page = redis.call('SCAN', cursor, 'MATCH', pattern_head .. head .. '*', 'COUNT', 1000)
-    cursor = page[1]
-    for _, key in ipairs(page[2]) do table.insert(found, string.sub(key, #P + #head + 1)) end
-  until cursor == '0'
-  return found
-end
 
 -- List name (kind 'f' or 'd') in its directory, making its missing directories; false
--- where a file is on the way or an entry of the other kind has the name.
+-- where a file is on the way, or an entry of the other kind with the name has its key.
 local function link(name, kind)
   for _, a in ipairs(ancestors_of(name)) do
     if redis.call('EXISTS', P .. 'f:' .. a) == 1 then return false end
@@ -630,14 +619,15 @@ local function link(name, kind)
   end
   local listed = redis.call('HGET', P .. 'ls:' .. parent(name), base(name))
   if listed == kind then return true end
-  if listed then return false end
+  if listed and redis.call('EXISTS', P .. listed .. ':' .. name) == 1 then return false end
   redis.call('HSET', P .. 'ls:' .. parent(name), base(name), kind)
   mended = mended + 1
   return true
 end
 
 local before = {num(META, 'fb'), num(META, 'db'), num(META, 'rb')}
-for _, name in ipairs(scan('f:')) do
+-- Every file the recency order holds: without its key it goes; unlisted, it is listed.
+for _, name in ipairs(redis.call('ZRANGE', LRU, 0, -1)) do
   local key = P .. 'f:' .. name
   if name == '' or not file_times(key) or not link(name, 'f') then
     redis.call('DEL', key)
@@ -645,15 +635,8 @@ for _, name in ipairs(scan('f:')) do
     mended = mended + 1
   end
 end
-for _, name in ipairs(scan('d:')) do
-  if name ~= '' and not link(name, 'd') then
-    redis.call('DEL', P .. 'd:' .. name, P .. 'ls:' .. name)
-    mended = mended + 1
-  end
-end
 -- From the root: what the listings hold is the namespace; count it.
 local fb, db, dirs = 0, 0, 0
-local listed = {}
 local stack = {''}
 while #stack > 0 do
   local dir = table.remove(stack)
@@ -662,9 +645,8 @@ while #stack > 0 do
     local child = children[i]
     if dir ~= '' then child = dir .. '/' .. child end
     local kind = children[i + 1]
-    if kind == 'f' and redis.call('EXISTS', P .. 'f:' .. child) == 1 then
+    if kind == 'f' and file_times(P .. 'f:' .. child) then
       fb = fb + file_size(P .. 'f:' .. child) + #child + FILE_OVERHEAD
-      listed[child] = true
       if not redis.call('ZSCORE', LRU, child) then
         redis.call('ZADD', LRU, 0, child)  -- least recently used: its uses are not known
         mended = mended + 1
@@ -680,16 +662,9 @@ while #stack > 0 do
     end
   end
 end
-for _, name in ipairs(redis.call('ZRANGE', LRU, 0, -1)) do
-  if not listed[name] then
-    redis.call('ZREM', LRU, name)
-    mended = mended + 1
-  end
-end
 local rb = 0
 local recorded = {}
-local records = redis.call('HKEYS', P .. 'ev')
-for _, name in ipairs(records) do
+for _, name in ipairs(redis.call('HKEYS', P .. 'ev')) do
   recorded[name] = true
   rb = rb + #name + RECORD_OVERHEAD
   if not redis.call('ZSCORE', P .. 'evq', name) then
