@@ -342,3 +342,6 @@ class Engine(Protocol):
 
     def recent_evictions(self) -> list[Eviction]:
         """The evictions remembered, newest first."""
+
+    def repair(self) -> int:
+        """Count the files again from what the engine holds; how many entries it mended."""

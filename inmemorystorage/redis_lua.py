@@ -585,43 +585,60 @@ return answer
 )
 
 
-#: Count the namespace again from its keys, and mend what does not agree: the bytes
-#: charged (``fb``, ``db``, ``rb``) and the directories counted become what the keys
-#: hold; a file in the recency order that its directory does not list is listed
-#: again (with its directories), or removed where a file or directory of its name
-#: is in the way; a listing or a recency entry without its file goes; a remembered
-#: eviction is in both ``ev`` and ``evq`` or in neither. It walks the namespace's own
-#: structures (its listings from the root and its recency order), never the server's
-#: whole keyspace, so it costs O(the namespace) on a server shared with a cache: a
-#: file key that neither holds (made by hand) is not found. For what no script of
-#: ours leaves behind: keys changed by hand, or dropped by a server's eviction
-#: policy. Answers the bytes charged before and after, and how many entries it mended.
+#: Count the namespace again from its keys, once per run of the server: ARGV[7] is the
+#: server's ``run_id``; where the namespace was last counted in that run, nothing is
+#: done. Else it mends what does not agree and notes the run: the bytes charged
+#: (``fb``, ``db``, ``rb``) and the directories counted become what the keys hold; a
+#: file in the recency order that its directory does not list is listed again (with
+#: its directories), or removed where its name is no canonical name or a file or
+#: directory of its name is in the way; a listed directory without its key gets one;
+#: a listing or a recency entry without its file goes; a remembered eviction is in
+#: both ``ev`` and ``evq`` or in neither. It walks the namespace's own structures (its
+#: listings from the root and its recency order), never the server's whole keyspace,
+#: so it costs O(the namespace) on a server shared with a cache: a file key that
+#: neither names (made by hand) is not found. For what no script of ours leaves
+#: behind: keys changed by hand, or dropped by a server's eviction policy, or a
+#: server restarted from an older snapshot. ARGV[8] ``'1'`` counts even within the
+#: run noted. Answers the bytes charged before and after, and how many entries it
+#: mended (``-1``: not counted, the run was noted already).
 REPAIR = (
     _PRELUDE
     + r"""
+local run = ARGV[7]
+if ARGV[8] ~= '1' and redis.call('HGET', META, 'run') == run then return {'OK', 0, 0, -1} end
 local stamp = next_stamp()
 ensure_root(stamp)
 local mended = 0
 
--- List name (kind 'f' or 'd') in its directory, making its missing directories; false
--- where a file is on the way, or an entry of the other kind with the name has its key.
-local function link(name, kind)
+-- Whether name is one a store could have made: no empty, '.' or '..' segment.
+local function canonical(name)
+  for segment in string.gmatch(name .. '/', '([^/]*)/') do
+    if segment == '' or segment == '.' or segment == '..' then return false end
+  end
+  return true
+end
+
+local function make_dir(name)
+  redis.call('HSET', P .. 'd:' .. name, 'c', int(stamp), 'm', int(stamp), 'a', int(stamp))
+  mended = mended + 1
+end
+
+-- List the file name in its directory, making its missing directories; false where a
+-- file is on the way, or a directory has its name.
+local function link(name)
+  if redis.call('EXISTS', P .. 'd:' .. name) == 1 then return false end
   for _, a in ipairs(ancestors_of(name)) do
     if redis.call('EXISTS', P .. 'f:' .. a) == 1 then return false end
-    if redis.call('EXISTS', P .. 'd:' .. a) == 0 then
-      redis.call('HSET', P .. 'd:' .. a, 'c', int(stamp), 'm', int(stamp), 'a', int(stamp))
-      mended = mended + 1
-    end
+    if redis.call('EXISTS', P .. 'd:' .. a) == 0 then make_dir(a) end
     if redis.call('HGET', P .. 'ls:' .. parent(a), base(a)) ~= 'd' then
       redis.call('HSET', P .. 'ls:' .. parent(a), base(a), 'd')
       mended = mended + 1
     end
   end
-  local listed = redis.call('HGET', P .. 'ls:' .. parent(name), base(name))
-  if listed == kind then return true end
-  if listed and redis.call('EXISTS', P .. listed .. ':' .. name) == 1 then return false end
-  redis.call('HSET', P .. 'ls:' .. parent(name), base(name), kind)
-  mended = mended + 1
+  if redis.call('HGET', P .. 'ls:' .. parent(name), base(name)) ~= 'f' then
+    redis.call('HSET', P .. 'ls:' .. parent(name), base(name), 'f')
+    mended = mended + 1
+  end
   return true
 end
 
@@ -629,7 +646,7 @@ local before = {num(META, 'fb'), num(META, 'db'), num(META, 'rb')}
 -- Every file the recency order holds: without its key it goes; unlisted, it is listed.
 for _, name in ipairs(redis.call('ZRANGE', LRU, 0, -1)) do
   local key = P .. 'f:' .. name
-  if name == '' or not file_times(key) or not link(name, 'f') then
+  if not canonical(name) or not file_times(key) or not link(name) then
     redis.call('DEL', key)
     redis.call('ZREM', LRU, name)
     mended = mended + 1
@@ -645,19 +662,20 @@ while #stack > 0 do
     local child = children[i]
     if dir ~= '' then child = dir .. '/' .. child end
     local kind = children[i + 1]
-    if kind == 'f' and file_times(P .. 'f:' .. child) then
+    local fine = canonical(children[i]) and not string.find(children[i], '/', 1, true)
+    if fine and kind == 'f' and file_times(P .. 'f:' .. child) then
       fb = fb + file_size(P .. 'f:' .. child) + #child + FILE_OVERHEAD
       if not redis.call('ZSCORE', LRU, child) then
         redis.call('ZADD', LRU, 0, child)  -- least recently used: its uses are not known
         mended = mended + 1
       end
-    elseif kind == 'd' and redis.call('EXISTS', P .. 'd:' .. child) == 1 then
+    elseif fine and kind == 'd' and redis.call('EXISTS', P .. 'f:' .. child) == 0 then
+      if redis.call('EXISTS', P .. 'd:' .. child) == 0 then make_dir(child) end
       db = db + #child + DIR_OVERHEAD
       dirs = dirs + 1
       table.insert(stack, child)
     else
       redis.call('HDEL', P .. 'ls:' .. dir, children[i])
-      if kind == 'd' then redis.call('DEL', P .. 'ls:' .. child) end
       mended = mended + 1
     end
   end
@@ -678,7 +696,8 @@ for _, name in ipairs(redis.call('ZRANGE', P .. 'evq', 0, -1)) do
     mended = mended + 1
   end
 end
-redis.call('HSET', META, 'fb', int(fb), 'db', int(db), 'rb', int(rb), 'dirs', int(dirs))
+redis.call('HSET', META, 'fb', int(fb), 'db', int(db), 'rb', int(rb), 'dirs', int(dirs),
+           'run', run)
 return {'OK', before[1] + before[2] + before[3], fb + db + rb, mended}
 """
 )

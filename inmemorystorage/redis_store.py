@@ -36,10 +36,11 @@ runs in the middle of one. Every change to a namespace is one script of
 A connection that fails raises :class:`~inmemorystorage.exceptions.EngineUnavailable`,
 a ``ConnectionError`` (so an ``OSError``); a write whose answer is lost may
 or may not have happened, as with any server, and never half. A server that
-restarts comes back with a snapshot of whole scripts, or empty; the first
-call after a failure counts the namespace again from its keys all the same
-(:meth:`RedisStore.repair`), so that the budget is what is really there even
-where keys were changed by hand.
+restarts comes back with a snapshot of whole scripts, or empty; each
+process's first call, and its first after a failure, counts the namespace
+again from its keys all the same where the server has restarted since it
+was last counted (:meth:`RedisStore.repair`), so that the budget is what is
+really there; after keys were changed by hand, ``repair()`` does it on request.
 """
 
 from __future__ import annotations
@@ -208,12 +209,12 @@ class RedisStore(WritesThroughPut):
         """Run one of ``redis_lua``'s scripts with the namespace's head arguments.
 
         The first call of a process, and the first after the server did not
-        answer (it may have restarted, from an older snapshot or none), counts
-        the namespace again first: see :meth:`repair`.
+        answer, first has the namespace counted again if the server has
+        restarted since it last was (see :meth:`repair`).
         """
         if not self._counted:
             self._counted = True  # first: the repair's own call does not repair again
-            self.repair()
+            self._repair_after_restart()
         return self._call(script, *args)
 
     def _call(self, script: str, *args: object) -> list[Any]:
@@ -236,33 +237,63 @@ class RedisStore(WritesThroughPut):
             except (redis.exceptions.MovedError, redis.exceptions.AskError):
                 self._use_client(client_for(self.url, cluster=True))
                 return request()
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        except (
+            redis.exceptions.ConnectionError,
+            redis.exceptions.TimeoutError,
+            redis.exceptions.RedisClusterException,  # no node of the cluster answers
+        ) as exc:
             self._counted = False
             msg = f"the Redis server at {redacted(self.url)} did not answer: {exc}"
             raise EngineUnavailable(errno.ECONNREFUSED, msg) from exc
 
-    def repair(self) -> int:
+    def _on_namespace_node(self) -> dict[str, Any]:
+        """The arguments that send a command without keys to the namespace's node."""
+        find = getattr(self._client, "get_node_from_key", None)  # a cluster client's
+        return {} if find is None else {"target_nodes": find(self._prefix + b"meta")}
+
+    def _repair_after_restart(self) -> None:
+        """:meth:`repair`, if the server has restarted since the namespace was last counted.
+
+        A server that refuses the repair (a key of another type, made by hand)
+        is logged, and the call that asked goes on.
+        """
+        import redis.exceptions  # noqa: PLC0415  # imported with the client, by client_for()
+
+        try:
+            self.repair(force=False)
+        except redis.exceptions.ResponseError:
+            logger.exception("the namespace %r on %s could not be counted again",
+                             self.namespace, redacted(self.url))  # fmt: skip
+
+    def repair(self, *, force: bool = True) -> int:
         """Count the namespace again from the keys the server holds; how many entries it mended.
 
         The bytes charged and the directories counted become what the keys
         hold, and the file keys, listings and recency order agree again (one
-        script, so atomic). Our scripts keep them in agreement, and the
-        server's snapshots and append-only file keep whole scripts; this is for
-        keys changed by hand or dropped by a server that evicts (a check warns
-        of that): it runs on a process's first call and after the server did
-        not answer, and logs a warning when it mended anything.
+        script, so atomic; O(the namespace) on the server). Our scripts keep
+        them in agreement, and a server's snapshots and append-only file keep
+        whole scripts; this is for keys changed by hand, or dropped by a
+        server that evicts (a check warns of that), or a server restarted from
+        an older snapshot. Each process asks for it on its first call and on
+        its first after the server did not answer, with *force* ``False``:
+        then it runs only where the server (its ``run_id``) has restarted
+        since the namespace was last counted. It logs a warning when it
+        mended anything.
 
         Raises:
             EngineUnavailable: the server does not answer.
         """
-        before, after, mended = map(int, self._call("REPAIR")[1:])
-        if mended or before != after:
+        info = self._send(lambda: self._client.info("server", **self._on_namespace_node()))
+        run = str(info["run_id"])
+        before, after, mended = map(int, self._call("REPAIR", run, int(force))[1:])
+        if mended > 0 or before != after:
             logger.warning(
-                "the namespace %r on %s did not agree with its keys (changed by hand, or "
-                "dropped by the server): %d entries mended; %s bytes charged before, %s now",
+                "the namespace %r on %s did not agree with its keys (changed by hand, dropped "
+                "by the server, or an older snapshot): %d entries mended; %s bytes charged "
+                "before, %s now",
                 self.namespace, redacted(self.url), mended, f"{before:,}", f"{after:,}",
             )  # fmt: skip
-        return mended
+        return max(mended, 0)
 
     @staticmethod
     def _raise(answer: list[Any], name: str) -> None:
@@ -289,7 +320,7 @@ class RedisStore(WritesThroughPut):
         import redis.exceptions  # noqa: PLC0415  # imported with the client, by client_for()
 
         try:
-            answer = self._command("config_get", "maxmemory-policy")
+            answer = self._command("config_get", "maxmemory-policy", **self._on_namespace_node())
         except redis.exceptions.ResponseError:  # CONFIG refused (renamed or not allowed)
             return None
         policy = answer.get("maxmemory-policy", answer.get(b"maxmemory-policy"))
@@ -345,8 +376,8 @@ class RedisStore(WritesThroughPut):
     def _is_dir(self, name: str) -> bool:
         return not name or bool(self._command("exists", self._prefix + b"d:" + _encoded(name)))
 
-    def _command(self, command: str, *args: object) -> Any:
-        return self._send(lambda: getattr(self._client, command)(*args))
+    def _command(self, command: str, *args: object, **options: Any) -> Any:
+        return self._send(lambda: getattr(self._client, command)(*args, **options))
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         """The directories and the files directly in *path*, from one moment."""

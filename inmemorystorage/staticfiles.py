@@ -10,7 +10,7 @@ from django.contrib.staticfiles.utils import check_settings
 from django.core.signals import setting_changed
 from django.utils.deconstruct import deconstructible
 
-from .storage import InMemoryStorage, _shared_store
+from .storage import InMemoryStorage, SettingProperty, _shared_store
 
 if TYPE_CHECKING:
     from .budget import OnFull
@@ -71,12 +71,12 @@ class InMemoryStaticFilesStorage(InMemoryStorage):
         )
         setting_changed.connect(self._follow_static_root)
 
-    @property
+    @SettingProperty
     def base_location(self) -> str:
         """``location`` as given, or ``STATIC_ROOT`` (``""`` when unset)."""
         return str(self._value_or_setting(self._location, settings.STATIC_ROOT) or "")
 
-    @property
+    @SettingProperty
     def base_url(self) -> str:
         """``base_url`` as given, or ``STATIC_URL``, checked as ``StaticFilesStorage`` checks it."""
         url = self._value_or_setting(self._given_base_url(), settings.STATIC_URL)

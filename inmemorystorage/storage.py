@@ -36,7 +36,7 @@ from .store import READS_BEFORE_DRAIN, Store
 from .tree import canonical_seen, is_a_directory, is_canonical
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from types import TracebackType
 
     from django.dispatch import Signal
@@ -238,6 +238,41 @@ def _unknown_options(unknown: dict[str, Any]) -> ImproperlyConfigured:
     return ImproperlyConfigured(msg)
 
 
+class SettingProperty:
+    """A storage setting, read from its argument or Django's setting whenever it is asked for.
+
+    As with Django's cached properties on its storages, a value assigned to
+    the instance (in a subclass's ``__init__``, or by ``mock.patch.object``)
+    is the value from then on, until it is deleted. Unlike them, nothing is
+    kept in the instance's ``__dict__`` (see :meth:`InMemoryStorage._hooks_are_ours`),
+    and there is no cache to clear when a setting changes.
+    """
+
+    def __init__(self, read: Callable[[Any], Any]) -> None:
+        self._read = read
+        self._name = read.__name__
+        self.__doc__ = read.__doc__
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        assigned = instance._assigned_settings  # noqa: SLF001  # the class's own, through this
+        return assigned[self._name] if self._name in assigned else self._read(instance)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        assigned = instance._assigned_settings  # noqa: SLF001
+        instance._assigned_settings = {**assigned, self._name: value}  # noqa: SLF001
+
+    def __delete__(self, instance: Any) -> None:
+        assigned = dict(instance._assigned_settings)  # noqa: SLF001
+        if assigned.pop(self._name, _NOT_ASSIGNED) is _NOT_ASSIGNED:
+            raise AttributeError(self._name)
+        instance._assigned_settings = assigned  # noqa: SLF001
+
+
+_NOT_ASSIGNED = object()
+
+
 @deconstructible(path="inmemorystorage.InMemoryStorage")
 class InMemoryStorage(Storage, StorageSettingsMixin):
     """Files kept in memory, safe under a multithreaded server, optionally bounded in bytes.
@@ -342,18 +377,18 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         # Added by @deconstructible, which type checkers cannot see.
         return self.deconstruct()  # type: ignore[attr-defined,no-any-return]
 
-    # Settings, read when asked for: plain properties, not Django's cached ones, whose
-    # cache in the instance's __dict__ would slow every attribute lookup (_hooks_are_ours).
+    # Settings, read when asked for (SettingProperty), not cached in the instance's
+    # __dict__ as Django's storages cache them: that would slow every attribute lookup.
 
-    @property
+    @SettingProperty
     def base_location(self) -> str:
         return str(self._value_or_setting(self._location, settings.MEDIA_ROOT))
 
-    @property
+    @SettingProperty
     def location(self) -> str:
-        return os.path.abspath(self.base_location)
+        return os.path.abspath(str(self.base_location))
 
-    @property
+    @SettingProperty
     def base_url(self) -> str | None:
         return self._value_or_setting(self._given_base_url(), settings.MEDIA_URL)  # type: ignore[no-any-return]  # a setting
 
@@ -363,11 +398,11 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             self._base_url += "/"
         return self._base_url
 
-    @property
+    @SettingProperty
     def file_permissions_mode(self) -> int | None:
         return self._value_or_setting(self._file_permissions_mode, settings.FILE_UPLOAD_PERMISSIONS)  # type: ignore[no-any-return]  # a setting
 
-    @property
+    @SettingProperty
     def directory_permissions_mode(self) -> int | None:
         return self._value_or_setting(  # type: ignore[no-any-return]  # a setting
             self._directory_permissions_mode, settings.FILE_UPLOAD_DIRECTORY_PERMISSIONS
@@ -425,6 +460,20 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         length and ``evicted_at``, seconds since the epoch.
         """
         return self._store.recent_evictions()
+
+    def repair(self) -> int:
+        """Count a shared namespace again from the keys its server holds; the entries mended.
+
+        With ``server``: the bytes charged, the listings and the recency order
+        become what the server really holds, after keys were changed by hand
+        or dropped by the server (each process does this on its own after a
+        restart of the server). In this process's own store nothing can
+        disagree: 0.
+
+        Raises:
+            EngineUnavailable: the server does not answer.
+        """
+        return self._store.repair()
 
     def stored_files(self, *, by_recency: bool = False) -> list[StoredFile]:
         """Every file with its content and times, from one moment, sorted by name.
@@ -730,6 +779,8 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
 
     #: The save hooks (:data:`_SAVE_HOOKS`) set on the instance, overriding the class's.
     _instance_hooks: frozenset[str] = frozenset()
+    #: The settings assigned to the instance (:class:`SettingProperty`): replaced, never changed.
+    _assigned_settings: dict[str, Any] = {}  # noqa: RUF012  # never changed: see above
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
@@ -855,13 +906,14 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         return info.size
 
     def url(self, name: str | os.PathLike[str] | None) -> str:
-        if self.base_url is None:
+        base_url = self.base_url
+        if base_url is None:
             msg = "This file is not accessible via a URL."
             raise ValueError(msg)
         url = filepath_to_uri(None if name is None else os.fspath(name))
         if url is not None:
             url = url.lstrip("/")
-        return urljoin(self.base_url, url)
+        return urljoin(str(base_url), url)
 
     def is_name_available(self, name: str, max_length: int | None = None) -> bool:
         """Whether ``save()`` may give *name* to a new file.

@@ -61,11 +61,16 @@ def running_cluster() -> Iterator[list[str]]:
         tempfile.TemporaryDirectory(prefix="inmemorystorage-cluster-") as root,
         ExitStack() as nodes,
     ):
-        ports = [free_port() for _ in range(MASTERS)]
-        for port in ports:
+        picked: list[int] = []
+        while len(picked) < 2 * MASTERS:  # a port and a bus port a node, all distinct
+            port = free_port()
+            if port not in picked:
+                picked.append(port)
+        ports, buses = picked[:MASTERS], picked[MASTERS:]
+        for port, bus in zip(ports, buses, strict=True):
             directory = Path(root, str(port))
             directory.mkdir()
-            nodes.enter_context(_node(port, directory))
+            nodes.enter_context(_node(port, bus, directory))
         addresses = [f"127.0.0.1:{port}" for port in ports]
         create = [str(cli), "--cluster", "create", *addresses, "--cluster-replicas", "0"]
         subprocess.run([*create, "--cluster-yes"], check=True, capture_output=True,
@@ -75,11 +80,11 @@ def running_cluster() -> Iterator[list[str]]:
 
 
 @contextmanager
-def _node(port: int, directory: Path) -> Iterator[None]:
-    """One cluster node on *port*, its bus on a free port of its own (not port + 10000)."""
+def _node(port: int, bus: int, directory: Path) -> Iterator[None]:
+    """One cluster node on *port*, its bus on *bus* (not port + 10000; Redis 7 and later)."""
     command = [binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
                "--save", "", "--appendonly", "no", "--cluster-enabled", "yes",
-               "--cluster-port", str(free_port()),
+               "--cluster-port", str(bus),
                "--cluster-config-file", "nodes.conf"]  # fmt: skip
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

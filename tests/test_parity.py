@@ -7,6 +7,7 @@ import io
 import os
 import types
 from pathlib import Path, PurePath
+from unittest import mock
 
 import pytest
 from django.core.exceptions import SuspiciousFileOperation
@@ -298,12 +299,12 @@ def test_the_extension_is_every_suffix_pathlib_finds(file_name):
     assert file_extension(file_name) == "".join(PurePath(file_name).suffixes)
 
 
-def test_a_hook_patched_on_the_instance_and_removed_gives_the_one_step_save_back(monkeypatch):
-    """Removing an instance's own hook sends save() back to its one-step path."""
+def test_a_hook_set_on_the_instance_and_deleted_gives_the_one_step_save_back(monkeypatch):
+    """Deleting an instance's own hook sends save() back to its one-step path."""
     storage = InMemoryStorage()
-    monkeypatch.setattr(storage, "exists", storage.exists)
+    storage.exists = storage.exists  # the instance's own now: Django's save() calls it
     assert not storage._hooks_are_ours()
-    monkeypatch.undo()
+    del storage.exists
     assert storage._hooks_are_ours()
 
     def refuse(*args, **kwargs):
@@ -311,3 +312,25 @@ def test_a_hook_patched_on_the_instance_and_removed_gives_the_one_step_save_back
 
     monkeypatch.setattr(Storage, "save", refuse)
     assert storage.save("a.txt", ContentFile(b"one")) == "a.txt"
+
+
+def test_a_setting_assigned_on_the_instance_wins_until_deleted(settings):
+    """As with Django's storages: a subclass may set base_url, and a test may patch it."""
+    settings.MEDIA_URL = "/media/"
+
+    class Elsewhere(InMemoryStorage):
+        def __init__(self):
+            super().__init__()
+            self.base_url = "/elsewhere/"
+
+    storage = Elsewhere()
+    assert "/elsewhere/a.txt" == storage.url("a.txt")
+    del storage.base_url
+    assert "/media/a.txt" == storage.url("a.txt")  # the setting again
+
+    storage = InMemoryStorage()
+    with mock.patch.object(storage, "base_url", "/patched/"):
+        assert "/patched/a.txt" == storage.url("a.txt")
+    assert "/media/a.txt" == storage.url("a.txt")
+    settings.MEDIA_URL = "/files/"
+    assert "/files/a.txt" == storage.url("a.txt")  # read when asked for

@@ -2,15 +2,18 @@
 
 Our scripts keep the bytes charged, the listings, the recency order and the
 file keys in agreement. Keys changed by hand (a ``DEL`` in ``redis-cli``), or
-dropped by a server that evicts, break that agreement; and a server that
-restarts comes back with whatever its snapshot held. The first call of a
-process, and the first after the server did not answer, count the namespace
-again from its own structures (its listings and its recency order): the
-budget is then what is really there. Real servers, never mocks.
+dropped by a server that evicts, break that agreement: ``repair()`` (and
+``manage.py inmemorystorage repair``) counts the namespace again from its own
+structures (its listings and its recency order), so that the budget is what
+is really there. A server that restarts comes back with whatever its
+snapshot held: the first call of each process, and its first after the
+server did not answer, counts again wherever the server's run is not the one
+the namespace was last counted in. Real servers, never mocks.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import subprocess
 import time
@@ -19,6 +22,7 @@ from pathlib import Path
 import pytest
 import redis
 from django.core.files.base import ContentFile
+from django.core.management import call_command
 
 from inmemorystorage import InMemoryStorage
 from inmemorystorage import storage as storage_module
@@ -36,6 +40,15 @@ def fresh_process_store() -> None:
     """Forget this process's stores, as a new process would start without them."""
     with storage_module._shared_stores_lock:
         storage_module._server_stores.clear()
+
+
+def with_the_command(settings, default: dict[str, object]) -> None:
+    """The app installed, so that Django finds ``manage.py inmemorystorage``, and *default*."""
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "inmemorystorage"]
+    settings.STORAGES = {
+        "default": default,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 def saved(server: str, files: dict[str, bytes], **options) -> InMemoryStorage:
@@ -60,10 +73,9 @@ def test_a_file_key_deleted_by_hand_leaves_the_budget_listing_and_recency(clean_
     client = redis.Redis.from_url(clean_redis)
     client.delete(PREFIX + b"f:a/one.txt")  # behind the storage's back
 
-    fresh_process_store()
-    storage = InMemoryStorage(namespace="media", server=clean_redis)
     with caplog.at_level(logging.WARNING, logger="inmemorystorage"):
-        stats = storage.stats()
+        assert storage.repair() > 0
+    stats = storage.stats()
 
     assert bytes_of(clean_redis, {"a/two.txt": b"2" * 200}) == stats.bytes_used
     assert (1, 1) == (stats.files, stats.dirs)
@@ -72,14 +84,19 @@ def test_a_file_key_deleted_by_hand_leaves_the_budget_listing_and_recency(clean_
     assert "did not agree with its keys" in caplog.text
 
 
-def test_a_file_its_directory_does_not_list_is_listed_again_with_its_directories(clean_redis):
+def test_a_file_its_directory_does_not_list_is_listed_again_with_its_directories(
+    clean_redis, settings
+):
     storage = saved(clean_redis, {"deep/er/file.txt": b"x" * 50})
     client = redis.Redis.from_url(clean_redis)
     client.delete(PREFIX + b"ls:deep/er", PREFIX + b"d:deep", PREFIX + b"ls:")
     client.hset(PREFIX + b"meta", b"fb", 12345)
 
-    fresh_process_store()
-    storage = InMemoryStorage(namespace="media", server=clean_redis)
+    options = {"namespace": "media", "server": clean_redis}
+    with_the_command(settings, {"BACKEND": "inmemorystorage.InMemoryStorage", "OPTIONS": options})
+    err = io.StringIO()
+    call_command("inmemorystorage", "repair", stderr=err)
+    assert "3 entries mended" in err.getvalue()
 
     assert (["deep"], []) == storage.listdir("")
     assert ([], ["file.txt"]) == storage.listdir("deep/er")
@@ -87,6 +104,43 @@ def test_a_file_its_directory_does_not_list_is_listed_again_with_its_directories
     stats = storage.stats()
     assert bytes_of(clean_redis, {"deep/er/file.txt": b"x" * 50}) == stats.bytes_used
     assert (1, 2) == (stats.files, stats.dirs)
+
+
+@pytest.mark.parametrize("name", ["/x", "x/", "a//b", "./x", "a/../b", ""])
+def test_a_name_no_store_could_make_is_removed_not_listed(clean_redis, name):
+    """A hand-made entry such as ``/x`` would list the root in itself: it goes instead."""
+    storage = saved(clean_redis, {"kept.txt": b"k"})
+    client = redis.Redis.from_url(clean_redis)
+    key = PREFIX + b"f:" + name.encode()
+    client.set(key, bytes(24) + b"content")  # a file's header (three doubles), then its content
+    client.zadd(PREFIX + b"lru", {name: 0})
+    assert storage.repair() > 0
+    assert not client.exists(key)
+    assert [b"kept.txt"] == client.zrange(PREFIX + b"lru", 0, -1)
+    assert ([], ["kept.txt"]) == storage.listdir("")
+
+
+def test_a_new_process_counts_again_only_where_the_server_has_restarted(clean_redis):
+    """Within one run of the server, a process start costs no walk of the namespace."""
+    saved(clean_redis, {"a.txt": b"a" * 100})
+    client = redis.Redis.from_url(clean_redis)
+    client.hincrby(PREFIX + b"meta", b"fb", 5)  # a hand-made change, within the same run
+
+    fresh_process_store()
+    storage = InMemoryStorage(namespace="media", server=clean_redis)
+    assert bytes_of(clean_redis, {"a.txt": b"a" * 100}) + 5 == storage.stats().bytes_used
+    client.hset(PREFIX + b"meta", b"run", b"a run before a restart")
+
+    fresh_process_store()
+    storage = InMemoryStorage(namespace="media", server=clean_redis)
+    assert bytes_of(clean_redis, {"a.txt": b"a" * 100}) == storage.stats().bytes_used
+
+
+def test_the_command_says_a_store_of_this_process_has_nothing_to_mend(settings):
+    with_the_command(settings, {"BACKEND": "inmemorystorage.InMemoryStorage"})
+    err = io.StringIO()
+    call_command("inmemorystorage", "repair", stderr=err)
+    assert "nothing to mend" in err.getvalue()
 
 
 def test_a_namespace_in_agreement_is_left_as_it_is(clean_redis, caplog):
@@ -107,8 +161,7 @@ def test_the_budget_holds_after_a_repair_that_found_less_than_was_charged(clean_
     client = redis.Redis.from_url(clean_redis)
     client.hincrby(PREFIX + b"meta", b"fb", 8 * 1000)  # as if more were held than is
 
-    fresh_process_store()
-    storage = InMemoryStorage(namespace="media", server=clean_redis, max_bytes=limit)
+    storage.repair()
     storage.save("g.bin", ContentFile(bytes(1000)))
     assert 0 == storage.stats().evictions  # six small files fit: nothing was evicted
     assert 6 == storage.stats().files

@@ -1,10 +1,11 @@
 """``manage.py inmemorystorage``: list, measure, dump, load and clear the in-memory stores.
 
 A management command runs in a process of its own. With the in-process
-store (the only one so far) it sees the files *that* process holds: none at
-first, and what it loads, such as a tar downloaded from the storage page.
-It never sees what a running ``runserver`` holds, and it says so; the
-storage page (``/__inmemorystorage__/`` on the dev server) shows that.
+engine it sees the files *that* process holds: none at first, and what it
+loads, such as a tar downloaded from the storage page. It never sees what a
+running ``runserver`` holds, and it says so; the storage page
+(``/__inmemorystorage__/`` on the dev server) shows that. A storage with a
+``server`` is shared: the command acts on what every process sees.
 
 Subcommands, each with ``--help``::
 
@@ -13,6 +14,7 @@ Subcommands, each with ``--help``::
     manage.py inmemorystorage dump [STORE] TARGET
     manage.py inmemorystorage load [STORE] SOURCE [--replace]
     manage.py inmemorystorage clear [STORE]
+    manage.py inmemorystorage repair [STORE]
 
 ``STORE`` is a ``STORAGES`` alias (``default`` when left out) or
 ``namespace:<name>``. Errors are reported as Django's own commands report
@@ -59,7 +61,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         """The subcommands and their arguments."""
         subcommands = parser.add_subparsers(
-            dest="subcommand", required=True, metavar="{ls,stats,dump,load,clear}"
+            dest="subcommand", required=True, metavar="{ls,stats,dump,load,clear,repair}"
         )
         store_help = (
             f"A STORAGES alias, or namespace:<name> (default: {_DEFAULT_STORE}); "
@@ -96,6 +98,11 @@ class Command(BaseCommand):
         clearing = subcommands.add_parser("clear", help="remove every file of a store")
         clearing.add_argument("store", nargs="?", help=store_help)
 
+        repairing = subcommands.add_parser(
+            "repair", help="count a shared store again from the keys its Redis server holds"
+        )
+        repairing.add_argument("store", nargs="?", help=store_help)
+
     def handle(self, *_args: Any, **options: Any) -> None:
         """Say which process this is, then run the subcommand."""
         self.verbosity = int(options["verbosity"])
@@ -113,6 +120,8 @@ class Command(BaseCommand):
         elif subcommand == "load":
             store, source = self._split(options["store_and_source"], "SOURCE")
             self._load(self._one(store), source, replace=options["replace"])
+        elif subcommand == "repair":
+            self._repair(self._one(options["store"]))
         else:
             self._clear(self._one(options["store"]))
 
@@ -215,6 +224,20 @@ class Command(BaseCommand):
         self._say(
             f"Cleared {held.label} in this process ({files} file(s)). A running runserver's "
             f"files are untouched: use the Clear button of the storage page (/{PAGE_PREFIX})."
+        )
+
+    def _repair(self, held: HeldStore) -> None:
+        if not held.server:
+            self._say(
+                f"{held.label} is in this process: only it changes its files, nothing to mend."
+            )
+            return
+        before = held.storage.stats().bytes_used
+        mended = held.storage.repair()
+        after = held.storage.stats().bytes_used
+        self._say(
+            f"Counted {held.label} again from the keys on {held.server}: {mended} entries "
+            f"mended, {before:,} bytes charged before, {after:,} now."
         )
 
     # Output.
