@@ -13,7 +13,6 @@ starts a Redis Cluster of three masters from the same binary, joined with the
 from __future__ import annotations
 
 import subprocess
-import tempfile
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -50,6 +49,9 @@ MASTERS = 3
 def running_cluster() -> Iterator[list[str]]:
     """Start a Redis Cluster of three masters on loopback; yield each node's URL; stop them all.
 
+    Each node is a :func:`running_server` with cluster mode on and its bus on a
+    port of its own (``--cluster-port``, Redis 7 and later), not port + 10000.
+
     Raises:
         NoServerError: no ``redis-cli`` beside the server, or the cluster did not form.
     """
@@ -57,68 +59,30 @@ def running_cluster() -> Iterator[list[str]]:
     if not cli.is_file():
         msg = f"no redis-cli beside {binary()} to form a cluster (Debian's redis-tools has it)"
         raise NoServerError(msg)
-    with (
-        tempfile.TemporaryDirectory(prefix="inmemorystorage-cluster-") as root,
-        ExitStack() as nodes,
-    ):
-        picked: list[int] = []
-        while len(picked) < 2 * MASTERS:  # a port and a bus port a node, all distinct
-            port = free_port()
-            if port not in picked:
-                picked.append(port)
-        ports, buses = picked[:MASTERS], picked[MASTERS:]
-        for port, bus in zip(ports, buses, strict=True):
-            directory = Path(root, str(port))
-            directory.mkdir()
-            nodes.enter_context(_node(port, bus, directory))
-        addresses = [f"127.0.0.1:{port}" for port in ports]
+    with ExitStack() as nodes:
+        urls = [
+            nodes.enter_context(
+                running_server("--cluster-enabled", "yes", "--cluster-port", str(free_port()),
+                               "--cluster-config-file", "nodes.conf")
+            )
+            for _ in range(MASTERS)
+        ]  # fmt: skip
+        addresses = [url.removeprefix("redis://").removesuffix("/0") for url in urls]
         create = [str(cli), "--cluster", "create", *addresses, "--cluster-replicas", "0"]
         subprocess.run([*create, "--cluster-yes"], check=True, capture_output=True,
                        timeout=START_TIMEOUT)  # fmt: skip
-        _wait_until_formed(ports)
-        yield [f"redis://{address}/0" for address in addresses]
+        _wait_until_formed(urls)
+        yield urls
 
 
-@contextmanager
-def _node(port: int, bus: int, directory: Path) -> Iterator[None]:
-    """One cluster node on *port*, its bus on *bus* (not port + 10000; Redis 7 and later)."""
-    command = [binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
-               "--save", "", "--appendonly", "no", "--cluster-enabled", "yes",
-               "--cluster-port", str(bus),
-               "--cluster-config-file", "nodes.conf"]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_for_ping(port, server)
-        yield
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def _wait_for_ping(port: int, server: subprocess.Popen[bytes]) -> None:
+def _wait_until_formed(urls: list[str]) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
-        if server.poll() is not None:
-            msg = f"a cluster node exited with {server.returncode}"
-            raise NoServerError(msg)
-        try:
-            if redis.Redis(port=port, socket_timeout=1).ping():
-                return
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.05)
-    msg = f"a cluster node did not answer on port {port}"
-    raise NoServerError(msg)
-
-
-def _wait_until_formed(ports: list[int]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        states = [redis.Redis(port=port).cluster("info")["cluster_state"] for port in ports]
-        if states == ["ok"] * len(ports):
+        states = []
+        for url in urls:
+            with redis.Redis.from_url(url) as client:
+                states.append(client.cluster("info")["cluster_state"])
+        if states == ["ok"] * len(urls):
             return
         time.sleep(0.1)
     msg = "the Redis Cluster did not form"
