@@ -663,13 +663,19 @@ while #stack > 0 do
     if dir ~= '' then child = dir .. '/' .. child end
     local kind = children[i + 1]
     local fine = canonical(children[i]) and not string.find(children[i], '/', 1, true)
-    if fine and kind == 'f' and file_times(P .. 'f:' .. child) then
+    if fine and file_times(P .. 'f:' .. child) then
+      -- A file key is a file, whatever the listing says: listed, charged and in the order.
+      if kind ~= 'f' then
+        redis.call('HSET', P .. 'ls:' .. dir, children[i], 'f')
+        redis.call('DEL', P .. 'd:' .. child, P .. 'ls:' .. child)
+        mended = mended + 1
+      end
       fb = fb + file_size(P .. 'f:' .. child) + #child + FILE_OVERHEAD
       if not redis.call('ZSCORE', LRU, child) then
         redis.call('ZADD', LRU, 0, child)  -- least recently used: its uses are not known
         mended = mended + 1
       end
-    elseif fine and kind == 'd' and redis.call('EXISTS', P .. 'f:' .. child) == 0 then
+    elseif fine and kind == 'd' then
       if redis.call('EXISTS', P .. 'd:' .. child) == 0 then make_dir(child) end
       db = db + #child + DIR_OVERHEAD
       dirs = dirs + 1

@@ -251,6 +251,21 @@ class RedisStore(WritesThroughPut):
         find = getattr(self._client, "get_node_from_key", None)  # a cluster client's
         return {} if find is None else {"target_nodes": find(self._prefix + b"meta")}
 
+    def _run_id(self) -> str:
+        """The ``run_id`` of the server that holds the namespace; ``""`` where it will not say.
+
+        A server whose ACL refuses ``INFO`` gives none: the namespace is then
+        counted on the first call of the first process only, and after keys
+        were changed by hand, on request.
+        """
+        import redis.exceptions  # noqa: PLC0415  # imported with the client, by client_for()
+
+        try:
+            info = self._client.info("server", **self._on_namespace_node())
+        except redis.exceptions.ResponseError:  # NOPERM, or INFO renamed away
+            return ""
+        return str(info.get("run_id", "")) if isinstance(info, dict) else ""
+
     def _repair_after_restart(self) -> None:
         """:meth:`repair`, if the server has restarted since the namespace was last counted.
 
@@ -283,9 +298,15 @@ class RedisStore(WritesThroughPut):
         Raises:
             EngineUnavailable: the server does not answer.
         """
-        info = self._send(lambda: self._client.info("server", **self._on_namespace_node()))
-        run = str(info["run_id"])
-        before, after, mended = map(int, self._call("REPAIR", run, int(force))[1:])
+        keys = [self._prefix + b"meta"]
+
+        def count() -> Any:
+            # One request for _send(): where a cluster node answers MOVED, both the
+            # run_id and the script are asked again of the node that holds the namespace.
+            run = self._run_id()
+            return self._scripts["REPAIR"](keys=keys, args=[*self._head, run, int(force)])
+
+        before, after, mended = map(int, list(self._send(count))[1:])
         if mended > 0 or before != after:
             logger.warning(
                 "the namespace %r on %s did not agree with its keys (changed by hand, dropped "

@@ -241,11 +241,12 @@ def _unknown_options(unknown: dict[str, Any]) -> ImproperlyConfigured:
 class SettingProperty:
     """A storage setting, read from its argument or Django's setting whenever it is asked for.
 
-    As with Django's cached properties on its storages, a value assigned to
-    the instance (in a subclass's ``__init__``, or by ``mock.patch.object``)
-    is the value from then on, until it is deleted. Unlike them, nothing is
-    kept in the instance's ``__dict__`` (see :meth:`InMemoryStorage._hooks_are_ours`),
-    and there is no cache to clear when a setting changes.
+    A value assigned to the instance (in a subclass's ``__init__``, or by
+    ``mock.patch.object``) is the value from then on, until it is deleted,
+    whatever the settings do meanwhile (Django's own storages drop an
+    assigned value when its setting changes). Nothing is kept in the
+    instance's ``__dict__`` (see :meth:`InMemoryStorage._hooks_are_ours`), and
+    there is no cache to clear when a setting changes.
     """
 
     def __init__(self, read: Callable[[Any], Any]) -> None:

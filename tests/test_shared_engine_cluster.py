@@ -87,3 +87,15 @@ def test_a_repair_on_a_cluster_counts_what_the_namespace_s_node_holds(cluster):
     assert used - (100 + len("b.txt") + FILE_OVERHEAD) == storage.stats().bytes_used
     assert ([], ["a.txt"]) == storage.listdir("")
     storage.clear()
+
+
+def test_the_restart_check_asks_the_node_that_holds_the_namespace(cluster):
+    """Reached through another node's URL, the namespace notes its own node's run_id."""
+    namespace = next(n for n in NAMESPACES if node_of(cluster, n) != cluster[0][8:-2])
+    storage = InMemoryStorage(namespace=namespace, server=cluster[0])
+    storage.save("a.txt", ContentFile(b"a"))
+    host, port = node_of(cluster, namespace).split(":")
+    holder = redis.Redis(host=host, port=int(port))
+    noted = holder.hget(f"ims:{{{namespace}}}:meta", "run").decode()
+    assert holder.info("server")["run_id"] == noted
+    storage.clear()

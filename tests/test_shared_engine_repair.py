@@ -221,3 +221,22 @@ def test_a_server_restarted_mid_run_from_an_older_snapshot_is_counted_again(tmp_
         assert bytes_of(url, {"kept.txt": b"k" * 300}) == stats.bytes_used
     finally:
         _stop(server)
+
+
+def test_a_server_that_refuses_info_still_repairs_on_request(clean_redis, caplog):
+    """An ACL without INFO (``-@dangerous``, as managed servers often give): no run_id, no crash."""
+    admin = redis.Redis.from_url(clean_redis)
+    admin.acl_setuser("limited", enabled=True, passwords=["+secret"], keys=["*"],
+                      channels=["*"], commands=["+@all", "-@dangerous"])  # fmt: skip
+    try:
+        url = clean_redis.replace("redis://", "redis://limited:secret@")
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            redis.Redis.from_url(url).info("server")
+        with caplog.at_level(logging.WARNING, logger="inmemorystorage"):
+            storage = saved(url, {"a.txt": b"a" * 100})
+        assert "" == caplog.text  # the first call counted the namespace without a word
+        admin.hincrby(PREFIX + b"meta", b"fb", 7)
+        assert storage.repair() == 0  # the bytes were wrong, no entry was
+        assert bytes_of(clean_redis, {"a.txt": b"a" * 100}) == storage.stats().bytes_used
+    finally:
+        admin.acl_deluser("limited")

@@ -212,15 +212,21 @@ class Command(BaseCommand):
             msg = f"Nothing was loaded from {source!r} into {held.label}: {exc}"
             raise CommandError(msg) from exc
         size = sum(held.storage.size(name) for name in names if held.storage.exists(name))
+        loaded = f"Loaded {len(names)} file(s), {filesizeformat(size)}, into {held.label}"
+        if held.server:
+            self._say(f"{loaded} on {held.server}: every process using it sees them.")
+            return
         self._say(
-            f"Loaded {len(names)} file(s), {filesizeformat(size)}, into {held.label} in this "
-            "process. They are gone when this command exits; to give them to runserver, load "
-            f"the tar on the storage page (/{PAGE_PREFIX})."
+            f"{loaded} in this process. They are gone when this command exits; to give them "
+            f"to runserver, load the tar on the storage page (/{PAGE_PREFIX})."
         )
 
     def _clear(self, held: HeldStore) -> None:
         files = held.storage.stats().files
         held.storage.clear()
+        if held.server:
+            self._say(f"Cleared {held.label} on {held.server} ({files} file(s)): every process.")
+            return
         self._say(
             f"Cleared {held.label} in this process ({files} file(s)). A running runserver's "
             f"files are untouched: use the Clear button of the storage page (/{PAGE_PREFIX})."
