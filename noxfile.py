@@ -3,7 +3,9 @@
 ``nox -s tests`` runs every supported (Python, Django) pair whose interpreter
 this machine has, finding pyenv's interpreters without ``PYENV_VERSION``, and
 names the versions it cannot find and how to get them; the first also measures
-branch coverage (at least 95 %) and runs the benchmark suite's own tests, and
+branch coverage (at least 95 %) and runs the benchmark suite's own tests and
+the ``once`` tests (the Redis scripts across processes and on a cluster, the
+wheel), and
 each ends with Django's own ``InMemoryStorage`` test module, taken from
 Django's sdist, run against ours. The shared engine's tests start a real
 ``redis-server`` (Debian's, installed with apt-get where missing).
@@ -135,10 +137,12 @@ def tests(session: nox.Session, django: str) -> None:
         )
     else:
         # The benchmark suite's own tests ran in that first session: the bench itself runs
-        # on one Python and Django (`nox -s bench`), so they gain nothing from the matrix.
-        session.log(f"coverage and the bench's tests ran in {_coverage_measured[0]}")
-        bench = [] if session.posargs else ["-m", "not bench"]
-        session.run("python", "-m", *pytest, *bench, *session.posargs, env=env)
+        # on one Python and Django (`nox -s bench`), so they gain nothing from the matrix;
+        # nor do the `once` tests (the Redis scripts across processes and on a cluster, the
+        # wheel), whose subject is the same on every pair.
+        session.log(f"coverage, the bench's and the `once` tests ran in {_coverage_measured[0]}")
+        first_only = [] if session.posargs else ["-m", "not bench and not once"]
+        session.run("python", "-m", *pytest, *first_only, *session.posargs, env=env)
     _run_django_compat(session, env)
 
 

@@ -30,7 +30,7 @@ import pytest
 
 from tests import distributions
 
-pytestmark = pytest.mark.packaging
+pytestmark = [pytest.mark.packaging, pytest.mark.once]
 
 ROOT = Path(__file__).resolve().parent.parent
 #: What the checkout's root holds besides the package, as importable names.

@@ -20,7 +20,7 @@ from inmemorystorage.budget import FILE_OVERHEAD
 
 from .redis_server import running_cluster
 
-pytestmark = pytest.mark.usefixtures("forget_shared_stores")
+pytestmark = [pytest.mark.once, pytest.mark.usefixtures("forget_shared_stores")]
 
 NAMESPACES = [f"site{i}" for i in range(8)]
 

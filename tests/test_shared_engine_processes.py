@@ -81,6 +81,7 @@ def problems_of(reports: list[dict[str, list]], url: str) -> list[str]:
 
 
 @pytest.mark.stress
+@pytest.mark.once
 def test_processes_and_threads_keep_every_promise(clean_redis, forget_shared_stores):
     """16 savers of one name get 16 names, no read is torn, the budget holds, the keys agree."""
     reports = run_workers(clean_redis)
@@ -89,6 +90,7 @@ def test_processes_and_threads_keep_every_promise(clean_redis, forget_shared_sto
 
 
 @pytest.mark.stress
+@pytest.mark.once
 def test_the_check_fails_when_claiming_a_name_is_split_from_publishing(
     clean_redis, forget_shared_stores
 ):

@@ -361,3 +361,6 @@ TestBounded = BoundedStorageMachine.TestCase
 TestRefusing = RefusingStorageMachine.TestCase
 TestRedisBounded = RedisBoundedMachine.TestCase
 TestRedisRefusing = RedisRefusingMachine.TestCase
+# The shared engine's rules live in its Lua scripts, the same on every Python and Django:
+# nox runs these two in one tests session of the matrix (the in-process machines run in all).
+TestRedisBounded.pytestmark = TestRedisRefusing.pytestmark = [pytest.mark.once]
