@@ -302,17 +302,27 @@ def _with_note(extra: dict[str, Any], note: str | None) -> dict[str, Any]:
     return extra
 
 
-def _storage_floor_note(doc: dict[str, Any], clients: int, in_turn: bool) -> str | None:
-    """What Django's Storage API itself allows an upload: a ``dict`` behind its ``save()``."""
+def _storage_floor_note(
+    doc: dict[str, Any], method: str, clients: int, in_turn: bool
+) -> str | None:
+    """What the ``storage-floor`` server reached against the HTTP floor, said for *method*.
+
+    Its uploads go into a ``dict`` behind Django's ``save()``: what the
+    Storage API itself allows an upload. Its GETs are answered by the
+    floor's own view, so their ratio is how far two servers running the same
+    view drift apart in this run.
+    """
     rows = doc.get("http", [])
     found = ratios.ratio(
-        _row(rows, backend="storage-floor", method="POST", clients=clients),
-        _row(rows, backend="http-floor", method="POST", clients=clients),
+        _row(rows, backend="storage-floor", method=method, clients=clients),
+        _row(rows, backend="http-floor", method=method, clients=clients),
         in_turn=in_turn,
     )
     if found is None:
         return None
-    return f"a dict behind Django's Storage API itself {found.value:.2f}x"
+    if method == "POST":
+        return f"a dict behind Django's Storage API itself {found.value:.2f}x"
+    return f"the floor's own view on a second server {found.value:.2f}x"
 
 
 def http_goals(doc: dict[str, Any]) -> list[Goal]:
@@ -331,9 +341,7 @@ def http_goals(doc: dict[str, Any]) -> list[Goal]:
     for clients in doc["config"].get("clients", []):
         for method, (title, target) in HTTP_FLOOR_TARGETS.items():
             found = _http_ratio(doc, method, clients, "http-floor", in_turn)
-            extra = _spread(found)
-            if method == "POST":
-                extra = _with_note(extra, _storage_floor_note(doc, clients, in_turn))
+            extra = _with_note(_spread(found), _storage_floor_note(doc, method, clients, in_turn))
             goals.append(
                 _goal(
                     f"{title}, {_plural(clients, 'client')}: ours / http-floor",

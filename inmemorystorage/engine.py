@@ -294,6 +294,9 @@ class Engine(Protocol):
     def read_with_info(self, path: str) -> tuple[bytes, FileInfo]:
         """The content of the file at *path* and its metadata, from one moment."""
 
+    def read_versioned(self, path: str) -> tuple[bytes, int, float]:
+        """The content of the file at *path*, its version and modified time, from one moment."""
+
     def stat(self, path: str) -> FileInfo:
         """The file or directory at *path*, without counting a use."""
 

@@ -362,6 +362,11 @@ class RedisStore(WritesThroughPut):
         content, modified, created, accessed = answer[1], *map(int, answer[2:5])
         return content, _file_info(name, len(content), modified, created, accessed)
 
+    def read_versioned(self, path: str) -> tuple[bytes, int, float]:
+        """The content of the file at *path*, its version and modified time, from one moment."""
+        content, info = self.read_with_info(path)
+        return content, info.version, info.modified
+
     def stat(self, path: str) -> FileInfo:
         """Describe the file or directory at *path* without counting a use."""
         name = canonical_name(path)

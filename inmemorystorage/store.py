@@ -302,6 +302,28 @@ class Store(WritesThroughPut):
             self._apply_reads()
             return content, self._file_info(name, content)
 
+    def read_versioned(self, path: str) -> tuple[bytes, int, float]:
+        """Return the content of the file at *path*, its version and its modified time.
+
+        What :meth:`read_with_info` gives a file server, without building a
+        :class:`FileInfo`: the version and the time describe exactly the
+        returned content, as both are read under the lock. The read is
+        counted as :meth:`read` counts it, queued to be applied later.
+        """
+        name = canonical_name(path)
+        with self._lock:
+            content = self._files.get(name)
+            if content is None:
+                error = self._missing(name)
+                self._counters.misses += 1
+                raise error
+            stamp = self._stamp_of(name)
+        reads = self.pending_reads
+        reads.append((name, self.read_clock()))
+        if len(reads) >= READS_BEFORE_DRAIN and not self.taking_in:
+            self.take_in_reads()
+        return content, stamp, seconds(stamp)
+
     def _find_file(self, path: str) -> tuple[str, bytes]:
         # A name that is not canonical, or not a file: normalize it and look
         # again, or raise the precise error. Takes no lock but to count a miss.

@@ -41,6 +41,8 @@ import attrs
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import storages
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.utils.cache import get_conditional_response
 from django.utils.html import format_html
@@ -69,7 +71,7 @@ _PASSIVE_TYPES = frozenset({"text/plain", "text/csv", "application/json", "appli
 _PASSIVE_KINDS = frozenset({"image", "audio", "video", "font"})
 #: An image that is a document: SVG runs script.
 _ACTIVE_IMAGE = "image/svg+xml"
-#: A name (its last segment) longer than this is not remembered by _guess_type's cache.
+#: A name (its last segment) longer than this is not remembered by _file_type's cache.
 _CACHED_NAME_CHARS = 255
 #: How much of a requested name a 404 message repeats: a URL can be long, the message need not.
 _SHOWN_NAME_CHARS = 200
@@ -85,11 +87,8 @@ _NOT_SERVABLE = (
 )
 
 #: The request headers that get_conditional_response() reads, as they appear in META.
-_CONDITIONAL_HEADERS = (
-    "HTTP_IF_MATCH",
-    "HTTP_IF_NONE_MATCH",
-    "HTTP_IF_MODIFIED_SINCE",
-    "HTTP_IF_UNMODIFIED_SINCE",
+_CONDITIONAL_HEADERS = frozenset(
+    {"HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE"}
 )
 #: One byte range, as RFC 9110 section 14.1.2 writes it; several ranges do not match.
 _RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII | re.IGNORECASE)
@@ -178,13 +177,22 @@ def _sandboxed(path: str) -> bool:
     Every type but the passive ones, so that a type nobody thought of is
     sandboxed; decided by the name, as the type sent is.
     """
-    if getattr(settings, ACTIVE_CONTENT_SETTING, False):
-        return False
-    content_type = _guess_type(path)
-    if content_type in _PASSIVE_TYPES:
-        return False
-    kind = content_type.partition("/")[0]
-    return kind not in _PASSIVE_KINDS or content_type == _ACTIVE_IMAGE
+    return _file_type(path)[1] and not _serves_active_content()
+
+
+@functools.cache
+def _serves_active_content() -> bool:
+    """The setting, read once: a missing setting is slow to look up on every request."""
+    return bool(getattr(settings, ACTIVE_CONTENT_SETTING, False))
+
+
+@receiver(setting_changed)
+def _forget_settings(*, setting: str, **_kwargs: object) -> None:
+    """Read a setting again once it changed (``override_settings``, the ``settings`` fixture)."""
+    if setting == ACTIVE_CONTENT_SETTING:
+        _serves_active_content.cache_clear()
+    elif setting == "DEFAULT_CHARSET":
+        _name_type.cache_clear()
 
 
 def _evicted(storage: InMemoryStorage, path: str) -> tuple[str, str] | None:
@@ -240,13 +248,13 @@ def _evicted_response(request: HttpRequest, evicted: tuple[str, str]) -> HttpRes
 
 def _serve_snapshot(request: HttpRequest, path: str, storage: InMemoryStorage) -> HttpResponseBase:
     """Serve from one snapshot: the body is the very bytes the headers describe."""
-    content, info = storage.snapshot(path)
-    size = info.size
+    content, version, modified = storage._read_versioned(path)  # noqa: SLF001  # for this view
+    size = len(content)
     # The version changes with every publication, even within one clock tick;
     # size and modified time keep the tag unique across process restarts.
-    etag = f'"{info.version:x}-{size:x}-{round(info.modified * 1_000_000):x}"'
-    response = _headers(HttpResponse(), path, size, etag, info.modified)
-    if (answer := _precondition(request, response, etag, info.modified)) is not None:
+    etag = f'"{version:x}-{size:x}-{round(modified * 1_000_000):x}"'
+    response = _whole(path, size, etag, modified)
+    if (answer := _precondition(request, response, etag, modified)) is not None:
         return answer
     if request.method == "HEAD":
         return response
@@ -286,7 +294,7 @@ def _serve_file(
     """Answer from an opened *file*; the response closes it if it streams from it."""
     size = _size_of(file, storage, path)
     etag = None if modified is None else f'"{size:x}-{round(modified * 1_000_000):x}"'
-    whole = _headers(HttpResponse(), path, size, etag, modified)
+    whole = _whole(path, size, etag, modified)
     if (answer := _precondition(request, whole, etag, modified)) is not None:
         return answer
     if request.method == "HEAD":
@@ -314,8 +322,7 @@ def _precondition(
     and the whole file's ``Content-Length``, which section 8.6 allows: without
     it, middleware or the server would add a wrong ``Content-Length: 0``.
     """
-    meta = request.META
-    if not any(header in meta for header in _CONDITIONAL_HEADERS):
+    if request.META.keys().isdisjoint(_CONDITIONAL_HEADERS):
         return None  # the common case, without parsing four absent headers
     last_modified = None if modified is None else int(modified)
     answer = get_conditional_response(
@@ -371,12 +378,10 @@ class _Window:
         self.file.close()
 
 
-def _headers(
-    response: HttpResponse, path: str, size: int, etag: str | None, modified: float | None
-) -> HttpResponse:
-    """Set the headers of a whole-file answer on *response* and return it."""
+def _whole(path: str, size: int, etag: str | None, modified: float | None) -> HttpResponse:
+    """A whole-file answer with every header, its body not yet set."""
+    response = HttpResponse(content_type=_file_type(path)[0])
     headers = response.headers
-    headers["Content-Type"] = _content_type(path)
     headers["Content-Length"] = str(size)
     headers["Accept-Ranges"] = "bytes"
     headers["X-Content-Type-Options"] = "nosniff"
@@ -402,30 +407,36 @@ def _copy_headers(source: HttpResponse, target: HttpResponseBase) -> None:
         target.headers[header] = value
 
 
-def _content_type(path: str) -> str:
-    """The type ``mimetypes`` guesses for *path*, with the charset for text."""
-    content_type = _guess_type(path)
-    if content_type.startswith("text/"):
-        return f"{content_type}; charset={settings.DEFAULT_CHARSET}"
-    return content_type
+def _file_type(path: str) -> tuple[str, bool]:
+    """The ``Content-Type`` sent for *path*, and whether that type is active content.
 
-
-def _guess_type(path: str) -> str:
-    """What ``mimetypes`` guesses, compressed files as themselves, the rest as octets.
-
-    The guess depends on the last segment only; a short one is remembered,
-    so the cache holds at most 1,024 names of at most 255 characters,
-    whatever names requests bring.
+    Both depend on the last segment only; a short one is remembered, so the
+    cache holds at most 1,024 names of at most 255 characters, whatever
+    names requests bring.
     """
     name = path.rpartition("/")[2]
     if len(name) > _CACHED_NAME_CHARS:
-        return _guess_name_type.__wrapped__(name)
-    return _guess_name_type(name)
+        return _name_type.__wrapped__(name)
+    return _name_type(name)
 
 
 @functools.lru_cache(maxsize=1024)
-def _guess_name_type(name: str) -> str:
-    """The type of a file called *name* (a last segment, never a URL: ``data:`` means nothing)."""
+def _name_type(name: str) -> tuple[str, bool]:
+    """The ``Content-Type`` of a file called *name*, and whether a browser could run it."""
+    content_type = _guess_type(name)
+    active = content_type not in _PASSIVE_TYPES and (
+        content_type.partition("/")[0] not in _PASSIVE_KINDS or content_type == _ACTIVE_IMAGE
+    )
+    if content_type.startswith("text/"):
+        content_type = f"{content_type}; charset={settings.DEFAULT_CHARSET}"
+    return content_type, active
+
+
+def _guess_type(name: str) -> str:
+    """What ``mimetypes`` guesses, compressed files as themselves, the rest as octets.
+
+    *name* is a last segment, never a URL: ``data:`` means nothing.
+    """
     content_type, encoding = mimetypes.guess_type(f"./{name}", strict=False)
     if encoding is not None:
         return _ENCODED_TYPES.get(encoding, "application/octet-stream")

@@ -455,6 +455,18 @@ def test_a_post_upload_goal_gives_the_storage_api_s_own_figure_beside_ours():
     assert "per round 0.90x-0.90x; a dict behind Django's Storage API itself 0.87x" == goal.note
 
 
+def test_a_get_goal_gives_the_floor_s_own_view_on_a_second_server_beside_ours():
+    """storage-floor answers GETs with the floor's view: how far two such servers drift apart."""
+    doc = _get_doc(
+        _get_row("ours", [97.0, 97.0, 97.0]),
+        _get_row("http-floor", [100.0, 100.0, 100.0]),
+        _get_row("storage-floor", [95.0, 96.0, 98.0]),
+    )
+    goal = _http_goal(doc, "http/GET/http-floor/1")
+    assert goal.met is False
+    assert "per round 0.97x-0.97x; the floor's own view on a second server 0.96x" == goal.note
+
+
 def test_a_shared_engine_goal_from_one_thread_gives_a_bare_round_trip_s_own_figure():
     """One PING to the server is the least an operation that asks it costs: its rate beside FS."""
     doc = {
