@@ -293,11 +293,7 @@ class Store(WritesThroughPut):
         """
         name = canonical_name(path)
         with self._lock:
-            content = self._files.get(name)
-            if content is None:
-                error = self._missing(name)
-                self._counters.misses += 1
-                raise error
+            content = self._held_content(name)
             self.pending_reads.append((name, self.read_clock()))
             self._apply_reads()
             return content, self._file_info(name, content)
@@ -312,17 +308,23 @@ class Store(WritesThroughPut):
         """
         name = canonical_name(path)
         with self._lock:
-            content = self._files.get(name)
-            if content is None:
-                error = self._missing(name)
-                self._counters.misses += 1
-                raise error
+            content = self._held_content(name)
             stamp = self._stamp_of(name)
         reads = self.pending_reads
         reads.append((name, self.read_clock()))
         if len(reads) >= READS_BEFORE_DRAIN and not self.taking_in:
             self.take_in_reads()
         return content, stamp, seconds(stamp)
+
+    def _held_content(self, name: str) -> bytes:
+        # Called with self._lock held: the content of the file at the canonical
+        # *name*, or the precise error for a miss, counted.
+        content = self._files.get(name)
+        if content is None:
+            error = self._missing(name)
+            self._counters.misses += 1
+            raise error
+        return content
 
     def _find_file(self, path: str) -> tuple[str, bytes]:
         # A name that is not canonical, or not a file: normalize it and look
