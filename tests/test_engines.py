@@ -134,6 +134,23 @@ def test_the_budget_evicts_least_recently_used(make_storage):
     assert 1 == stats.evictions
 
 
+def test_the_file_server_s_read_is_a_counted_use(make_storage):
+    """The read that inmemorystorage.views.serve makes agrees with snapshot() and is a use."""
+    storage = make_storage(max_bytes=3 * file_charge("f0.bin", 4 * KIB) + 2 * KIB)
+    for i in range(3):
+        storage.save(f"f{i}.bin", ContentFile(bytes([i]) * (4 * KIB)))
+    content, info = storage.snapshot("f1.bin")
+    before = storage.stats()
+    assert (content, info.version, info.modified) == storage._read_versioned("f1.bin")
+    storage._read_versioned("f0.bin")  # f2 is now the least recent
+    with pytest.raises(PathDoesNotExist):
+        storage._read_versioned("missing.bin")
+    after = storage.stats()
+    assert (2, 1) == (after.hits - before.hits, after.misses - before.misses)
+    storage.save("f3.bin", ContentFile(b"3" * (4 * KIB)))
+    assert ["f0.bin", "f1.bin", "f3.bin"] == sorted(storage.listdir("")[1])
+
+
 def test_an_evicted_name_stays_taken(make_storage):
     """save() gives an evicted file's name to no new file."""
     storage = make_storage(max_bytes=2 * file_charge("f0.bin", 4 * KIB) + 2 * KIB)
