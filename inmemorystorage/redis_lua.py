@@ -202,22 +202,29 @@ local function prune_from(name, keep)
   end
 end
 
+-- Walk the listings from the directory top, depth first: visit(dir, base, child, kind) for
+-- every entry (child is its full name, kind 'f' or 'd'); descend where visit returns true.
+local function walk(top, visit)
+  local stack = {top}
+  while #stack > 0 do
+    local dir = table.remove(stack)
+    local children = redis.call('HGETALL', P .. 'ls:' .. dir)
+    for i = 1, #children, 2 do
+      local child = children[i]
+      if dir ~= '' then child = dir .. '/' .. child end
+      if visit(dir, children[i], child, children[i + 1]) then table.insert(stack, child) end
+    end
+  end
+end
+
 -- Remove every empty directory not in keep, deepest first, so that parents emptied go too.
 local function prune_empty_dirs(keep)
   local dirs = {}
-  local stack = {''}
-  while #stack > 0 do
-    local dir = table.remove(stack)
-    if dir ~= '' then table.insert(dirs, dir) end
-    local children = redis.call('HGETALL', P .. 'ls:' .. dir)
-    for i = 1, #children, 2 do
-      if children[i + 1] == 'd' then
-        local child = children[i]
-        if dir ~= '' then child = dir .. '/' .. child end
-        table.insert(stack, child)
-      end
-    end
-  end
+  walk('', function(_, _, child, kind)
+    if kind ~= 'd' then return false end
+    table.insert(dirs, child)
+    return true
+  end)
   table.sort(dirs, function(a, b) return #a > #b end)
   for _, dir in ipairs(dirs) do
     if not keep[dir] and redis.call('HLEN', P .. 'ls:' .. dir) == 0 then remove_dir(dir) end
@@ -435,18 +442,16 @@ if redis.call('EXISTS', P .. 'f:' .. name) == 1 then
   return {'OK'}
 end
 if redis.call('EXISTS', P .. 'd:' .. name) == 0 then return {'OK'} end
-local stack = {name}
-local order = {}
-while #stack > 0 do
-  local dir = table.remove(stack)
-  table.insert(order, dir)
-  local children = redis.call('HGETALL', P .. 'ls:' .. dir)
-  for i = 1, #children, 2 do
-    local child = children[i]
-    if dir ~= '' then child = dir .. '/' .. child end
-    if children[i + 1] == 'd' then table.insert(stack, child) else remove_file(child, stamp) end
+-- Each directory is found after its parent: removed in the reverse order, children go first.
+local order = {name}
+walk(name, function(_, _, child, kind)
+  if kind == 'd' then
+    table.insert(order, child)
+    return true
   end
-end
+  remove_file(child, stamp)
+  return false
+end)
 for i = #order, 1, -1 do remove_dir(order[i]) end
 touch_dir(parent(name), stamp)
 return {'OK'}
@@ -457,21 +462,16 @@ return {'OK'}
 CLEAR = (
     _PRELUDE
     + r"""
-local stack = {''}
-while #stack > 0 do
-  local dir = table.remove(stack)
-  local children = redis.call('HGETALL', P .. 'ls:' .. dir)
-  for i = 1, #children, 2 do
-    local child = children[i]
-    if dir ~= '' then child = dir .. '/' .. child end
-    if children[i + 1] == 'd' then
-      table.insert(stack, child)
-    else
-      redis.call('DEL', P .. 'f:' .. child)
-    end
+local dirs = {''}
+walk('', function(_, _, child, kind)
+  if kind == 'd' then
+    table.insert(dirs, child)
+    return true
   end
-  redis.call('DEL', P .. 'd:' .. dir, P .. 'ls:' .. dir)
-end
+  redis.call('DEL', P .. 'f:' .. child)
+  return false
+end)
+for _, dir in ipairs(dirs) do redis.call('DEL', P .. 'd:' .. dir, P .. 'ls:' .. dir) end
 local clock = num(META, 'clock')
 redis.call('DEL', META, LRU, P .. 'ev', P .. 'evq')
 ensure_root(math.max(now(), clock + 1))
@@ -654,38 +654,32 @@ for _, name in ipairs(redis.call('ZRANGE', LRU, 0, -1)) do
 end
 -- From the root: what the listings hold is the namespace; count it.
 local fb, db, dirs = 0, 0, 0
-local stack = {''}
-while #stack > 0 do
-  local dir = table.remove(stack)
-  local children = redis.call('HGETALL', P .. 'ls:' .. dir)
-  for i = 1, #children, 2 do
-    local child = children[i]
-    if dir ~= '' then child = dir .. '/' .. child end
-    local kind = children[i + 1]
-    local fine = canonical(children[i]) and not string.find(children[i], '/', 1, true)
-    if fine and file_times(P .. 'f:' .. child) then
-      -- A file key is a file, whatever the listing says: listed, charged and in the order.
-      if kind ~= 'f' then
-        redis.call('HSET', P .. 'ls:' .. dir, children[i], 'f')
-        redis.call('DEL', P .. 'd:' .. child, P .. 'ls:' .. child)
-        mended = mended + 1
-      end
-      fb = fb + file_size(P .. 'f:' .. child) + #child + FILE_OVERHEAD
-      if not redis.call('ZSCORE', LRU, child) then
-        redis.call('ZADD', LRU, 0, child)  -- least recently used: its uses are not known
-        mended = mended + 1
-      end
-    elseif fine and kind == 'd' then
-      if redis.call('EXISTS', P .. 'd:' .. child) == 0 then make_dir(child) end
-      db = db + #child + DIR_OVERHEAD
-      dirs = dirs + 1
-      table.insert(stack, child)
-    else
-      redis.call('HDEL', P .. 'ls:' .. dir, children[i])
+walk('', function(dir, base, child, kind)
+  local fine = canonical(base) and not string.find(base, '/', 1, true)
+  if fine and file_times(P .. 'f:' .. child) then
+    -- A file key is a file, whatever the listing says: listed, charged and in the order.
+    if kind ~= 'f' then
+      redis.call('HSET', P .. 'ls:' .. dir, base, 'f')
+      redis.call('DEL', P .. 'd:' .. child, P .. 'ls:' .. child)
       mended = mended + 1
     end
+    fb = fb + file_size(P .. 'f:' .. child) + #child + FILE_OVERHEAD
+    if not redis.call('ZSCORE', LRU, child) then
+      redis.call('ZADD', LRU, 0, child)  -- least recently used: its uses are not known
+      mended = mended + 1
+    end
+    return false
   end
-end
+  if fine and kind == 'd' then
+    if redis.call('EXISTS', P .. 'd:' .. child) == 0 then make_dir(child) end
+    db = db + #child + DIR_OVERHEAD
+    dirs = dirs + 1
+    return true
+  end
+  redis.call('HDEL', P .. 'ls:' .. dir, base)
+  mended = mended + 1
+  return false
+end)
 local rb = 0
 local recorded = {}
 for _, name in ipairs(redis.call('HKEYS', P .. 'ev')) do
