@@ -106,6 +106,13 @@ def _locked_floor(scratch: Path, overwrite: bool, budget: int | None) -> Any:
     return LockedFloorStorage(allow_overwrite=overwrite)
 
 
+def _round_trip_floor(scratch: Path, overwrite: bool, budget: int | None) -> Any:
+    from .floors import RoundTripFloorStorage
+    from .redisserver import url
+
+    return RoundTripFloorStorage(url(), allow_overwrite=overwrite)
+
+
 def _shared_position(scratch: Path, overwrite: bool, budget: int | None) -> Any:
     from .floors import SharedPositionStorage
 
@@ -141,6 +148,8 @@ class Backend:
     #: Called on a storage a save repetition is done with: the shared engine empties its
     #: namespace, so that a run's saves do not pile up on the server.
     discard: Callable[[Any], None] | None = None
+    #: The only scenarios it is measured in (``None``: all).
+    scenarios: tuple[str, ...] | None = None
 
 
 BACKENDS: dict[str, Backend] = {
@@ -161,6 +170,15 @@ BACKENDS: dict[str, Backend] = {
             discard=_clear,
         ),
         Backend("fs", "FileSystemStorage", _filesystem, thread_safe=False, shared=True),
+        Backend(
+            "rtt-floor",
+            "round-trip floor (one bare Redis SET/GET a call)",
+            _round_trip_floor,
+            shared=True,
+            server=True,
+            discard=_clear,
+            scenarios=("save_4k", "read_4k", "save_4k_procs", "read_4k_procs"),
+        ),
         Backend("floor", "floor (dict, no lock)", _floor, thread_safe=False),
         Backend("locked-floor", "floor + one Lock", _locked_floor),
         Backend("broken", "broken (shared position)", _shared_position, thread_safe=False),
@@ -170,6 +188,7 @@ BACKENDS: dict[str, Backend] = {
 #: What ``nox -s bench`` compares, in table order; ``broken`` is for the test suite.
 DEFAULT_BACKENDS = (
     "ours", "ours-bounded", "ours-shared", "django", "dj210", "fs", "floor", "locked-floor",
+    "rtt-floor",
 )  # fmt: skip
 
 

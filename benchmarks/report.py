@@ -437,7 +437,8 @@ def terminal(doc: dict[str, Any], console: Any) -> None:
         console.print(table)
     for backend, why in doc.get("skipped", {}).items():
         console.print(f"skipped {backend}: {why}")
-    console.print(goals.FS_RULE)
+    for rule in goals.RULES:
+        console.print(rule)
     console.print(goals_sentence(doc))
     console.print(machine_line(doc))
     console.print(f"{doc['seconds']:.0f} s in all")
@@ -469,7 +470,7 @@ def goals_sentence(doc: dict[str, Any]) -> str:
     judged = counts["met"] + counts["missed"]
     text = f"Goals: {counts['met']} of {judged} met"
     if counts["n/a"]:
-        text += f"; {counts['n/a']} that this machine's HTTP floor does not allow"
+        text += f"; {counts['n/a']} that this machine's own floors do not allow"
     if counts["?"]:
         text += f"; {counts['?']} not measured in this run"
     return text + "."
@@ -503,7 +504,9 @@ def markdown(doc: dict[str, Any], images: dict[str, str] | None = None) -> str:
         out += [f"![{summary_title(doc)}]({images['summary']})", ""]
     out.append(goals_sentence(doc))
     out += _md_table(*short_goals_table(doc))
-    out += ["", goals.FS_RULE, "", DETAILS_MARK, ""]
+    for rule in goals.RULES:
+        out += ["", rule]
+    out += ["", DETAILS_MARK, ""]
     out += [
         (
             f"Command: `{doc.get('command', 'nox -s bench')}`, {doc['started']}, "
@@ -554,6 +557,7 @@ SHORT = {
     "django": "Django",
     "ours-bounded": "bounded",
     "ours-shared": "shared",
+    "rtt-floor": "round trip",
 }
 
 
@@ -756,6 +760,7 @@ PALETTE = {
     "floor": "#59a14f",
     "http-floor": "#59a14f",
     "locked-floor": "#e17c05",
+    "rtt-floor": "#9c755f",
     "broken": "#b07aa1",
 }
 VERDICT_COLORS = {"met": "#1a7f37", "missed": "#c00000", "n/a": "#555555", "?": "#555555"}

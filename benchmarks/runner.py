@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from . import goals, machine, procs, redisserver
-from .backends import BACKENDS, DEFAULT_BACKENDS
+from .backends import BACKENDS, DEFAULT_BACKENDS, Backend
 from .httpbench import error_row
 from .peers import ensure_peer_210
 from .scenarios import PROCESS_SCENARIOS, SCENARIO_LABELS, SCENARIOS
@@ -295,10 +295,15 @@ def measured(config: Config, scenario: str) -> tuple[list[str], list[int]]:
     ``procs.PROCESSES`` (8 threads: 4 processes of 2); any other, every
     backend and count of the config.
     """
+    backends = [b for b in config.backends if b not in BACKENDS or _measures(BACKENDS[b], scenario)]
     if scenario not in PROCESS_SCENARIOS:
-        return list(config.backends), list(config.threads)
-    shared = [b for b in config.backends if b in BACKENDS and BACKENDS[b].shared]
+        return backends, list(config.threads)
+    shared = [b for b in backends if b in BACKENDS and BACKENDS[b].shared]
     return shared, procs.thread_counts(config.threads)
+
+
+def _measures(backend: Backend, scenario: str) -> bool:
+    return backend.scenarios is None or scenario in backend.scenarios
 
 
 def api_job(config: Config, scenario: str, backend: str, threads: int) -> Job:
@@ -319,6 +324,8 @@ def plan(config: Config) -> list[Job]:
     jobs = []
     if config.memory:
         for backend in config.backends:
+            if backend in BACKENDS and not _measures(BACKENDS[backend], "memory"):
+                continue
             payload: dict[str, Any] = {
                 "backend": backend,
                 "scenario": "memory",

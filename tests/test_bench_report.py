@@ -151,14 +151,14 @@ def test_a_goal_that_does_not_apply_reads_n_a_and_is_not_counted_as_missed(doc):
     doc["goals"][1] |= {"met": None, "applies": False}
     _title, _headers, rows = report.goals_table(doc)
     assert "n/a" == rows[1][3][0]
-    expected = "Goals: 2 of 2 met; 1 that this machine's HTTP floor does not allow; 1 not measured"
+    expected = "Goals: 2 of 2 met; 1 that this machine's own floors do not allow; 1 not measured"
     assert expected + " in this run." == report.goals_sentence(doc)
 
 
 def test_markdown_puts_the_summary_figure_first_and_the_panels_last(doc):
-    """The figure, the goals in short, the FS rule, then the method and tables, the panels last."""
+    """The figure, the goals in short, the rules, then the method and tables, the panels last."""
     text = report.markdown(doc, {"summary": "s.png", "detail": "d.png"})
-    order = ["(s.png)", "**goals, in short**", goals.FS_RULE, report.DETAILS_MARK, "Command:",
+    order = ["(s.png)", "**goals, in short**", *goals.RULES, report.DETAILS_MARK, "Command:",
              "**goals**", "(d.png)"]  # fmt: skip
     assert order == sorted(order, key=text.index)
 
