@@ -659,11 +659,19 @@ def summary(doc: dict[str, Any]) -> list[dict[str, Any]]:
             other = next((b for b in row["bars"] if b["backend"] == versus), None)
             at = target * other["ratio"] if other is not None else None
         if verdict == "n/a":
-            ceiling = re.search(r"the HTTP floor itself ([0-9.]+x)", str(goal.get("note", "")))
-            label += f" (floor itself {ceiling[1]})" if ceiling else ""
+            label += _ceiling_words(goal)
             at = None
         row["goals"].append({"at": at, "label": label, "verdict": verdict, "backend": backend})
     return rows
+
+
+def _ceiling_words(goal: dict[str, Any]) -> str:
+    """What the floor that took a verdict away reached itself: ``" (floor itself 1.22x)"``."""
+    if goal.get("ceiling") is not None:
+        return f" ({goal['ceiling_of']} itself {goal['ceiling']:.2f}x)"
+    # A document from before the goals carried their ceiling: the FS goal's note says it.
+    found = re.search(r"the HTTP floor itself ([0-9.]+x)", str(goal.get("note", "")))
+    return f" (floor itself {found[1]})" if found else ""
 
 
 def api_keys(doc: dict[str, Any]) -> list[str]:
@@ -759,6 +767,7 @@ PALETTE = {
     "fs": "#7f7f7f",
     "floor": "#59a14f",
     "http-floor": "#59a14f",
+    "http-floor-kept": "#b6d7a8",
     "locked-floor": "#e17c05",
     "rtt-floor": "#9c755f",
     "broken": "#b07aa1",

@@ -459,6 +459,36 @@ def test_a_post_upload_goal_gives_the_storage_api_s_own_figure_beside_ours():
     assert "per round 0.90x-0.90x; a dict behind Django's Storage API itself 0.87x" == goal.note
 
 
+def _post_doc(kept_rate):
+    """One client posting: ours at 0.90x the HTTP floor, and the keeping floor at *kept_rate*."""
+    return _get_doc(
+        *(
+            _get_row(backend, [rate] * 3) | {"method": "POST"}
+            for backend, rate in (
+                ("ours", 90.0),
+                ("http-floor", 100.0),
+                ("http-floor-kept", kept_rate),
+            )
+        )
+    )
+
+
+def test_a_post_goal_does_not_apply_where_a_view_that_keeps_each_body_is_itself_under_it():
+    """Keeping 16 KiB costs fresh memory: at 0.93x, no storage that keeps it reaches 0.95x."""
+    goal = _http_goal(_post_doc(93.0), "http/POST/http-floor/1")
+    assert (0.9, None, False) == (goal.value, goal.met, goal.applies)
+    assert (0.93, "keeping floor") == (goal.ceiling, goal.ceiling_of)
+    assert goal.measured == (
+        "0.90x (per round 0.90x-0.90x; a view that keeps each body itself 0.93x): "
+        "does not apply, the keeping floor itself is under 0.95x"
+    )
+
+
+def test_a_post_goal_applies_where_a_view_that_keeps_each_body_reaches_it():
+    goal = _http_goal(_post_doc(97.0), "http/POST/http-floor/1")
+    assert (0.9, False, None, 0.97) == (goal.value, goal.met, goal.applies, goal.ceiling)
+
+
 def test_a_get_goal_gives_the_floor_s_own_view_on_a_second_server_beside_ours():
     """storage-floor answers GETs with the floor's view: how far two such servers drift apart."""
     doc = _get_doc(

@@ -222,3 +222,15 @@ def test_a_goal_the_floor_does_not_allow_is_drawn_as_not_applying():
     (row,) = [r for r in report.summary(doc) if (r["key"], r["count"]) == ("GET", 1)]
     (fs,) = [g for g in row["goals"] if "FS" in g["label"]]
     assert (None, "n/a", "≥ 1.5x FS (floor itself 1.22x)") == (fs["at"], fs["verdict"], fs["label"])
+
+
+def test_a_goal_that_does_not_apply_names_the_floor_that_decided_it():
+    """A goal carries the floor that took its verdict away: the words give that floor's figure."""
+    doc = copy.deepcopy(_load("9b51de4"))
+    for goal in doc["goals"]:
+        if goal.get("id") == "http/GET/fs/1":
+            goal |= {"met": None, "applies": False, "ceiling": 1.2, "ceiling_of": "HTTP floor"}
+    (row,) = [r for r in report.summary(doc) if (r["key"], r["count"]) == ("GET", 1)]
+    (fs,) = [g for g in row["goals"] if "FS" in g["label"]]
+    assert (None, "n/a") == (fs["at"], fs["verdict"])
+    assert "≥ 1.5x FS (HTTP floor itself 1.20x)" == fs["label"]
