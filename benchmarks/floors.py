@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import io
 import os
-import socket
+import pathlib
 import threading
 import time
 from typing import Any
-from urllib.parse import urlparse
 
 from django.core.files.base import File
 from django.core.files.storage import Storage
+
+from .resp import Connection
 
 
 class FloorStorage(Storage):
@@ -106,51 +107,38 @@ class LockedFloorStorage(FloorStorage):
 class RoundTripFloorStorage(Storage):
     """One bare round trip per call: ``SET NX`` to save, ``GET`` to read, on the bench's server.
 
-    Each thread has its own socket and speaks RESP itself (no redis-py): a
-    save writes the whole content under its name in one command, a taken name
-    gets Django's alternative, a read is one ``GET``. No budget, no recency,
-    no checks of the name, no metadata: every store that several processes
-    share on this server pays at least this, so the shared engine's goals
-    against FileSystemStorage apply only where this floor itself reaches them.
-    Its keys live in their own database (:data:`DATABASE`), which
-    :meth:`clear` empties.
+    It speaks RESP itself (``resp.py``, no redis-py), on connections kept in a
+    pool that every thread takes one from for each call and gives back: a save
+    writes the whole content under its name in one command, a taken name gets
+    an alternative as Django's ``get_available_name()`` makes it, a read is one
+    ``GET``. No budget, no recency, no checks of the name, no metadata: a store
+    that asks the server on every call, as the shared engine does, pays at
+    least this, so the shared engine's goals against FileSystemStorage apply
+    only where this floor itself reaches them. Its keys live in their own
+    database (:data:`DATABASE`), one for every instance: :meth:`clear`
+    empties it (the bench's save scenarios clear after each repetition).
     """
 
     #: The server's database the floor's keys live in (the shared engine uses database 0).
     DATABASE = 15
+    #: How many alternative names a save tries before it gives up.
+    MAX_TRIES = 100
 
     def __init__(self, url: str, *, allow_overwrite: bool = False) -> None:
-        parsed = urlparse(url)
-        self._address = (parsed.hostname or "127.0.0.1", parsed.port or 6379)
-        self._local = threading.local()
+        self._url = url
         self._allow_overwrite = allow_overwrite
-        self._sockets: list[socket.socket] = []  # every thread's, for close()
+        self._idle: list[Connection] = []  # list.pop() and .append() are atomic
+        self._all: list[Connection] = []
 
-    def _reader(self) -> tuple[socket.socket, io.BufferedReader]:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            sock = socket.create_connection(self._address)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            connection = self._local.connection = (sock, sock.makefile("rb"))
-            self._sockets.append(sock)
-            self._call(b"SELECT", str(self.DATABASE).encode())
-        return connection
-
-    def _call(self, *parts: bytes) -> bytes | None:
-        """Send one command, read its one reply: a bulk string's bytes, ``None`` for nil."""
-        sock, reader = self._reader()
-        command = [b"*%d\r\n" % len(parts)]
-        for part in parts:
-            command += (b"$%d\r\n" % len(part), part, b"\r\n")
-        sock.sendall(b"".join(command))
-        line = reader.readline()
-        kind, rest = line[:1], line[1:-2]
-        if kind == b"$":
-            size = int(rest)
-            return None if size < 0 else reader.read(size + 2)[:-2]
-        if kind == b"-":
-            raise OSError(rest.decode())
-        return rest  # +OK, :integer
+    def _call(self, *parts: bytes) -> Any:
+        try:
+            connection = self._idle.pop()
+        except IndexError:
+            connection = Connection(self._url, self.DATABASE)
+            self._all.append(connection)
+        answer = connection.call(*parts)
+        self._idle.append(connection)  # not given back after a failure: it may be out of step
+        return answer
 
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
         name = str(name if name is not None else content.name)
@@ -158,9 +146,15 @@ class RoundTripFloorStorage(Storage):
         if self._allow_overwrite:
             self._call(b"SET", name.encode(), data)
             return name
-        while self._call(b"SET", name.encode(), data, b"NX") is None:
-            name = self.get_alternative_name(*os.path.splitext(name))
-        return name
+        folder, file_name = os.path.split(name)
+        extension = "".join(pathlib.PurePath(file_name).suffixes)
+        root = file_name.removesuffix(extension)
+        for _ in range(self.MAX_TRIES):
+            if self._call(b"SET", name.encode(), data, b"NX") is not None:
+                return name
+            name = os.path.join(folder, self.get_alternative_name(root, extension))
+        msg = f"no free name for {name!r} in {self.MAX_TRIES} tries"
+        raise FileExistsError(msg)
 
     def open(self, name: str, mode: str = "rb") -> File:
         data = self._call(b"GET", name.encode())
@@ -169,24 +163,21 @@ class RoundTripFloorStorage(Storage):
         return File(io.BytesIO(data), name)
 
     def exists(self, name: str) -> bool:
-        return self._call(b"EXISTS", name.encode()) == b"1"
+        return bool(int(self._call(b"EXISTS", name.encode())))
 
     def delete(self, name: str) -> None:
         self._call(b"DEL", name.encode())
-
-    def size(self, name: str) -> int:
-        return int(self._call(b"STRLEN", name.encode()) or 0)
 
     def clear(self) -> None:
         """Drop every key of the floor's database."""
         self._call(b"FLUSHDB")
 
     def close(self) -> None:
-        """Close every thread's connection (a thread that calls again opens a new one)."""
-        for sock in self._sockets:
-            sock.close()
-        self._sockets.clear()
-        self._local = threading.local()
+        """Close every connection; a later call opens a new one."""
+        for connection in self._all:
+            connection.close()
+        self._all.clear()
+        self._idle.clear()
 
 
 class _SharedFile(File):

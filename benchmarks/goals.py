@@ -69,6 +69,8 @@ class Goal:
     #: shown, and what it is, in a few words (``"round-trip floor"``).
     ceiling: float | None = None
     ceiling_of: str | None = None
+    #: What failed the goal whatever its figure (saves lost), if anything.
+    blocker: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for the JSON document, without the fields that do not apply."""
@@ -102,7 +104,8 @@ def _goal(
     measured = _fmt(value, unit) + (f" ({context})" if context else "")
     return Goal(
         name, shown, measured, met, op=op, target_value=target, unit=unit, value=value,
-        stretch=stretch, stretch_met=OPS[op](value, stretch) if stretch else None, **fields,
+        stretch=stretch, stretch_met=OPS[op](value, stretch) if stretch else None,
+        blocker=blocker or None, **fields,
     )  # fmt: skip
 
 
@@ -304,21 +307,30 @@ def _http_ratio(
     return ratios.ratio(mine, theirs, in_turn=in_turn)
 
 
-def _judged_by(goal: Goal, ceiling: ratios.Ratio | None, floor: str) -> Goal:
-    """*goal*, with no verdict where *floor*'s own ratio (*ceiling*) is under its target.
+def _judged_by(
+    goal: Goal, ceiling: ratios.Ratio | None, floor: str, beside: ratios.Ratio | None = None
+) -> Goal:
+    """*goal*, without its verdict where it is missed and *floor* itself misses the target too.
 
     The floor is what any store (or view) must at least do, measured in the
-    same run: where it does not reach the target, nothing built on it can,
-    and the row gives its figure instead of a verdict. Nothing changes where
-    the run did not measure the floor.
+    same run; *ceiling* is its own ratio against what the goal compares with.
+    Where the floor does not reach the target, nothing built on it can: the
+    row then gives the floor's figure, and ours' against the floor
+    (*beside*), instead of a verdict. A goal met stays met, and one failed
+    for another reason (lost saves) stays failed. Nothing changes where the
+    run did not measure the floor, or the floor's row has faults.
     """
     if ceiling is None or goal.value is None:
         return goal
     goal.ceiling, goal.ceiling_of = round(ceiling.value, DECIMALS["x"]), floor
-    if goal.ceiling < goal.target_value:
-        goal.met = None
-        goal.applies = False
-        goal.measured += f": does not apply, the {floor} itself is under {goal.target_value:g}x"
+    reached = OPS[goal.op]
+    if goal.blocker or any(reached(v, goal.target_value) for v in (goal.value, goal.ceiling)):
+        return goal
+    goal.met = None
+    goal.applies = False
+    goal.measured += f": does not apply, the {floor} itself is under {goal.target_value:g}x"
+    if beside is not None:
+        goal.measured += f" (ours {beside.value:.2f}x the {floor})"
     return goal
 
 
@@ -330,15 +342,34 @@ def _with_note(extra: dict[str, Any], note: str | None) -> dict[str, Any]:
 
 
 def _floor_ratio(
-    doc: dict[str, Any], floor: str, method: str, clients: int, in_turn: bool
+    doc: dict[str, Any],
+    floor: str,
+    method: str,
+    clients: int,
+    in_turn: bool,
+    versus: str = "http-floor",
 ) -> ratios.Ratio | None:
-    """What the runserver server *floor* reached against the HTTP floor."""
+    """What the runserver server *floor* reached against *versus*.
+
+    None where it was not measured, or where a floor's row had faults:
+    ``http-floor`` and the keeping floor are trusted only while they serve
+    every request right.
+    """
     rows = doc.get("http", [])
+    mine, theirs = (_row(rows, backend=b, method=method, clients=clients) for b in (floor, versus))
     return ratios.ratio(
-        _row(rows, backend=floor, method=method, clients=clients),
-        _row(rows, backend="http-floor", method=method, clients=clients),
-        in_turn=in_turn,
+        *(_sound(r) if _is_floor(r) else r for r in (mine, theirs)), in_turn=in_turn
     )
+
+
+def _is_floor(row: dict[str, Any]) -> bool:
+    return row.get("backend") in (ROUND_TRIP_FLOOR, KEEPING_FLOOR, "http-floor")
+
+
+def _sound(row: dict[str, Any]) -> dict[str, Any]:
+    """*row*, or ``{}`` where it read a wrong byte, failed an operation or lost a write."""
+    faults = ("error", "wrong", "errors", "lost")
+    return {} if any(row.get(field) for field in faults) else row
 
 
 def _storage_floor_note(
@@ -393,7 +424,8 @@ def http_goals(doc: dict[str, Any]) -> list[Goal]:
                 id=f"http/{method}/http-floor/{clients}", kind="http", versus="http-floor",
                 scenario=method, clients=clients, target_ratio=target, **extra,
             )  # fmt: skip
-            goals.append(_judged_by(goal, keeping, "keeping floor"))
+            beside = _floor_ratio(doc, "ours", method, clients, in_turn, KEEPING_FLOOR)
+            goals.append(_judged_by(goal, keeping, "keeping floor", beside))
         ceiling = ratios.ratio(
             _row(doc.get("http", []), backend="http-floor", method="GET", clients=clients),
             _row(doc.get("http", []), backend="fs", method="GET", clients=clients),
@@ -469,6 +501,12 @@ SHARED_RULE = (
 RULES = (FS_RULE, POST_RULE, SHARED_RULE)
 
 
+def rules(doc: dict[str, Any]) -> list[str]:
+    """The rules that concern the run *doc* describes: over runserver, and of the shared engine."""
+    shared = any(row["backend"] == SHARED for row in doc.get("api", []))
+    return [*((FS_RULE, POST_RULE) if doc.get("http") else ()), *((SHARED_RULE,) if shared else ())]
+
+
 def shared_goals(doc: dict[str, Any]) -> list[Goal]:
     """The shared engine (issue 22) against FileSystemStorage on /dev/shm, in the same run.
 
@@ -491,22 +529,33 @@ def shared_goals(doc: dict[str, Any]) -> list[Goal]:
         rows = [(scenario, label, n) for n in edges]
         rows.append((f"{scenario}_procs", f"{label} from {PROCESSES} processes", together))
         for key, title, n in rows:
-            ceiling = _round_trip_ceiling(doc, key, n)
+            ceiling = _round_trip_ratio(doc, key, n)
             note = f"the round-trip floor itself {ceiling.value:.2f}x" if ceiling else None
             goal = _api_ratio(
                 doc, key, title, n, target, SHARED_VERSUS, SHARED, distinct=saving,
                 round_trip=note,
             )  # fmt: skip
-            goals.append(_judged_by(goal, ceiling, "round-trip floor"))
+            beside = _round_trip_ratio(doc, key, n, SHARED, ROUND_TRIP_FLOOR)
+            goals.append(_judged_by(goal, ceiling, "round-trip floor", beside))
     return [*goals, shared_correctness_goal(doc), server_memory_goal(doc)]
 
 
-def _round_trip_ceiling(doc: dict[str, Any], scenario: str, threads: int) -> ratios.Ratio | None:
-    """The round-trip floor's own ratio to FileSystemStorage in *scenario* at *threads*."""
+def _round_trip_ratio(
+    doc: dict[str, Any],
+    scenario: str,
+    threads: int,
+    backend: str = ROUND_TRIP_FLOOR,
+    versus: str = SHARED_VERSUS,
+) -> ratios.Ratio | None:
+    """*backend* over *versus* in *scenario* at *threads*; None if a floor's row had faults.
+
+    By default, the round-trip floor's own ratio to FileSystemStorage.
+    """
+    rows = (
+        _row(doc["api"], backend=b, scenario=scenario, threads=threads) for b in (backend, versus)
+    )
     return ratios.ratio(
-        _row(doc["api"], backend=ROUND_TRIP_FLOOR, scenario=scenario, threads=threads),
-        _row(doc["api"], backend=SHARED_VERSUS, scenario=scenario, threads=threads),
-        in_turn=ratios.interleaved(doc),
+        *(_sound(r) if _is_floor(r) else r for r in rows), in_turn=ratios.interleaved(doc)
     )
 
 

@@ -92,9 +92,10 @@ def _what_runs(key: str, machine: dict[str, Any]) -> str:
     ours = f"dj-inmemorystorage {machine['dj_inmemorystorage']} (commit {machine['commit']})"
     django = f"Django {machine['django']}"
     harness = f"benchmarks/ of this repository (commit {machine['commit']})"
-    if key.startswith("ours") and key in BACKENDS and BACKENDS[key].server:
+    if key in BACKENDS and BACKENDS[key].server:
         server = redisserver.version() or "(no redis-server found)"
-        return f"{ours}, on Redis {server} through redis-py {_version('redis')}"
+        client = f"{ours}, on Redis {server} through redis-py {_version('redis')}"
+        return client if key.startswith("ours") else f"{harness}, on Redis {server}"
     if key.startswith("ours"):
         return ours
     if key == "dj210":

@@ -437,7 +437,7 @@ def terminal(doc: dict[str, Any], console: Any) -> None:
         console.print(table)
     for backend, why in doc.get("skipped", {}).items():
         console.print(f"skipped {backend}: {why}")
-    for rule in goals.RULES:
+    for rule in goals.rules(doc):
         console.print(rule)
     console.print(goals_sentence(doc))
     console.print(machine_line(doc))
@@ -504,7 +504,7 @@ def markdown(doc: dict[str, Any], images: dict[str, str] | None = None) -> str:
         out += [f"![{summary_title(doc)}]({images['summary']})", ""]
     out.append(goals_sentence(doc))
     out += _md_table(*short_goals_table(doc))
-    for rule in goals.RULES:
+    for rule in goals.rules(doc):
         out += ["", rule]
     out += ["", DETAILS_MARK, ""]
     out += [
@@ -666,7 +666,7 @@ def summary(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _ceiling_words(goal: dict[str, Any]) -> str:
-    """What the floor that took a verdict away reached itself: ``" (floor itself 1.22x)"``."""
+    """What the floor that took a verdict away reached: ``" (HTTP floor itself 1.22x)"``."""
     if goal.get("ceiling") is not None:
         return f" ({goal['ceiling_of']} itself {goal['ceiling']:.2f}x)"
     # A document from before the goals carried their ceiling: the FS goal's note says it.

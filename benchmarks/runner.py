@@ -291,8 +291,9 @@ def rounds(
 def measured(config: Config, scenario: str) -> tuple[list[str], list[int]]:
     """The backends and thread counts *scenario* is measured at.
 
-    A multi-process scenario takes only the backends that several processes
-    share, at the thread counts in all that are multiples of
+    A backend that names its scenarios (``Backend.scenarios``) sits the
+    others out. A multi-process scenario takes only the backends that several
+    processes share, at the thread counts in all that are multiples of
     ``procs.PROCESSES`` (8 threads: 4 processes of 2); any other, every
     backend and count of the config.
     """

@@ -26,15 +26,14 @@ round trip with next to no client); and the script's own time on the server
 
 from __future__ import annotations
 
-import socket
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 from django.core.files.base import ContentFile
 
 from .content import make_content
 from .redisserver import url as server_url
+from .resp import Connection
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -168,46 +167,6 @@ def _fastest(
     return best
 
 
-def _pack(*parts: bytes) -> bytes:
-    """A command in Redis' protocol (RESP): an array of bulk strings."""
-    out = [b"*%d\r\n" % len(parts)]
-    for part in parts:
-        out += [b"$%d\r\n" % len(part), part, b"\r\n"]
-    return b"".join(out)
-
-
-def _reply(stream: Any) -> Any:
-    """One reply read from *stream* (a buffered socket file), as nested lists of bytes."""
-    line = stream.readline()
-    kind, rest = line[:1], line[1:-2]
-    if kind == b"*":
-        return [_reply(stream) for _ in range(int(rest))]
-    if kind == b"$":
-        size = int(rest)
-        return None if size < 0 else stream.read(size + 2)[:-2]
-    if kind == b"-":
-        raise RuntimeError(rest.decode())
-    return rest
-
-
-class _Bare:
-    """A minimal Redis client: a command sent in one ``sendall``, its reply read buffered."""
-
-    def __init__(self, url: str) -> None:
-        parts = urlparse(url)
-        self.sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.stream = self.sock.makefile("rb")
-
-    def call(self, *parts: bytes) -> Any:
-        self.sock.sendall(_pack(*parts))
-        return _reply(self.stream)
-
-    def close(self) -> None:
-        self.stream.close()
-        self.sock.close()
-
-
 def _script_args(store: Any, script: str, *args: object) -> list[bytes]:
     """``EVALSHA`` of one of the engine's scripts, with the arguments the engine sends."""
     sha = store._scripts[script].sha  # the engine's registered script: the same code it runs
@@ -231,7 +190,7 @@ def time_split(client: Any, url: str, ops: int, passes: int = TIMING_PASSES) -> 
     storage = InMemoryStorage(server=url, namespace="timing")
     store = storage._store
     data = make_content("timing", 0, TIMING_SIZE)
-    bare = _Bare(url)
+    bare = Connection(url)
 
     def fresh() -> None:
         storage.clear()

@@ -158,9 +158,11 @@ def test_a_goal_that_does_not_apply_reads_n_a_and_is_not_counted_as_missed(doc):
 def test_markdown_puts_the_summary_figure_first_and_the_panels_last(doc):
     """The figure, the goals in short, the rules, then the method and tables, the panels last."""
     text = report.markdown(doc, {"summary": "s.png", "detail": "d.png"})
-    order = ["(s.png)", "**goals, in short**", *goals.RULES, report.DETAILS_MARK, "Command:",
+    order = ["(s.png)", "**goals, in short**", *goals.rules(doc), report.DETAILS_MARK, "Command:",
              "**goals**", "(d.png)"]  # fmt: skip
     assert order == sorted(order, key=text.index)
+    assert goals.POST_RULE in text  # a run over runserver
+    assert goals.SHARED_RULE not in text  # without the shared engine
 
 
 def test_both_figures_render(doc, tmp_path):

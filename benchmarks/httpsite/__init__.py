@@ -4,7 +4,7 @@
 (``inmemorystorage.views.serve``), ``django`` (Django's ``InMemoryStorage``
 behind the same generic view), ``fs`` (``FileSystemStorage`` behind
 ``django.views.static.serve``) or ``http-floor`` (constant bytes, no storage).
-Two upload floors, measured apart (``docs/benchmarks.md`` says how), serve
-GETs as ``http-floor`` does: ``http-floor-kept`` keeps each upload's body in
-a dict, and ``storage-floor`` saves it into a dict behind Django's Storage API.
+Two upload floors serve GETs as ``http-floor`` does: ``http-floor-kept``
+keeps each upload's body in a dict (the least an upload that is kept costs),
+and ``storage-floor`` saves it into a dict behind Django's Storage API.
 """

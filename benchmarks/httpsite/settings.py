@@ -21,8 +21,9 @@ _DEFAULT_STORAGE = {
     "django": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "fs": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "http-floor": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
-    # Upload floors (not in the default run; see docs/benchmarks.md): the body kept in a
-    # dict by the view itself, and a dict behind Django's Storage API (its generic save()).
+    # Upload floors (see docs/benchmarks.md): the body kept in a dict by the view itself,
+    # which decides whether the upload goal applies, and a dict behind Django's Storage API
+    # (its generic save()). Both answer GETs with the floor's view.
     "http-floor-kept": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "storage-floor": {"BACKEND": "benchmarks.floors.FloorStorage"},
 }
