@@ -172,7 +172,7 @@ BACKENDS: dict[str, Backend] = {
         Backend("fs", "FileSystemStorage", _filesystem, thread_safe=False, shared=True),
         Backend(
             "rtt-floor",
-            "round-trip floor (one bare Redis SET/GET a call)",
+            "round-trip floor: one Redis SET or GET a call",
             _round_trip_floor,
             shared=True,
             server=True,

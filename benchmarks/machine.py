@@ -23,8 +23,8 @@ HTTP_LABELS = {
     "django": "Django InMemoryStorage + our view",
     "fs": "FileSystemStorage + static.serve",
     "http-floor": "floor: FileResponse(BytesIO(constant))",
-    "http-floor-kept": "floor that keeps each upload's body in a dict",
-    "storage-floor": "dict behind Django's Storage API (its generic save())",
+    "http-floor-kept": "keeping floor: each upload kept in a dict",
+    "storage-floor": "storage floor: a dict behind Django's save()",
 }
 
 

@@ -557,8 +557,9 @@ SHORT = {
     "django": "Django",
     "ours-bounded": "bounded",
     "ours-shared": "shared",
-    "rtt-floor": "round trip",
 }
+#: The widest line of a row's goal column, in characters: longer ones wrap.
+GOAL_COLUMN_CHARS = 44
 
 
 def _goal_parts(
@@ -769,7 +770,8 @@ PALETTE = {
     "http-floor": "#59a14f",
     "http-floor-kept": "#b6d7a8",
     "locked-floor": "#e17c05",
-    "rtt-floor": "#9c755f",
+    "rtt-floor": "#e377c2",
+    "storage-floor": "#9c755f",
     "broken": "#b07aa1",
 }
 VERDICT_COLORS = {"met": "#1a7f37", "missed": "#c00000", "n/a": "#555555", "?": "#555555"}
@@ -809,7 +811,7 @@ def _row_label(row: dict[str, Any]) -> str:
 
 
 def _row_lines(row: dict[str, Any]) -> int:
-    return max(_row_label(row).count("\n") + 1, len(row["goals"]) + 1, 2)
+    return max(_row_label(row).count("\n") + 1, len(_goal_words(row)), 2)
 
 
 def _goal_words(row: dict[str, Any]) -> list[tuple[str, str]]:
@@ -820,8 +822,16 @@ def _goal_words(row: dict[str, Any]) -> list[tuple[str, str]]:
         word = {"met": "met", "missed": "MISSED", "n/a": "n/a", "?": "not measured"}[
             goal["verdict"]
         ]
-        lines.append((f"{goal['label']}: {word}", VERDICT_COLORS[goal["verdict"]]))
+        text = f"{goal['label']}: {word}"
+        lines += [(part, VERDICT_COLORS[goal["verdict"]]) for part in _wrapped(text)]
     return lines
+
+
+def _wrapped(text: str) -> list[str]:
+    """*text* in lines of the goal column's width, the later ones indented."""
+    import textwrap
+
+    return textwrap.wrap(text, GOAL_COLUMN_CHARS, subsequent_indent="  ")
 
 
 def _draw_row(ax: Any, y: float, row: dict[str, Any], keys: list[str], height: float) -> Any:
@@ -877,7 +887,7 @@ def _panel(
                 text, (1.0, center), xycoords=("axes fraction", "data"),
                 xytext=(8, offset * FONT["text"] * 1.3), textcoords="offset points",
                 ha="left", va="center", fontsize=FONT["text"], color=color,
-                fontweight="bold" if i == 0 or "MISSED" in text else "normal",
+                fontweight="bold" if i == 0 or color == VERDICT_COLORS["missed"] else "normal",
                 annotation_clip=False,
             )  # fmt: skip
         top += lines
