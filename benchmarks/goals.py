@@ -497,14 +497,26 @@ SHARED_RULE = (
     " server could, and the row gives the round-trip floor's own ratio instead of a verdict."
 )
 
+#: What every such rule leaves alone.
+RULES_SPARE = (
+    "Under each of these rules, a goal that ours met all the same stays met, and one failed by"
+    " lost writes stays failed."
+)
 #: Every rule that takes a goal's verdict away, as the report prints them.
 RULES = (FS_RULE, POST_RULE, SHARED_RULE)
 
 
 def rules(doc: dict[str, Any]) -> list[str]:
-    """The rules that concern the run *doc* describes: over runserver, and of the shared engine."""
+    """The rules that concern the run *doc* describes (over runserver, of the shared engine).
+
+    Followed by :data:`RULES_SPARE` where there is any.
+    """
     shared = any(row["backend"] == SHARED for row in doc.get("api", []))
-    return [*((FS_RULE, POST_RULE) if doc.get("http") else ()), *((SHARED_RULE,) if shared else ())]
+    found = [
+        *((FS_RULE, POST_RULE) if doc.get("http") else ()),
+        *((SHARED_RULE,) if shared else ()),
+    ]
+    return [*found, RULES_SPARE] if found else []
 
 
 def shared_goals(doc: dict[str, Any]) -> list[Goal]:

@@ -163,6 +163,7 @@ def test_markdown_puts_the_summary_figure_first_and_the_panels_last(doc):
     assert order == sorted(order, key=text.index)
     assert goals.POST_RULE in text  # a run over runserver
     assert goals.SHARED_RULE not in text  # without the shared engine
+    assert text.index(goals.RULES_SPARE) > text.index(goals.POST_RULE)
 
 
 def test_both_figures_render(doc, tmp_path):
