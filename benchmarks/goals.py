@@ -349,17 +349,22 @@ def _floor_ratio(
     in_turn: bool,
     versus: str = "http-floor",
 ) -> ratios.Ratio | None:
-    """What the runserver server *floor* reached against *versus*.
-
-    None where it was not measured, or where a floor's row had faults:
-    ``http-floor`` and the keeping floor are trusted only while they serve
-    every request right.
-    """
-    rows = doc.get("http", [])
-    mine, theirs = (_row(rows, backend=b, method=method, clients=clients) for b in (floor, versus))
-    return ratios.ratio(
-        *(_sound(r) if _is_floor(r) else r for r in (mine, theirs)), in_turn=in_turn
+    """What the runserver server *floor* reached against *versus* (see :func:`_checked_ratio`)."""
+    return _checked_ratio(
+        doc.get("http", []), floor, versus, in_turn, method=method, clients=clients
     )
+
+
+def _checked_ratio(
+    rows: list[dict[str, Any]], backend: str, versus: str, in_turn: bool, **where: Any
+) -> ratios.Ratio | None:
+    """*backend* over *versus*, in the rows of *where*; None where either was not measured.
+
+    A floor's row (:func:`_is_floor`) with faults counts as not measured:
+    a floor is trusted only while it does every operation right.
+    """
+    pair = (_row(rows, backend=b, **where) for b in (backend, versus))
+    return ratios.ratio(*(_sound(r) if _is_floor(r) else r for r in pair), in_turn=in_turn)
 
 
 def _is_floor(row: dict[str, Any]) -> bool:
@@ -407,11 +412,10 @@ def http_goals(doc: dict[str, Any]) -> list[Goal]:
     for clients in doc["config"].get("clients", []):
         for method, (title, target) in HTTP_FLOOR_TARGETS.items():
             found = _http_ratio(doc, method, clients, "http-floor", in_turn)
-            keeping = (
-                _floor_ratio(doc, KEEPING_FLOOR, method, clients, in_turn)
-                if method == "POST"
-                else None
-            )
+            keeping = beside = None
+            if method == "POST":
+                keeping = _floor_ratio(doc, KEEPING_FLOOR, method, clients, in_turn)
+                beside = _floor_ratio(doc, "ours", method, clients, in_turn, KEEPING_FLOOR)
             extra = _spread(found)
             if keeping:
                 extra = _with_note(
@@ -424,7 +428,6 @@ def http_goals(doc: dict[str, Any]) -> list[Goal]:
                 id=f"http/{method}/http-floor/{clients}", kind="http", versus="http-floor",
                 scenario=method, clients=clients, target_ratio=target, **extra,
             )  # fmt: skip
-            beside = _floor_ratio(doc, "ours", method, clients, in_turn, KEEPING_FLOOR)
             goals.append(_judged_by(goal, keeping, "keeping floor", beside))
         ceiling = ratios.ratio(
             _row(doc.get("http", []), backend="http-floor", method="GET", clients=clients),
@@ -559,16 +562,12 @@ def _round_trip_ratio(
     backend: str = ROUND_TRIP_FLOOR,
     versus: str = SHARED_VERSUS,
 ) -> ratios.Ratio | None:
-    """*backend* over *versus* in *scenario* at *threads*; None if a floor's row had faults.
+    """*backend* over *versus* in *scenario* at *threads* (see :func:`_checked_ratio`).
 
     By default, the round-trip floor's own ratio to FileSystemStorage.
     """
-    rows = (
-        _row(doc["api"], backend=b, scenario=scenario, threads=threads) for b in (backend, versus)
-    )
-    return ratios.ratio(
-        *(_sound(r) if _is_floor(r) else r for r in rows), in_turn=ratios.interleaved(doc)
-    )
+    in_turn = ratios.interleaved(doc)
+    return _checked_ratio(doc["api"], backend, versus, in_turn, scenario=scenario, threads=threads)
 
 
 def _counts(rows: list[dict[str, Any]]) -> tuple[int, int, int]:
