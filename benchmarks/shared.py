@@ -250,7 +250,7 @@ def time_split(client: Any, url: str, ops: int, passes: int = TIMING_PASSES) -> 
 LAYERS = (
     ("storage", "Django's Storage API and InMemoryStorage (names, the content, the file object)"),
     ("engine", "the engine, RedisStore (checks, arguments, the answer)"),
-    ("client", "redis-py (a pooled connection, packing the command, parsing the reply)"),
+    ("client", "the client: the engine's lane packs the command, redis-py parses the reply"),
     ("bare", "the round trip: loopback TCP, the server reading the command and writing the reply"),
     ("server", "the script on the server (EVALSHA, INFO commandstats)"),
 )

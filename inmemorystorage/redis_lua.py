@@ -328,13 +328,21 @@ local ancestors = ancestors_of(name)
 local missing = {}
 local keep = {}
 for _, a in ipairs(ancestors) do
-  if redis.call('EXISTS', P .. 'f:' .. a) == 1 then return {'ENOTDIR', a} end
-  if redis.call('EXISTS', P .. 'd:' .. a) == 0 then table.insert(missing, a) end
+  -- A directory is never also a file, and nothing is below a missing directory: one
+  -- EXISTS an ancestor while the directories exist, none after the first that does not.
+  if #missing > 0 or redis.call('EXISTS', P .. 'd:' .. a) == 0 then
+    if #missing == 0 and redis.call('EXISTS', P .. 'f:' .. a) == 1 then return {'ENOTDIR', a} end
+    table.insert(missing, a)
+  end
   keep[a] = true
 end
 local exists = redis.call('EXISTS', key) == 1
 if exists and exclusive then return {'EEXIST', name} end
-if avoid_evicted and not exists and redis.call('HEXISTS', P .. 'ev', name) == 1 then
+-- The counters this script reads, in one call; records exist only where rb is above 0.
+local meta = redis.call('HMGET', META, 'clock', 'fb', 'db', 'rb', 'use')
+local clock, fb, db = tonumber(meta[1] or '0'), tonumber(meta[2] or '0'), tonumber(meta[3] or '0')
+local rb, uses = tonumber(meta[4] or '0'), tonumber(meta[5] or '0')
+if avoid_evicted and not exists and rb > 0 and redis.call('HEXISTS', P .. 'ev', name) == 1 then
   return {'EVICTED', name, redis.call('HGET', P .. 'ev', name)}
 end
 local charge = #content + #name + FILE_OVERHEAD
@@ -343,8 +351,12 @@ for _, d in ipairs(missing) do needed = needed + #d + DIR_OVERHEAD end
 local freed = 0
 if exists then freed = file_size(key) + #name + FILE_OVERHEAD end
 local evicted = {}
-local stamp = next_stamp()
-if max_bytes >= 0 and overflow(max_bytes, needed - freed) > 0 then
+local stamp = math.max(now(), clock + 1)
+-- overflow(), from the counters in hand: the common save reads META once and writes it once.
+local settled = max_bytes >= 0 and fb + db + math.min(rb, math.floor(max_bytes / RECORD_SHARE))
+  + needed - freed - max_bytes > 0
+if settled then
+  redis.call('HSET', META, 'clock', int(stamp))
   local kept = 0
   for _, a in ipairs(ancestors) do
     if redis.call('EXISTS', P .. 'd:' .. a) == 1 then kept = kept + #a + DIR_OVERHEAD end
@@ -356,7 +368,8 @@ if max_bytes >= 0 and overflow(max_bytes, needed - freed) > 0 then
                             stamp)
   if refused then return refused end
 end
-ensure_root(stamp)
+-- The root exists wherever a directory does (it goes only with everything, in CLEAR).
+if #missing == #ancestors then ensure_root(stamp) end
 make_dirs(missing, stamp)
 local created = stamp
 if exists then
@@ -366,10 +379,18 @@ end
 redis.call('SET', key, pack_file(stamp, created, stamp, content))
 if not exists then redis.call('HSET', P .. 'ls:' .. parent(name), base(name), 'f') end
 touch_dir(parent(name), stamp)
-incr('fb', charge - freed)
-use(name)
-forget_record(name)
-trim_records(max_bytes)
+if settled then
+  incr('fb', charge - freed)
+  use(name)
+else
+  uses = uses + 1
+  redis.call('HSET', META, 'clock', int(stamp), 'fb', int(fb + charge - freed), 'use', int(uses))
+  redis.call('ZADD', LRU, int(uses), name)
+end
+if settled or rb > 0 then
+  forget_record(name)
+  trim_records(max_bytes)
+end
 local answer = {'OK', stamp}
 for _, item in ipairs(evicted) do table.insert(answer, item) end
 return answer

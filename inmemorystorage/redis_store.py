@@ -73,6 +73,7 @@ from .engine import (
     drop_least_recent,
 )
 from .exceptions import EngineUnavailable, InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
+from .redis_lane import ScriptLane, evalsha, packed_arguments
 from .refusals import batch_label, full_detail, needs, taken_by
 from .tree import canonical_name, is_a_directory
 
@@ -92,6 +93,8 @@ EVICTIONS_REMEMBERED = 1024
 _US = 1_000_000
 logger = logging.getLogger("inmemorystorage")
 _clients: dict[tuple[str, bool], Any] = {}
+#: Each client's lane (by the client's id(), the client kept alive beside it).
+_lanes: dict[int, tuple[Any, ScriptLane]] = {}
 _clients_lock = threading.Lock()
 
 
@@ -130,6 +133,20 @@ def client_for(url: str, *, cluster: bool = False) -> Any:
             kind = redis.cluster.RedisCluster if cluster else redis.Redis
             client = _clients[url, cluster] = kind.from_url(url, socket_timeout=10)
         return client
+
+
+def lane_for(client: Any) -> ScriptLane | None:
+    """The process's one :class:`~inmemorystorage.redis_lane.ScriptLane` over *client*.
+
+    ``None`` for a cluster client, which has no one pool: redis-py's path serves it.
+    """
+    if not hasattr(client, "connection_pool"):
+        return None
+    with _clients_lock:
+        kept = _lanes.get(id(client))
+        if kept is None:
+            kept = _lanes[id(client)] = (client, ScriptLane(client))
+        return kept[1]
 
 
 def _encoded(name: str) -> bytes:
@@ -177,6 +194,7 @@ class RedisStore(WritesThroughPut):
             RECORD_SHARE,
             EVICTIONS_REMEMBERED,
         ]
+        self._fixed = packed_arguments([self._prefix + b"meta"], self._head)
         # Whether this process has counted the namespace again since it last reached the
         # server (see repair()): read and set without a lock, since repairing twice is harmless.
         self._counted = False
@@ -189,10 +207,12 @@ class RedisStore(WritesThroughPut):
         self.dirs_index: Container[str] = frozenset()
 
     def _use_client(self, client: Any) -> None:
-        """Send every request through *client*, the scripts included."""
+        """Send every request through *client*, the scripts included (on its lane, if any)."""
         self._scripts = {
             name: client.register_script(getattr(redis_lua, name)) for name in redis_lua.__all__
         }
+        self._shas = {name: script.sha.encode() for name, script in self._scripts.items()}
+        self._lane = lane_for(client)
         self._client = client
 
     @property
@@ -218,8 +238,30 @@ class RedisStore(WritesThroughPut):
         return self._call(script, *args)
 
     def _call(self, script: str, *args: object) -> list[Any]:
-        keys, arguments = [self._prefix + b"meta"], [*self._head, *args]
-        return list(self._send(lambda: self._scripts[script](keys=keys, args=arguments)))
+        """Run *script* on the lane; where that fails, through redis-py, which decides as before.
+
+        A server that lost the script (``NOSCRIPT``) or a connection that
+        failed is no error of its own: redis-py's script object loads the script
+        again, and its client retries under its retry policy. Any other error
+        answer is the script's, and raised as it is.
+        """
+        import redis.exceptions  # noqa: PLC0415  # imported with the client, by client_for()
+
+        def request() -> Any:
+            lane = self._lane
+            if lane is not None:
+                try:
+                    return lane.send(evalsha(self._shas[script], self._fixed, args))
+                except (
+                    redis.exceptions.NoScriptError,
+                    redis.exceptions.ConnectionError,
+                    redis.exceptions.TimeoutError,
+                ):
+                    pass
+            keys, arguments = [self._prefix + b"meta"], [*self._head, *args]
+            return self._scripts[script](keys=keys, args=arguments)
+
+        return list(self._send(request))
 
     def _send(self, request: Callable[[], Any]) -> Any:
         """Make *request* (it reads ``self._client`` or ``self._scripts``); its answer.

@@ -1,0 +1,125 @@
+"""The shared engine's scripts travel on a lane of redis-py connections kept by the engine.
+
+Saves and reads skip redis-py's command layer (see ``inmemorystorage/redis_lane.py``):
+these tests hold the lane to what redis-py's own path promised. A server that
+forgot the scripts, or closed the connections, is answered as before; threads
+never share a connection at once, and never make more than there are threads;
+a forked process never speaks on its parent's sockets. Real servers, never mocks.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+
+import pytest
+import redis
+from django.core.files.base import ContentFile
+
+from inmemorystorage import InMemoryStorage
+
+pytestmark = pytest.mark.usefixtures("forget_shared_stores")
+
+THREADS = 8
+CALLS = 150
+
+
+def named_url(url: str) -> tuple[str, str]:
+    """*url* with a client name of its own: a client (and a lane) no other test has used."""
+    name = f"lane-{uuid.uuid4().hex[:12]}"
+    return f"{url}?client_name={name}", name
+
+
+def connections_named(url: str, name: str) -> int:
+    """How many connections the server holds whose client name is *name*."""
+    return sum(1 for client in redis.Redis.from_url(url).client_list() if client["name"] == name)
+
+
+def test_a_server_that_forgot_the_scripts_still_saves_and_reads(clean_redis):
+    storage = InMemoryStorage(server=clean_redis, namespace="lane")
+    storage.save("before.txt", ContentFile(b"before"))
+
+    redis.Redis.from_url(clean_redis).script_flush()  # as after a restart, or by hand
+
+    assert "after.txt" == storage.save("after.txt", ContentFile(b"after"))
+    assert b"before" == storage.open("before.txt").read()
+    assert b"after" == storage.open("after.txt").read()
+
+
+def test_connections_the_server_closed_are_opened_again(clean_redis):
+    url, name = named_url(clean_redis)
+    storage = InMemoryStorage(server=url, namespace="lane")
+    storage.save("before.txt", ContentFile(b"before"))
+    assert connections_named(clean_redis, name) >= 1
+
+    killed = redis.Redis.from_url(clean_redis).client_kill_filter(_type="normal", skipme=True)
+    assert killed >= 1
+
+    assert "after.txt" == storage.save("after.txt", ContentFile(b"after"))
+    assert b"before" == storage.open("before.txt").read()
+    assert connections_named(clean_redis, name) >= 1
+
+
+def test_threads_each_get_their_own_answers_on_few_connections(clean_redis, fast_switching):
+    """Every answer is the asker's: a reply read by another thread would be a wrong name or body."""
+    url, name = named_url(clean_redis)
+    storage = InMemoryStorage(server=url, namespace="lane")
+    wrong: list[str] = []
+    start = threading.Barrier(THREADS)
+
+    def work(index: int) -> None:
+        start.wait()
+        for call in range(CALLS):
+            data = f"{index}:{call}".encode() * (1 + call % 7)
+            saved = storage.save(f"t{index}/f{call}.txt", ContentFile(data))
+            if saved != f"t{index}/f{call}.txt":
+                wrong.append(f"save answered {saved!r}")
+            if storage.open(saved).read() != data:
+                wrong.append(f"{saved!r} read back other bytes")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [] == wrong
+    assert THREADS * CALLS == storage.stats().files
+    # One connection per thread calling at once, at most, plus the client's own pool's.
+    assert connections_named(clean_redis, name) <= THREADS + 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX")
+def test_a_forked_process_never_speaks_on_its_parents_connections(clean_redis):
+    """Parent and child call at once after the fork: shared sockets would mix their replies."""
+    storage = InMemoryStorage(server=clean_redis, namespace="lane")
+    storage.save("parent/first.txt", ContentFile(b"first"))  # the lane now holds a connection
+
+    def calls(who: str) -> list[str]:
+        wrong = []
+        for call in range(CALLS):
+            data = f"{who}:{call}".encode() * 9
+            saved = storage.save(f"{who}/f{call}.txt", ContentFile(data))
+            if storage.open(saved).read() != data:
+                wrong.append(saved)
+        return wrong
+
+    go_read, go_write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover  # the child's coverage is not gathered
+        try:
+            os.read(go_read, 1)  # both start together
+            code = 0 if calls("child") == [] and storage.exists("parent/first.txt") else 1
+        except BaseException:  # any failure is the child's answer, 1
+            code = 1
+        os._exit(code)
+    os.close(go_read)
+    os.write(go_write, b"!")
+    os.close(go_write)
+    wrong = calls("parent")
+    _, status = os.waitpid(child, 0)
+
+    assert [] == wrong
+    assert 0 == os.waitstatus_to_exitcode(status)
+    assert b"child:0" * 9 == storage.open("child/f0.txt").read()
