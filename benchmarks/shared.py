@@ -186,6 +186,7 @@ def _server_usec(client: Any, call: Callable[[int], object], ops: int) -> float:
 def time_split(client: Any, url: str, ops: int, passes: int = TIMING_PASSES) -> dict[str, Any]:
     """Microseconds per save and per read of 4 KiB at each layer, from one thread."""
     from inmemorystorage import InMemoryStorage
+    from inmemorystorage.redis_lua import HEADER_ROOM
 
     storage = InMemoryStorage(server=url, namespace="timing")
     store = storage._store
@@ -205,10 +206,12 @@ def time_split(client: Any, url: str, ops: int, passes: int = TIMING_PASSES) -> 
         f.close()
 
     save_args = _script_args(store, "PUT", -1, "evict")
+    room = bytes(HEADER_ROOM)  # PUT takes the file's header room before its content
+    roomy = room + data
     read_args = _script_args(store, "READ", b"r/blob.bin")
 
     def bare_save(i: int) -> object:
-        return bare.call(*save_args, b"s/d%d.bin" % i, data, b"0", b"0")
+        return bare.call(*save_args, b"s/d%d.bin" % i, roomy, b"0", b"0")
 
     def bare_read(_i: int) -> object:
         return bare.call(*read_args)
@@ -220,7 +223,7 @@ def time_split(client: Any, url: str, ops: int, passes: int = TIMING_PASSES) -> 
                 "storage": lambda i: storage.save(f"s/a{i}.bin", ContentFile(data)),
                 "engine": lambda i: store.put(f"s/b{i}.bin", data),
                 "client": lambda i: store._run(
-                    "PUT", -1, "evict", b"s/c%d.bin" % i, data, 0, 0
+                    "PUT", -1, "evict", b"s/c%d.bin" % i, (room, data), 0, 0
                 ),
                 "bare": bare_save,
             },

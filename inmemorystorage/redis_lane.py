@@ -34,7 +34,7 @@ import os
 import queue
 from typing import Any
 
-__all__ = ["ScriptLane", "evalsha", "packed_arguments"]
+__all__ = ["ScriptLane", "evalsha", "joined", "packed_arguments"]
 
 
 def _bulk(part: bytes) -> bytes:
@@ -63,11 +63,25 @@ def packed_arguments(keys: list[bytes], arguments: list[object]) -> tuple[int, b
     return len(parts), b"".join(map(_bulk, parts))
 
 
+def joined(argument: object) -> object:
+    """*argument* as redis-py takes it: a tuple of bytes (see :func:`evalsha`) joined."""
+    return b"".join(argument) if isinstance(argument, tuple) else argument
+
+
 def evalsha(sha: bytes, fixed: tuple[int, bytes], arguments: tuple[object, ...]) -> bytes:
-    """The packed ``EVALSHA`` of the script *sha*: the *fixed* parts, then *arguments*."""
+    """The packed ``EVALSHA`` of the script *sha*: the *fixed* parts, then *arguments*.
+
+    An argument given as a tuple of bytes is sent as their concatenation,
+    without joining them first: the request is the one copy of a content.
+    """
     count, packed = fixed
-    head = b"*%d\r\n$7\r\nEVALSHA\r\n" % (2 + count + len(arguments))
-    return b"".join([head, _bulk(sha), packed, *(_bulk(_wire(a)) for a in arguments)])
+    parts = [b"*%d\r\n$7\r\nEVALSHA\r\n" % (2 + count + len(arguments)), _bulk(sha), packed]
+    for argument in arguments:
+        if isinstance(argument, tuple):
+            parts += [b"$%d\r\n" % sum(map(len, argument)), *argument, b"\r\n"]
+        else:
+            parts.append(_bulk(_wire(argument)))
+    return b"".join(parts)
 
 
 class ScriptLane:

@@ -36,6 +36,9 @@ from __future__ import annotations
 
 __all__ = ["CLEAR", "DELETE", "FILES", "LISTDIR", "LOAD", "PUT", "READ", "REPAIR", "STAT", "STATS"]
 
+#: The bytes of a file's header (three doubles: published, created, read) before its content.
+HEADER_ROOM = 24
+
 #: Helpers every script starts with. ARGV[1] is always the key prefix, ARGV[2..6]
 #: the budget's constants and bound, in this order.
 _PRELUDE = r"""
@@ -310,15 +313,17 @@ end
 """
 
 #: Publish one file: claim its name, check the budget, evict, publish; or refuse,
-#: changing nothing. ARGV[7..]: max_bytes (-1: none), on_full, name, content,
-#: exclusive, avoid_evicted, origin.
+#: changing nothing. ARGV[7..]: max_bytes (-1: none), on_full, name, the file's value
+#: (:data:`HEADER_ROOM` bytes of room for its header, then its content), exclusive,
+#: avoid_evicted, origin. The header is written into the room: joining it to the
+#: content in Lua copied the content once more, a sixth of a 4 KiB save's time.
 PUT = (
     _PRELUDE
     + r"""
 local max_bytes = tonumber(ARGV[7])
 local on_full = ARGV[8]
 local name = ARGV[9]
-local content = ARGV[10]
+local value = ARGV[10]
 local exclusive = ARGV[11] == '1'
 local avoid_evicted = ARGV[12] == '1'
 ORIGIN = ARGV[13]
@@ -345,7 +350,7 @@ local rb, uses = tonumber(meta[4] or '0'), tonumber(meta[5] or '0')
 if avoid_evicted and not exists and rb > 0 and redis.call('HEXISTS', P .. 'ev', name) == 1 then
   return {'EVICTED', name, redis.call('HGET', P .. 'ev', name)}
 end
-local charge = #content + #name + FILE_OVERHEAD
+local charge = #value - HEADER + #name + FILE_OVERHEAD
 local needed = charge
 for _, d in ipairs(missing) do needed = needed + #d + DIR_OVERHEAD end
 local freed = 0
@@ -376,7 +381,8 @@ if exists then
   local _, old_created = file_times(key)
   created = old_created
 end
-redis.call('SET', key, pack_file(stamp, created, stamp, content))
+redis.call('SET', key, value)
+redis.call('SETRANGE', key, 0, struct.pack('>ddd', stamp, created, stamp))
 if not exists then redis.call('HSET', P .. 'ls:' .. parent(name), base(name), 'f') end
 touch_dir(parent(name), stamp)
 if settled then

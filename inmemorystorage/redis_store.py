@@ -73,7 +73,7 @@ from .engine import (
     drop_least_recent,
 )
 from .exceptions import EngineUnavailable, InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
-from .redis_lane import ScriptLane, evalsha, packed_arguments
+from .redis_lane import ScriptLane, evalsha, joined, packed_arguments
 from .refusals import batch_label, full_detail, needs, taken_by
 from .tree import canonical_name, is_a_directory
 
@@ -91,6 +91,7 @@ MAX_CONTENT_BYTES = 512 * 1024 * 1024 - 64 * 1024
 #: How many evictions a namespace remembers, as the in-process engine does.
 EVICTIONS_REMEMBERED = 1024
 _US = 1_000_000
+_HEADER_ROOM = bytes(redis_lua.HEADER_ROOM)
 logger = logging.getLogger("inmemorystorage")
 _clients: dict[tuple[str, bool], Any] = {}
 #: Each client's lane (by the client's id(), the client kept alive beside it).
@@ -258,7 +259,7 @@ class RedisStore(WritesThroughPut):
                     redis.exceptions.TimeoutError,
                 ):
                     pass
-            keys, arguments = [self._prefix + b"meta"], [*self._head, *args]
+            keys, arguments = [self._prefix + b"meta"], [*self._head, *map(joined, args)]
             return self._scripts[script](keys=keys, args=arguments)
 
         return list(self._send(request))
@@ -536,7 +537,7 @@ class RedisStore(WritesThroughPut):
             -1 if self._max_bytes is None else self._max_bytes,
             self._on_full,
             _encoded(name),
-            content,
+            (_HEADER_ROOM, content),  # the script writes the header into the room
             int(exclusive),
             int(avoid_evicted),
             self._origin,

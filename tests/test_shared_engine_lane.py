@@ -18,6 +18,7 @@ import redis
 from django.core.files.base import ContentFile
 
 from inmemorystorage import InMemoryStorage
+from inmemorystorage.redis_lane import evalsha, joined, packed_arguments
 
 pytestmark = pytest.mark.usefixtures("forget_shared_stores")
 
@@ -123,3 +124,24 @@ def test_a_forked_process_never_speaks_on_its_parents_connections(clean_redis):
     assert [] == wrong
     assert 0 == os.waitstatus_to_exitcode(status)
     assert b"child:0" * 9 == storage.open("child/f0.txt").read()
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        (),
+        (b"a/b.txt",),
+        (-1, "evict", b"name", (b"\0" * 24, b"content"), 0, 1, b"origin"),
+        ("\u00e9t\u00e9", 2**63 - 1, (b"", b""), b"\r\n$3\r\n"),
+    ],
+)
+def test_a_request_is_packed_as_redis_py_packs_it(arguments):
+    """The lane's ``EVALSHA`` is byte for byte redis-py's, a tuple sent as its parts joined."""
+    keys, head = [b"ims:{media}:meta"], [b"ims:{media}:", 64, 128, 64, 8, 1024]
+    sha = b"0123456789abcdef0123456789abcdef01234567"
+
+    ours = evalsha(sha, packed_arguments(keys, head), arguments)
+
+    whole = [*head, *map(joined, arguments)]
+    theirs = b"".join(redis.Connection().pack_command("EVALSHA", sha, len(keys), *keys, *whole))
+    assert theirs == ours
