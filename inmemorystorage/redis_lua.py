@@ -409,17 +409,18 @@ READ = (
     + r"""
 local name = ARGV[7]
 local key = P .. 'f:' .. name
-local value = redis.call('GET', key)
-if not value then
+-- The header and the content apart: cutting the content from the whole value in Lua
+-- copied it once more, a sixth of a 4 KiB read's time on the server.
+local m, cr = file_times(key)
+if not m then
   incr('misses', 1)
   return missing_reason(name, ancestors_of(name))
 end
-local m, cr = struct.unpack('>dd', value)
 local t = now()
 redis.call('SETRANGE', key, 16, struct.pack('>d', t))
 use(name)
 incr('hits', 1)
-return {'OK', string.sub(value, HEADER + 1), m, cr, t}
+return {'OK', redis.call('GETRANGE', key, HEADER, -1), m, cr, t}
 """
 )
 
