@@ -293,6 +293,23 @@ POST_RULE = (
     " no storage that keeps the upload could, and the row gives the keeping floor's own ratio"
     " instead of a verdict."
 )
+#: The server whose view answers GETs with the very headers ours sends, from constant bytes:
+#: the least a view that answers as ours does costs. The GET goal applies only where it
+#: reaches the target.
+SAME_FLOOR = "http-floor-same"
+GET_RULE = (
+    "A runserver GET goal (ours >= 1.0x the HTTP floor, whose view answers constant bytes with"
+    " two headers) applies at a client count only where the same-answer floor, a view that"
+    " answers constant bytes with the headers ours sends (eight for the served file), itself"
+    " reached 1.0x the HTTP floor in the same run: where it did not, no view that answers as"
+    " ours does could, and the row gives the same-answer floor's own ratio instead of a verdict."
+)
+#: Per method, the floor that decides whether a goal against the HTTP floor applies, and
+#: what its note calls it.
+APPLIES_WHERE = {
+    "GET": (SAME_FLOOR, "same-answer floor", "a view that answers ours' headers itself"),
+    "POST": (KEEPING_FLOOR, "keeping floor", "a view that keeps each body itself"),
+}
 #: The runserver goals against the HTTP floor, per method: (title, target).
 HTTP_FLOOR_TARGETS = {"GET": ("runserver GET 64 KiB", 1.0),
                       "POST": ("runserver POST 16 KiB upload", 0.95)}  # fmt: skip
@@ -368,7 +385,7 @@ def _checked_ratio(
 
 
 def _is_floor(row: dict[str, Any]) -> bool:
-    return row.get("backend") in (ROUND_TRIP_FLOOR, KEEPING_FLOOR, "http-floor")
+    return row.get("backend") in (ROUND_TRIP_FLOOR, KEEPING_FLOOR, SAME_FLOOR, "http-floor")
 
 
 def _sound(row: dict[str, Any]) -> dict[str, Any]:
@@ -403,8 +420,9 @@ def http_goals(doc: dict[str, Any]) -> list[Goal]:
     FileSystemStorage where the floor itself reaches that (:data:`FS_RULE`):
     where runserver's own work is most of a request (one client on a small
     machine), no storage can beat FileSystemStorage by more than a view that
-    does nothing at all does. The POST goal applies where the keeping floor
-    itself reaches it (:data:`POST_RULE`). Such a row has ``applies: false``
+    does nothing at all does. The GET goal applies where the same-answer floor
+    itself reaches it (:data:`GET_RULE`), the POST goal where the keeping floor
+    does (:data:`POST_RULE`). Such a row has ``applies: false``
     and no verdict (``met`` is None), with the floor's figure beside ours.
     """
     in_turn = ratios.interleaved(doc, http=True)
@@ -412,15 +430,12 @@ def http_goals(doc: dict[str, Any]) -> list[Goal]:
     for clients in doc["config"].get("clients", []):
         for method, (title, target) in HTTP_FLOOR_TARGETS.items():
             found = _http_ratio(doc, method, clients, "http-floor", in_turn)
-            keeping = beside = None
-            if method == "POST":
-                keeping = _floor_ratio(doc, KEEPING_FLOOR, method, clients, in_turn)
-                beside = _floor_ratio(doc, "ours", method, clients, in_turn, KEEPING_FLOOR)
+            floor, floor_name, floor_note = APPLIES_WHERE[method]
+            deciding = _floor_ratio(doc, floor, method, clients, in_turn)
+            beside = _floor_ratio(doc, "ours", method, clients, in_turn, floor)
             extra = _spread(found)
-            if keeping:
-                extra = _with_note(
-                    extra, f"a view that keeps each body itself {keeping.value:.2f}x"
-                )
+            if deciding:
+                extra = _with_note(extra, f"{floor_note} {deciding.value:.2f}x")
             extra = _with_note(extra, _storage_floor_note(doc, method, clients, in_turn))
             goal = _goal(
                 f"{title}, {_plural(clients, 'client')}: ours / http-floor",
@@ -428,7 +443,7 @@ def http_goals(doc: dict[str, Any]) -> list[Goal]:
                 id=f"http/{method}/http-floor/{clients}", kind="http", versus="http-floor",
                 scenario=method, clients=clients, target_ratio=target, **extra,
             )  # fmt: skip
-            goals.append(_judged_by(goal, keeping, "keeping floor", beside))
+            goals.append(_judged_by(goal, deciding, floor_name, beside))
         ceiling = ratios.ratio(
             _row(doc.get("http", []), backend="http-floor", method="GET", clients=clients),
             _row(doc.get("http", []), backend="fs", method="GET", clients=clients),
@@ -506,7 +521,7 @@ RULES_SPARE = (
     " lost writes stays failed."
 )
 #: Every rule that takes a goal's verdict away, as the report prints them.
-RULES = (FS_RULE, POST_RULE, SHARED_RULE)
+RULES = (FS_RULE, GET_RULE, POST_RULE, SHARED_RULE)
 
 
 def rules(doc: dict[str, Any]) -> list[str]:
@@ -516,7 +531,7 @@ def rules(doc: dict[str, Any]) -> list[str]:
     """
     shared = any(row["backend"] == SHARED for row in doc.get("api", []))
     found = [
-        *((FS_RULE, POST_RULE) if doc.get("http") else ()),
+        *((FS_RULE, GET_RULE, POST_RULE) if doc.get("http") else ()),
         *((SHARED_RULE,) if shared else ()),
     ]
     return [*found, RULES_SPARE] if found else []

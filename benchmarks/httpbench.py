@@ -43,6 +43,8 @@ MAX_VERIFIED = 3_000  # uploads read back per run
 QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 #: Servers whose uploads cannot be read back: they store nothing, or nothing served.
 UPLOAD_FLOORS = ("http-floor", "http-floor-kept", "storage-floor")
+#: Servers measured on GETs only: what their uploads would cost is another floor's figure.
+GET_ONLY = ("http-floor-same",)
 
 
 def free_port() -> int:
@@ -384,9 +386,10 @@ def post_run(port: int, clients: int, duration: float, rep: int, verify: bool) -
     return figures
 
 
-def http_order(backends: list[str], rep: int) -> list[str]:
-    """The order the backends are measured in at repetition *rep*: every other one reversed."""
-    return list(backends) if rep % 2 == 0 else list(backends)[::-1]
+def http_order(backends: list[str], rep: int, method: str = "GET") -> list[str]:
+    """The backends measured for *method* at repetition *rep*, in order: every other reversed."""
+    measured = [b for b in backends if method == "GET" or b not in GET_ONLY]
+    return measured if rep % 2 == 0 else measured[::-1]
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -421,7 +424,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         for method in ("GET", "POST"):
             for clients in clients_counts:
                 for rep in range(repeats):
-                    for backend in http_order(list(ports), rep):
+                    for backend in http_order(list(ports), rep, method):
                         port = ports[backend]
                         try:
                             if method == "GET":

@@ -25,6 +25,7 @@ HTTP_LABELS = {
     "http-floor": "floor: FileResponse(BytesIO(constant))",
     "http-floor-kept": "keeping floor: each upload kept in a dict",
     "storage-floor": "storage floor: a dict behind Django's save()",
+    "http-floor-same": "same-answer floor: ours' headers, constant bytes",
 }
 
 

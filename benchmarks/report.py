@@ -176,6 +176,8 @@ def http_tables(doc: dict[str, Any]) -> list[tuple[str, list[str], list[list[lis
                 ]
                 cells.append(_cell(index.get((backend, method, n)), refs, in_turn=in_turn))
             mine = [r for (b, m, _n), r in index.items() if (b, m) == (backend, method)]
+            if not mine and (backend, "-", 0) not in index:  # no error row either
+                continue  # a server not measured for this method (a GET-only floor)
             skipped = next((r.get("skipped") for r in mine if r.get("skipped")), None)
             cells.append([skipped or _faults(mine, http=True)])
             rows.append(cells)
@@ -769,6 +771,7 @@ PALETTE = {
     "floor": "#59a14f",
     "http-floor": "#59a14f",
     "http-floor-kept": "#b6d7a8",
+    "http-floor-same": "#8cd17d",
     "locked-floor": "#e17c05",
     "rtt-floor": "#e377c2",
     "storage-floor": "#9c755f",

@@ -46,8 +46,11 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 #: runserver's servers: ``http-floor-kept`` (a view that keeps each body in a ``dict``)
 #: decides whether the POST goal applies, and ``storage-floor`` (a ``dict`` behind Django's
-#: generic ``save()``) gives it the Storage API's own figure against the HTTP floor.
-HTTP_BACKENDS = ("ours", "django", "fs", "http-floor", "http-floor-kept", "storage-floor")
+#: generic ``save()``) gives it the Storage API's own figure against the HTTP floor;
+#: ``http-floor-same`` (ours' headers, constant bytes) decides whether the GET goal applies.
+HTTP_BACKENDS = (
+    "ours", "django", "fs", "http-floor", "http-floor-kept", "storage-floor", "http-floor-same",
+)  # fmt: skip
 HTTP_LABELS = {"GET": "runserver GET 64 KiB", "POST": "runserver POST 16 KiB upload"}
 
 

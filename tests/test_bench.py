@@ -6,6 +6,7 @@ that the harness works and that its correctness counters count.
 
 from __future__ import annotations
 
+import http.client
 import importlib
 import json
 import re
@@ -511,6 +512,38 @@ def test_a_floor_that_failed_requests_decides_nothing():
     assert (False, None, None) == (goal.met, goal.applies, goal.ceiling)
 
 
+def _same_doc(same_rate):
+    """One client reading: ours at 0.90x the HTTP floor, the same-answer floor at *same_rate*."""
+    return _get_doc(
+        _get_row("ours", [90.0] * 3),
+        _get_row("http-floor", [100.0] * 3),
+        _get_row("http-floor-same", [same_rate] * 3),
+    )
+
+
+def test_a_get_goal_does_not_apply_where_a_view_that_answers_ours_headers_is_under_it():
+    """Eight headers cost runserver more than two: at 0.92x, no view answering as ours does wins."""
+    goal = _http_goal(_same_doc(92.0), "http/GET/http-floor/1")
+    assert (0.9, None, False) == (goal.value, goal.met, goal.applies)
+    assert (0.92, "same-answer floor") == (goal.ceiling, goal.ceiling_of)
+    assert goal.measured == (
+        "0.90x (per round 0.90x-0.90x; a view that answers ours' headers itself 0.92x): does not"
+        " apply, the same-answer floor itself is under 1x (ours 0.98x the same-answer floor)"
+    )
+
+
+def test_a_get_goal_applies_where_a_view_that_answers_ours_headers_reaches_it():
+    goal = _http_goal(_same_doc(101.0), "http/GET/http-floor/1")
+    assert (0.9, False, None, 1.01) == (goal.value, goal.met, goal.applies, goal.ceiling)
+
+
+def test_a_same_answer_floor_that_failed_requests_decides_nothing():
+    doc = _same_doc(92.0)
+    doc["http"][2]["wrong"] = 1
+    goal = _http_goal(doc, "http/GET/http-floor/1")
+    assert (False, None, None) == (goal.met, goal.applies, goal.ceiling)
+
+
 def test_a_get_goal_gives_the_floor_s_own_view_on_a_second_server_beside_ours():
     """storage-floor answers GETs with the floor's view: how far two such servers drift apart."""
     doc = _get_doc(
@@ -792,3 +825,32 @@ def test_a_write_that_overlapped_the_version_read_does_not_make_it_stale():
 def test_versions_made_by_different_processes_never_collide():
     made = {procs.version_number(count, slot) for count in range(1, 100) for slot in range(5)}
     assert 99 * 5 == len(made)
+
+
+def _answer_headers(port, url):
+    connection = http.client.HTTPConnection(httpbench.HOST, port, timeout=10)
+    try:
+        connection.request("GET", url)
+        answer = connection.getresponse()
+        answer.read()
+        return answer.status, {name.lower(): value for name, value in answer.getheaders()}
+    finally:
+        connection.close()
+
+
+def test_the_same_answer_floor_answers_with_the_headers_ours_sends(tmp_path):
+    """Its GETs cost what ours' answer costs runserver: the same headers, values as long."""
+    answers = {}
+    for backend in ("ours", "http-floor-same"):
+        scratch = tmp_path / backend
+        scratch.mkdir()
+        with httpbench.runserver(backend, scratch, 1024) as port:
+            answers[backend] = _answer_headers(port, "/media/" + httpbench.FILE_NAME)
+    (ours_status, ours), (floor_status, floor) = answers["ours"], answers["http-floor-same"]
+
+    assert (200, 200) == (ours_status, floor_status)
+    assert sorted(ours) == sorted(floor)
+    assert {name: len(value) for name, value in ours.items() if name not in ("date", "etag")} == {
+        name: len(value) for name, value in floor.items() if name not in ("date", "etag")
+    }
+    assert abs(len(ours["etag"]) - len(floor["etag"])) <= 2  # hex digits of a version and a time

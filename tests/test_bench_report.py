@@ -161,7 +161,8 @@ def test_markdown_puts_the_summary_figure_first_and_the_panels_last(doc):
     order = ["(s.png)", "**goals, in short**", *goals.rules(doc), report.DETAILS_MARK, "Command:",
              "**goals**", "(d.png)"]  # fmt: skip
     assert order == sorted(order, key=text.index)
-    assert goals.POST_RULE in text  # a run over runserver
+    assert goals.GET_RULE in text  # a run over runserver
+    assert goals.POST_RULE in text
     assert goals.SHARED_RULE not in text  # without the shared engine
     assert text.index(goals.RULES_SPARE) > text.index(goals.POST_RULE)
 

@@ -7,4 +7,6 @@ behind the same generic view), ``fs`` (``FileSystemStorage`` behind
 Two upload floors serve GETs as ``http-floor`` does: ``http-floor-kept``
 keeps each upload's body in a dict (the least an upload that is kept costs),
 and ``storage-floor`` saves it into a dict behind Django's Storage API.
+``http-floor-same`` answers GETs with the very headers ours sends, from constant
+bytes (the least a view that answers as ours does costs); it is not sent uploads.
 """

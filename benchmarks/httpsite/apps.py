@@ -12,7 +12,12 @@ class BenchSiteConfig(AppConfig):
 
     def ready(self) -> None:
         """Save the served file; touching the storage here also builds it once, race-free."""
-        if settings.BENCH_BACKEND in ("http-floor", "http-floor-kept", "storage-floor"):
+        if settings.BENCH_BACKEND in (
+            "http-floor",
+            "http-floor-kept",
+            "storage-floor",
+            "http-floor-same",
+        ):
             return
         from django.core.files.base import ContentFile
         from django.core.files.storage import default_storage

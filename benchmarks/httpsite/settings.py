@@ -26,6 +26,8 @@ _DEFAULT_STORAGE = {
     # (its generic save()). Both answer GETs with the floor's view.
     "http-floor-kept": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "storage-floor": {"BACKEND": "benchmarks.floors.FloorStorage"},
+    # A view that answers GETs with ours' headers from constant bytes (measured on GETs only).
+    "http-floor-same": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
 }
 STORAGES = {
     "default": _DEFAULT_STORAGE[BENCH_BACKEND],

@@ -12,6 +12,8 @@ def _media_view() -> tuple[Any, dict[str, Any]]:
     backend = settings.BENCH_BACKEND
     if backend in ("http-floor", "http-floor-kept", "storage-floor"):
         return views.floor, {}
+    if backend == "http-floor-same":
+        return views.same_answer, {}
     if backend == "fs":
         from django.views.static import serve
 

@@ -1,4 +1,4 @@
-"""The views of the benchmark site: the HTTP floor, and uploads into the chosen storage."""
+"""The views of the benchmark site: the HTTP floors, and uploads into the chosen storage."""
 
 import io
 
@@ -13,11 +13,28 @@ from benchmarks.content import make_content
 CONSTANT = make_content("media/" + settings.BENCH_FILE_NAME, 1, settings.BENCH_FILE_SIZE)
 #: The uploads ``http-floor-kept`` keeps: a dict, no storage (unlocked: one store per request).
 KEPT: dict[str, bytes] = {}
+#: What ``http-floor-same`` answers with: the headers ``inmemorystorage.views.serve`` sends for
+#: the served file (the same names, values of the same lengths), set as ours sets them.
+SAME_HEADERS = {
+    "Content-Type": "application/octet-stream",
+    "Content-Length": str(len(CONSTANT)),
+    "Accept-Ranges": "bytes",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+    "ETag": '"18eeceb3d02847ba-10000-661ffaaf5ccdf"',
+    "Last-Modified": "Sun, 06 Dec 2026 23:42:53 GMT",
+    "Content-Security-Policy": "sandbox",
+}
 
 
 def floor(request: HttpRequest, path: str) -> FileResponse:
     """The fastest runserver can answer: constant bytes, no storage at all."""
     return FileResponse(io.BytesIO(CONSTANT))
+
+
+def same_answer(request: HttpRequest, path: str) -> HttpResponse:
+    """The floor of a view that answers ours' headers: the same answer from constant bytes."""
+    return HttpResponse(CONSTANT, headers=SAME_HEADERS)
 
 
 def upload(request: HttpRequest) -> HttpResponse:
