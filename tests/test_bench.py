@@ -461,86 +461,78 @@ def test_a_post_upload_goal_gives_the_storage_api_s_own_figure_beside_ours():
     assert "per round 0.90x-0.90x; a dict behind Django's Storage API itself 0.87x" == goal.note
 
 
-def _post_doc(kept_rate):
-    """One client posting: ours at 0.90x the HTTP floor, and the keeping floor at *kept_rate*."""
+#: The floor that decides whether each method's goal against the HTTP floor applies.
+DECIDING_FLOORS = {"GET": "http-floor-same", "POST": "http-floor-kept"}
+
+
+def _floor_doc(method, floor_rate):
+    """One client: ours at 0.90x the HTTP floor, *method*'s deciding floor at *floor_rate*."""
     return _get_doc(
         *(
-            _get_row(backend, [rate] * 3) | {"method": "POST"}
+            _get_row(backend, [rate] * 3) | {"method": method}
             for backend, rate in (
                 ("ours", 90.0),
                 ("http-floor", 100.0),
-                ("http-floor-kept", kept_rate),
+                (DECIDING_FLOORS[method], floor_rate),
             )
         )
     )
 
 
-def test_a_post_goal_does_not_apply_where_a_view_that_keeps_each_body_is_itself_under_it():
-    """Keeping 16 KiB costs fresh memory: at 0.93x, no storage that keeps it reaches 0.95x."""
-    goal = _http_goal(_post_doc(93.0), "http/POST/http-floor/1")
+@pytest.mark.parametrize(
+    ("method", "floor_rate", "measured"),
+    [
+        pytest.param(
+            "POST", 93.0,
+            "0.90x (per round 0.90x-0.90x; a view that keeps each body itself 0.93x): does not"
+            " apply, the keeping floor itself is under 0.95x (ours 0.97x the keeping floor)",
+            id="keeping 16 KiB costs fresh memory",
+        ),
+        pytest.param(
+            "GET", 92.0,
+            "0.90x (per round 0.90x-0.90x; a view that answers ours' headers itself 0.92x): does"
+            " not apply, the same-answer floor itself is under 1x (ours 0.98x the same-answer"
+            " floor)",
+            id="eight headers cost runserver more than two",
+        ),
+    ],
+)  # fmt: skip
+def test_a_goal_does_not_apply_where_the_floor_that_bounds_it_is_itself_under_it(
+    method, floor_rate, measured
+):
+    """No store that keeps an upload, no view that answers as ours does, beats its floor."""
+    goal = _http_goal(_floor_doc(method, floor_rate), f"http/{method}/http-floor/1")
     assert (0.9, None, False) == (goal.value, goal.met, goal.applies)
-    assert (0.93, "keeping floor") == (goal.ceiling, goal.ceiling_of)
-    assert goal.measured == (
-        "0.90x (per round 0.90x-0.90x; a view that keeps each body itself 0.93x): "
-        "does not apply, the keeping floor itself is under 0.95x (ours 0.97x the keeping floor)"
-    )
+    assert floor_rate / 100 == goal.ceiling
+    assert measured == goal.measured
 
 
-def test_a_post_goal_applies_where_a_view_that_keeps_each_body_reaches_it():
-    goal = _http_goal(_post_doc(97.0), "http/POST/http-floor/1")
-    assert (0.9, False, None, 0.97) == (goal.value, goal.met, goal.applies, goal.ceiling)
+@pytest.mark.parametrize(("method", "floor_rate"), [("POST", 97.0), ("GET", 101.0)])
+def test_a_goal_applies_where_the_floor_that_bounds_it_reaches_it(method, floor_rate):
+    goal = _http_goal(_floor_doc(method, floor_rate), f"http/{method}/http-floor/1")
+    assert (0.9, False, None) == (goal.value, goal.met, goal.applies)
+    assert floor_rate / 100 == goal.ceiling
 
 
 def test_the_keeping_floor_is_compared_with_the_target_as_it_is_shown():
     """0.9449x shows as 0.94x and rules the goal out; 0.9451x shows as 0.95x and does not."""
-    assert False is _http_goal(_post_doc(94.49), "http/POST/http-floor/1").applies
-    assert None is _http_goal(_post_doc(94.51), "http/POST/http-floor/1").applies
+    assert False is _http_goal(_floor_doc("POST", 94.49), "http/POST/http-floor/1").applies
+    assert None is _http_goal(_floor_doc("POST", 94.51), "http/POST/http-floor/1").applies
 
 
 def test_a_goal_met_stays_met_where_its_floor_is_under_the_target():
     """Two servers of one view drift apart by a few percent: ours may pass a floor that misses."""
-    doc = _post_doc(93.0)
+    doc = _floor_doc("POST", 93.0)
     doc["http"][0] |= {"rates": [96.0] * 3, "median": 96.0}
     goal = _http_goal(doc, "http/POST/http-floor/1")
     assert (0.96, True, None, 0.93) == (goal.value, goal.met, goal.applies, goal.ceiling)
 
 
-def test_a_floor_that_failed_requests_decides_nothing():
-    doc = _post_doc(93.0)
-    doc["http"][2]["errors"] = 3
-    goal = _http_goal(doc, "http/POST/http-floor/1")
-    assert (False, None, None) == (goal.met, goal.applies, goal.ceiling)
-
-
-def _same_doc(same_rate):
-    """One client reading: ours at 0.90x the HTTP floor, the same-answer floor at *same_rate*."""
-    return _get_doc(
-        _get_row("ours", [90.0] * 3),
-        _get_row("http-floor", [100.0] * 3),
-        _get_row("http-floor-same", [same_rate] * 3),
-    )
-
-
-def test_a_get_goal_does_not_apply_where_a_view_that_answers_ours_headers_is_under_it():
-    """Eight headers cost runserver more than two: at 0.92x, no view answering as ours does wins."""
-    goal = _http_goal(_same_doc(92.0), "http/GET/http-floor/1")
-    assert (0.9, None, False) == (goal.value, goal.met, goal.applies)
-    assert (0.92, "same-answer floor") == (goal.ceiling, goal.ceiling_of)
-    assert goal.measured == (
-        "0.90x (per round 0.90x-0.90x; a view that answers ours' headers itself 0.92x): does not"
-        " apply, the same-answer floor itself is under 1x (ours 0.98x the same-answer floor)"
-    )
-
-
-def test_a_get_goal_applies_where_a_view_that_answers_ours_headers_reaches_it():
-    goal = _http_goal(_same_doc(101.0), "http/GET/http-floor/1")
-    assert (0.9, False, None, 1.01) == (goal.value, goal.met, goal.applies, goal.ceiling)
-
-
-def test_a_same_answer_floor_that_failed_requests_decides_nothing():
-    doc = _same_doc(92.0)
-    doc["http"][2]["wrong"] = 1
-    goal = _http_goal(doc, "http/GET/http-floor/1")
+@pytest.mark.parametrize(("method", "fault"), [("POST", "errors"), ("GET", "wrong")])
+def test_a_floor_that_failed_requests_decides_nothing(method, fault):
+    doc = _floor_doc(method, 92.0)
+    doc["http"][2][fault] = 3
+    goal = _http_goal(doc, f"http/{method}/http-floor/1")
     assert (False, None, None) == (goal.met, goal.applies, goal.ceiling)
 
 
