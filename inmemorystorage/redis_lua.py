@@ -333,21 +333,20 @@ local ancestors = ancestors_of(name)
 local missing = {}
 local keep = {}
 for _, a in ipairs(ancestors) do
-  -- A directory is never also a file, and nothing is below a missing directory: one
-  -- EXISTS an ancestor while the directories exist, none after the first that does not.
-  if #missing > 0 or redis.call('EXISTS', P .. 'd:' .. a) == 0 then
-    if #missing == 0 and redis.call('EXISTS', P .. 'f:' .. a) == 1 then return {'ENOTDIR', a} end
+  -- A directory is never also a file: one EXISTS an ancestor where the directory exists.
+  if redis.call('EXISTS', P .. 'd:' .. a) == 0 then
+    if redis.call('EXISTS', P .. 'f:' .. a) == 1 then return {'ENOTDIR', a} end
     table.insert(missing, a)
   end
   keep[a] = true
 end
 local exists = redis.call('EXISTS', key) == 1
 if exists and exclusive then return {'EEXIST', name} end
--- The counters this script reads, in one call; records exist only where rb is above 0.
+-- The counters this script reads, in one call.
 local meta = redis.call('HMGET', META, 'clock', 'fb', 'db', 'rb', 'use')
 local clock, fb, db = tonumber(meta[1] or '0'), tonumber(meta[2] or '0'), tonumber(meta[3] or '0')
 local rb, uses = tonumber(meta[4] or '0'), tonumber(meta[5] or '0')
-if avoid_evicted and not exists and rb > 0 and redis.call('HEXISTS', P .. 'ev', name) == 1 then
+if avoid_evicted and not exists and redis.call('HEXISTS', P .. 'ev', name) == 1 then
   return {'EVICTED', name, redis.call('HGET', P .. 'ev', name)}
 end
 local charge = #value - HEADER + #name + FILE_OVERHEAD
@@ -373,16 +372,16 @@ if settled then
                             stamp)
   if refused then return refused end
 end
--- The root exists wherever a directory does (it goes only with everything, in CLEAR).
-if #missing == #ancestors then ensure_root(stamp) end
+ensure_root(stamp)
 make_dirs(missing, stamp)
 local created = stamp
 if exists then
   local _, old_created = file_times(key)
-  created = old_created
+  created = old_created or stamp  -- a value too short for a header (made by hand): new
 end
+local header = struct.pack('>ddd', stamp, created, stamp)  -- before the SET: nothing fails after
 redis.call('SET', key, value)
-redis.call('SETRANGE', key, 0, struct.pack('>ddd', stamp, created, stamp))
+redis.call('SETRANGE', key, 0, header)
 if not exists then redis.call('HSET', P .. 'ls:' .. parent(name), base(name), 'f') end
 touch_dir(parent(name), stamp)
 if settled then
@@ -393,10 +392,8 @@ else
   redis.call('HSET', META, 'clock', int(stamp), 'fb', int(fb + charge - freed), 'use', int(uses))
   redis.call('ZADD', LRU, int(uses), name)
 end
-if settled or rb > 0 then
-  forget_record(name)
-  trim_records(max_bytes)
-end
+forget_record(name)
+if settled or rb > 0 then trim_records(max_bytes) end  -- records are charged to rb
 local answer = {'OK', stamp}
 for _, item in ipairs(evicted) do table.insert(answer, item) end
 return answer

@@ -51,6 +51,7 @@ import os
 import socket
 import threading
 import time
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from . import redis_lua
@@ -73,7 +74,7 @@ from .engine import (
     drop_least_recent,
 )
 from .exceptions import EngineUnavailable, InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
-from .redis_lane import ScriptLane, evalsha, joined, packed_arguments
+from .redis_lane import NotSent, ScriptLane, evalsha, joined, packed_arguments
 from .refusals import batch_label, full_detail, needs, taken_by
 from .tree import canonical_name, is_a_directory
 
@@ -141,7 +142,7 @@ def lane_for(client: Any) -> ScriptLane | None:
 
     ``None`` for a cluster client, which has no one pool: redis-py's path serves it.
     """
-    if not hasattr(client, "connection_pool"):
+    if getattr(client, "connection_pool", None) is None:
         return None
     with _clients_lock:
         kept = _lanes.get(id(client))
@@ -213,7 +214,9 @@ class RedisStore(WritesThroughPut):
             name: client.register_script(getattr(redis_lua, name)) for name in redis_lua.__all__
         }
         self._shas = {name: script.sha.encode() for name, script in self._scripts.items()}
-        self._lane = lane_for(client)
+        # A URL that bounds the client's connections keeps every request within the bound.
+        bounded = "max_connections" in urllib.parse.parse_qs(urllib.parse.urlsplit(self.url).query)
+        self._lane = None if bounded else lane_for(client)
         self._client = client
 
     @property
@@ -239,11 +242,15 @@ class RedisStore(WritesThroughPut):
         return self._call(script, *args)
 
     def _call(self, script: str, *args: object) -> list[Any]:
-        """Run *script* on the lane; where that fails, through redis-py, which decides as before.
+        """Run *script* on the lane; where it could not run there, through redis-py.
 
-        A server that lost the script (``NOSCRIPT``) or a connection that
-        failed is no error of its own: redis-py's script object loads the script
-        again, and its client retries under its retry policy. Any other error
+        A request that never reached the server (:class:`~.redis_lane.NotSent`)
+        or a server that lost the script (``NOSCRIPT``: restarted or flushed,
+        so every script is loaded again and the next call checks for a
+        restart) goes through redis-py's script object, under the client's
+        retry policy.
+        A connection that fails after the request was sent raises (the script
+        may or may not have run): it is never sent twice. Any other error
         answer is the script's, and raised as it is.
         """
         import redis.exceptions  # noqa: PLC0415  # imported with the client, by client_for()
@@ -253,12 +260,14 @@ class RedisStore(WritesThroughPut):
             if lane is not None:
                 try:
                     return lane.send(evalsha(self._shas[script], self._fixed, args))
-                except (
-                    redis.exceptions.NoScriptError,
-                    redis.exceptions.ConnectionError,
-                    redis.exceptions.TimeoutError,
-                ):
+                except NotSent:
                     pass
+                except redis.exceptions.NoScriptError:
+                    # A server restarted or flushed: the next call checks which, and every
+                    # script is loaded now rather than after a NOSCRIPT of its own.
+                    self._counted = False
+                    for loaded in self._scripts.values():
+                        self._client.script_load(loaded.script)
             keys, arguments = [self._prefix + b"meta"], [*self._head, *map(joined, args)]
             return self._scripts[script](keys=keys, args=arguments)
 

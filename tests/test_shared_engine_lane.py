@@ -9,6 +9,7 @@ a forked process never speaks on its parent's sockets. Real servers, never mocks
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import uuid
@@ -18,6 +19,7 @@ import redis
 from django.core.files.base import ContentFile
 
 from inmemorystorage import InMemoryStorage
+from inmemorystorage.exceptions import EngineUnavailable
 from inmemorystorage.redis_lane import evalsha, joined, packed_arguments
 
 pytestmark = pytest.mark.usefixtures("forget_shared_stores")
@@ -124,6 +126,54 @@ def test_a_forked_process_never_speaks_on_its_parents_connections(clean_redis):
     assert [] == wrong
     assert 0 == os.waitstatus_to_exitcode(status)
     assert b"child:0" * 9 == storage.open("child/f0.txt").read()
+
+
+def test_a_url_that_bounds_the_connections_keeps_every_request_within_the_bound(clean_redis):
+    url, name = named_url(clean_redis)
+    storage = InMemoryStorage(server=f"{url}&max_connections=2", namespace="lane")
+    start = threading.Barrier(THREADS)
+
+    def work(index: int) -> None:
+        start.wait()
+        for call in range(20):
+            with contextlib.suppress(EngineUnavailable):  # the pool's bound refused a connection
+                storage.save(f"t{index}/f{call}.txt", ContentFile(b"x"))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert 1 <= connections_named(clean_redis, name) <= 2
+
+
+def test_a_write_whose_answer_is_lost_is_never_sent_again(clean_redis):
+    """The server took the request and did not answer in time: the caller hears so, once.
+
+    The server holds every write from the start, and lets them go 1.5 timeouts
+    later: a save sent again after the first timeout would then run, and a
+    save that the caller was told failed would be there.
+    """
+    url, _name = named_url(clean_redis)
+    timeout = 0.3
+    storage = InMemoryStorage(server=f"{url}&socket_timeout={timeout}", namespace="lane")
+    storage.save("warm.txt", ContentFile(b"w"))  # the scripts loaded (after a NOSCRIPT)...
+    assert b"w" == storage.open("warm.txt").read()  # ...and the check for a restart done
+    admin = redis.Redis.from_url(clean_redis)
+
+    admin.client_pause(10_000, all=False)  # writes wait: the request is taken, not answered
+    release = threading.Timer(1.5 * timeout, admin.client_unpause)
+    release.start()
+    try:
+        with pytest.raises(EngineUnavailable):
+            storage.save("late.txt", ContentFile(b"late"))
+    finally:
+        release.join()
+        admin.client_unpause()
+
+    # The request went with its connection, closed at the timeout: it never ran.
+    assert ["warm.txt"] == storage.listdir("")[1]
 
 
 @pytest.mark.parametrize(

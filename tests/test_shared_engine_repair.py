@@ -120,6 +120,16 @@ def test_a_name_no_store_could_make_is_removed_not_listed(clean_redis, name):
     assert ([], ["kept.txt"]) == storage.listdir("")
 
 
+def test_a_file_value_too_short_for_its_header_is_replaced_whole(clean_redis):
+    """A value made by hand, shorter than a file's times: a save over it writes a whole file."""
+    storage = saved(clean_redis, {"a.txt": b"old"}, allow_overwrite=True)
+    redis.Redis.from_url(clean_redis).set(PREFIX + b"f:a.txt", b"abc")
+
+    assert "a.txt" == storage.save("a.txt", ContentFile(b"new"))
+    assert b"new" == storage.open("a.txt").read()
+    assert storage.get_created_time("a.txt") == storage.get_modified_time("a.txt")
+
+
 def test_a_new_process_counts_again_only_where_the_server_has_restarted(clean_redis):
     """Within one run of the server, a process start costs no walk of the namespace."""
     saved(clean_redis, {"a.txt": b"a" * 100})
