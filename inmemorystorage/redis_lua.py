@@ -92,8 +92,13 @@ local function now()
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 
+-- The next publication's stamp: now, or just after the last one (clock) if the clock went back.
+local function stamp_after(clock)
+  return math.max(now(), clock + 1)
+end
+
 local function next_stamp()
-  local stamp = math.max(now(), num(META, 'clock') + 1)
+  local stamp = stamp_after(num(META, 'clock'))
   redis.call('HSET', META, 'clock', int(stamp))
   return stamp
 end
@@ -152,10 +157,14 @@ local function remember(name, size, stamp)
   end
 end
 
--- How far past max_bytes holding extra more bytes would go; records count up to their share.
+-- How far past max_bytes the counters fb, db and rb, with extra more bytes, would go;
+-- records count up to their share.
+local function excess(fb, db, rb, max_bytes, extra)
+  return fb + db + math.min(rb, math.floor(max_bytes / RECORD_SHARE)) + extra - max_bytes
+end
+
 local function overflow(max_bytes, extra)
-  local reserved = math.min(num(META, 'rb'), math.floor(max_bytes / RECORD_SHARE))
-  return num(META, 'fb') + num(META, 'db') + reserved + extra - max_bytes
+  return excess(num(META, 'fb'), num(META, 'db'), num(META, 'rb'), max_bytes, extra)
 end
 
 local function trim_records(max_bytes)
@@ -355,10 +364,9 @@ for _, d in ipairs(missing) do needed = needed + #d + DIR_OVERHEAD end
 local freed = 0
 if exists then freed = file_size(key) + #name + FILE_OVERHEAD end
 local evicted = {}
-local stamp = math.max(now(), clock + 1)
--- overflow(), from the counters in hand: the common save reads META once and writes it once.
-local settled = max_bytes >= 0 and fb + db + math.min(rb, math.floor(max_bytes / RECORD_SHARE))
-  + needed - freed - max_bytes > 0
+local stamp = stamp_after(clock)
+-- From the counters in hand: the common save reads META once and writes it once.
+local settled = max_bytes >= 0 and excess(fb, db, rb, max_bytes, needed - freed) > 0
 if settled then
   redis.call('HSET', META, 'clock', int(stamp))
   local kept = 0
