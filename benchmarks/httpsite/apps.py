@@ -12,12 +12,7 @@ class BenchSiteConfig(AppConfig):
 
     def ready(self) -> None:
         """Save the served file; touching the storage here also builds it once, race-free."""
-        if settings.BENCH_BACKEND in (
-            "http-floor",
-            "http-floor-kept",
-            "storage-floor",
-            "http-floor-same",
-        ):
+        if settings.BENCH_BACKEND in settings.BENCH_FLOORS:
             return
         from django.core.files.base import ContentFile
         from django.core.files.storage import default_storage

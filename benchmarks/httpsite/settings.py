@@ -29,6 +29,8 @@ _DEFAULT_STORAGE = {
     # A view that answers GETs with ours' headers from constant bytes (measured on GETs only).
     "http-floor-same": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
 }
+#: The servers whose GETs answer constant bytes: no file is stored for them to serve.
+BENCH_FLOORS = ("http-floor", "http-floor-kept", "storage-floor", "http-floor-same")
 STORAGES = {
     "default": _DEFAULT_STORAGE[BENCH_BACKEND],
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
