@@ -7,7 +7,7 @@ import platform
 import pytest
 
 from inmemorystorage import allocator, store
-from inmemorystorage.store import RELEASE_AFTER_BYTES, Store
+from inmemorystorage.store import RELEASE_AFTER_BYTES, RELEASE_FRACTION, Store
 
 
 @pytest.fixture
@@ -18,16 +18,16 @@ def releases(monkeypatch):
     return calls
 
 
-def test_freeing_a_quarter_of_the_budget_releases_memory_each_time(releases):
-    """Evictions release memory once per max_bytes / 4 of content they free."""
-    budget = 8 * RELEASE_AFTER_BYTES
+def test_freeing_an_eighth_of_the_budget_releases_memory_each_time(releases):
+    """Evictions release memory once per max_bytes / 8 of content they free."""
+    budget = 2 * RELEASE_FRACTION * RELEASE_AFTER_BYTES
     bounded = Store(max_bytes=budget)
     chunk = b"x" * (RELEASE_AFTER_BYTES // 2)
-    for number in range(40):
+    for number in range(80):
         bounded.write(f"f{number}", chunk)
     freed = bounded.stats().evictions * len(chunk)
-    assert freed >= budget  # the premise: several quarters were freed
-    assert freed // (budget // 4) == len(releases)
+    assert freed >= budget  # the premise: several eighths were freed
+    assert freed // (budget // RELEASE_FRACTION) == len(releases)
 
 
 def test_deletes_and_replacements_count_as_freed(releases):
