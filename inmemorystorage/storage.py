@@ -548,7 +548,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         Raises:
             SuspiciousFileOperation: an absolute name outside ``location``.
         """
-        if isinstance(name, os.PathLike):
+        if type(name) is not str and isinstance(name, os.PathLike):  # str spares the ABC check
             name = os.fspath(name)
         if isinstance(name, str) and os.path.isabs(name):
             try:

@@ -310,9 +310,15 @@ class Store(WritesThroughPut):
         counted as :meth:`read` counts it, queued to be applied later.
         """
         name = canonical_name(path)
-        with self._lock:
+        lock = self._lock
+        mutex = lock.mutex
+        if not mutex.acquire(NO_WAIT):  # the usual case spares the polite wait a call
+            lock.acquire()
+        try:
             content = self._held_content(name)
             stamp = self._stamp_of(name)
+        finally:
+            mutex.release()
         reads = self.pending_reads
         reads.append((name, self.read_clock()))
         if len(reads) >= READS_BEFORE_DRAIN and not self.taking_in:

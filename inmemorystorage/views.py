@@ -35,6 +35,7 @@ import os
 import re
 import time
 from http import HTTPStatus
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import attrs
@@ -53,7 +54,7 @@ from django.views.decorators.http import require_safe
 from .storage import InMemoryStorage
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
     from typing import Any
 
     from django.core.files.storage import Storage
@@ -63,7 +64,9 @@ __all__ = ["ACTIVE_CONTENT_SETTING", "serve"]
 
 #: The setting that, set to True, serves uploads without the sandbox (False by default).
 ACTIVE_CONTENT_SETTING = "INMEMORYSTORAGE_SERVE_ACTIVE_CONTENT"
-#: What every response of the view carries: the document runs no script, in an origin of its own.
+#: The header that keeps an active file from running script on the site's origin, and its value:
+#: the document runs no script, in an origin of its own.
+_POLICY = "Content-Security-Policy"
 _SANDBOX = "sandbox"
 #: Types a browser shows as data, never as a document that runs script: not sandboxed.
 _PASSIVE_TYPES = frozenset({"text/plain", "text/csv", "application/json", "application/pdf"})
@@ -134,11 +137,9 @@ def serve(
     """
     if storage is None or isinstance(storage, str):
         storage = storages[storage or "default"]
-    response = _answer(request, path, storage)
-    # A 304 keeps the headers RFC 9110 lists; the browser keeps the policy of the 200 it updates.
-    if response.status_code != HTTPStatus.NOT_MODIFIED and _sandboxed(path):
-        response.headers["Content-Security-Policy"] = _SANDBOX
-    return response
+    # Every answer built here from the file's headers (_whole) carries its policy; a 304
+    # keeps the headers RFC 9110 lists, and the browser keeps the policy of the 200 it updates.
+    return _answer(request, path, storage)
 
 
 def _answer(request: HttpRequest, path: str, storage: Storage) -> HttpResponseBase:
@@ -152,7 +153,7 @@ def _answer(request: HttpRequest, path: str, storage: Storage) -> HttpResponseBa
             evicted = _evicted(storage, path)
             if evicted is not None:
                 if settings.DEBUG:
-                    return _evicted_response(request, evicted)
+                    return _with_policy(_evicted_response(request, evicted), path)
                 raise Http404(" ".join(evicted)) from exc
         raise _not_found(path, exc) from exc
     except OSError as exc:
@@ -180,6 +181,13 @@ def _sandboxed(path: str) -> bool:
     return _file_type(path)[1] and not _serves_active_content()
 
 
+def _with_policy(response: HttpResponseBase, path: str) -> HttpResponseBase:
+    """*response*, sandboxed if *path*'s answers are (for answers not built by :func:`_whole`)."""
+    if _sandboxed(path):
+        response.headers[_POLICY] = _SANDBOX
+    return response
+
+
 @functools.cache
 def _serves_active_content() -> bool:
     """The setting, read once: a missing setting is slow to look up on every request."""
@@ -191,8 +199,10 @@ def _forget_settings(*, setting: str, **_kwargs: object) -> None:
     """Read a setting again once it changed (``override_settings``, the ``settings`` fixture)."""
     if setting == ACTIVE_CONTENT_SETTING:
         _serves_active_content.cache_clear()
+        _remembered_headers.cache_clear()
     elif setting == "DEFAULT_CHARSET":
         _name_type.cache_clear()
+        _remembered_headers.cache_clear()
 
 
 def _evicted(storage: InMemoryStorage, path: str) -> tuple[str, str] | None:
@@ -250,18 +260,16 @@ def _serve_snapshot(request: HttpRequest, path: str, storage: InMemoryStorage) -
     """Serve from one snapshot: the body is the very bytes the headers describe."""
     content, version, modified = storage._read_versioned(path)  # noqa: SLF001  # for this view
     size = len(content)
-    # The version changes with every publication, even within one clock tick;
-    # size and modified time keep the tag unique across process restarts.
-    etag = f'"{version:x}-{size:x}-{round(modified * 1_000_000):x}"'
-    response = _whole(path, size, etag, modified)
+    headers = _version_headers(path, size, version, modified)
+    etag = headers["ETag"]
+    # The body, for a GET: HttpResponse keeps these bytes as they are, without a copy.
+    response = HttpResponse(content if request.method == "GET" else b"", headers=headers)
     if (answer := _precondition(request, response, etag, modified)) is not None:
         return answer
     if request.method == "HEAD":
         return response
     byte_range = _requested_range(request, size, etag)
     if byte_range is None:
-        # The whole file: HttpResponse keeps these bytes as they are, without a copy.
-        response.content = content
         return response
     if byte_range is _UNSATISFIABLE:
         return _unsatisfiable(response, size)
@@ -332,6 +340,8 @@ def _precondition(
         return None
     if answer.status_code == HTTPStatus.NOT_MODIFIED:
         answer.headers["Content-Length"] = whole.headers["Content-Length"]
+    elif _POLICY in whole:  # a 412: the file's policy, as every answer but a 304 has it
+        answer.headers[_POLICY] = whole.headers[_POLICY]
     return answer
 
 
@@ -380,19 +390,49 @@ class _Window:
 
 def _whole(path: str, size: int, etag: str | None, modified: float | None) -> HttpResponse:
     """A whole-file answer with every header, its body not yet set."""
-    response = HttpResponse(content_type=_file_type(path)[0])
-    headers = response.headers
-    headers["Content-Length"] = str(size)
-    headers["Accept-Ranges"] = "bytes"
-    headers["X-Content-Type-Options"] = "nosniff"
-    # Files change often during development: let the browser cache them, but
-    # ask it to revalidate each time (a cheap 304 when nothing changed).
-    headers["Cache-Control"] = "no-cache"
+    return HttpResponse(headers=_headers(path, size, etag, modified))
+
+
+def _version_headers(path: str, size: int, version: int, modified: float) -> Mapping[str, str]:
+    """The headers of one version of a stored file, remembered (read-only) for the next GET.
+
+    On runserver each step of a request runs on cold caches, and each costs
+    several times what it does in a loop: answering a file's next GET from
+    the headers made for its first brings a GET close to a view that answers
+    constant bytes (``nox -s bench``: the same-answer floor). A new version
+    gets new headers; a name longer than the view's cache takes no room in it.
+    """
+    if len(path) > _CACHED_NAME_CHARS:
+        return _remembered_headers.__wrapped__(path, size, version, modified)
+    return _remembered_headers(path, size, version, modified)
+
+
+@functools.lru_cache(maxsize=256)
+def _remembered_headers(path: str, size: int, version: int, modified: float) -> Mapping[str, str]:
+    # The version changes with every publication, even within one clock tick;
+    # size and modified time keep the tag unique across process restarts.
+    etag = f'"{version:x}-{size:x}-{round(modified * 1_000_000):x}"'
+    return MappingProxyType(_headers(path, size, etag, modified))
+
+
+def _headers(path: str, size: int, etag: str | None, modified: float | None) -> dict[str, str]:
+    """Every header of a whole-file answer, the sandbox included where it applies."""
+    headers = {
+        "Content-Type": _file_type(path)[0],
+        "Content-Length": str(size),
+        "Accept-Ranges": "bytes",
+        "X-Content-Type-Options": "nosniff",
+        # Files change often during development: let the browser cache them, but
+        # ask it to revalidate each time (a cheap 304 when nothing changed).
+        "Cache-Control": "no-cache",
+    }
     if etag is not None:
         headers["ETag"] = etag
     if modified is not None:
         headers["Last-Modified"] = _http_date(int(modified))
-    return response
+    if _sandboxed(path):
+        headers[_POLICY] = _SANDBOX
+    return headers
 
 
 @functools.lru_cache(maxsize=256)
@@ -516,7 +556,7 @@ def _unsatisfiable(whole: HttpResponse, size: int) -> HttpResponse:
     """416: no byte of the range is in the file; say how long the file is."""
     response = HttpResponse(status=416)
     response.headers["Content-Range"] = f"bytes */{size}"
-    for header in ("Accept-Ranges", "ETag", "Last-Modified", "Cache-Control"):
+    for header in ("Accept-Ranges", "ETag", "Last-Modified", "Cache-Control", _POLICY):
         if header in whole:
             response.headers[header] = whole.headers[header]
     return response

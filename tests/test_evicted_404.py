@@ -122,3 +122,9 @@ def test_under_debug_a_client_without_html_gets_text(debug_client):
         response["Content-Type"],
         "was evicted at" in text and "on_full='error'" in text,
     )
+
+
+def test_under_debug_the_page_at_an_active_name_is_sandboxed(debug_client):
+    """The page answers at the file's own URL: it gets the policy the file would have had."""
+    response = debug_client.get("/media/old.bin", headers={"accept": "text/html"})
+    assert (404, "sandbox") == (response.status_code, response["Content-Security-Policy"])

@@ -210,6 +210,13 @@ def test_every_answer_with_a_body_is_sandboxed(client, media, headers):
     assert "sandbox" == response["Content-Security-Policy"]
 
 
+def test_a_failed_precondition_keeps_the_sandbox(client, media):
+    """A 412 for an active file carries its policy too; only a 304 goes without it."""
+    media.save("page.html", ContentFile(b"<script>alert(1)</script>"))
+    response = get(client, "page.html", if_match='"an-old-version"')
+    assert (412, "sandbox") == (response.status_code, response["Content-Security-Policy"])
+
+
 def test_head_is_sandboxed(media):
     """A HEAD gets the same policy as the GET it describes."""
     media.save("page.html", ContentFile(b"<script>alert(1)</script>"))
@@ -251,6 +258,18 @@ def test_etag_is_stable_while_the_file_is_unchanged(client, media):
     first, second = get(client, "digits.txt"), get(client, "digits.txt")
     body(first), body(second)
     assert first["ETag"] == second["ETag"]
+
+
+def test_changing_one_answer_s_headers_changes_not_the_next(client, media):
+    """Middleware may rewrite a response's headers: the next GET of the file is unchanged."""
+    media.save("digits.txt", ContentFile(DIGITS))
+    first = get(client, "digits.txt")
+    body(first)
+    first["Cache-Control"] = "max-age=3600"
+    del first["ETag"]
+    second = get(client, "digits.txt")
+    body(second)
+    assert ("no-cache", True) == (second["Cache-Control"], second.has_header("ETag"))
 
 
 def test_etag_changes_with_the_content_within_one_second(client, memory):
