@@ -315,7 +315,9 @@ class Store(WritesThroughPut):
         if not mutex.acquire(NO_WAIT):  # the usual case spares the polite wait a call
             lock.acquire()
         try:
-            content = self._held_content(name)
+            content = self._files.get(name)
+            if content is None:
+                content = self._held_content(name)  # raises the precise error
             stamp = self._stamp_of(name)
         finally:
             mutex.release()

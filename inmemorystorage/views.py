@@ -35,7 +35,6 @@ import os
 import re
 import time
 from http import HTTPStatus
-from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import attrs
@@ -54,7 +53,7 @@ from django.views.decorators.http import require_safe
 from .storage import InMemoryStorage
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator
     from typing import Any
 
     from django.core.files.storage import Storage
@@ -393,8 +392,8 @@ def _whole(path: str, size: int, etag: str | None, modified: float | None) -> Ht
     return HttpResponse(headers=_headers(path, size, etag, modified))
 
 
-def _version_headers(path: str, size: int, version: int, modified: float) -> Mapping[str, str]:
-    """The headers of one version of a stored file, remembered (read-only) for the next GET.
+def _version_headers(path: str, size: int, version: int, modified: float) -> dict[str, str]:
+    """The headers of one version of a stored file, remembered for the next GET (never changed).
 
     On runserver each step of a request runs on cold caches, and each costs
     several times what it does in a loop: answering a file's next GET from
@@ -408,11 +407,12 @@ def _version_headers(path: str, size: int, version: int, modified: float) -> Map
 
 
 @functools.lru_cache(maxsize=256)
-def _remembered_headers(path: str, size: int, version: int, modified: float) -> Mapping[str, str]:
+def _remembered_headers(path: str, size: int, version: int, modified: float) -> dict[str, str]:
     # The version changes with every publication, even within one clock tick;
     # size and modified time keep the tag unique across process restarts.
     etag = f'"{version:x}-{size:x}-{round(modified * 1_000_000):x}"'
-    return MappingProxyType(_headers(path, size, etag, modified))
+    # A dict, not a read-only proxy: HttpResponse copies it, and a proxy costs it more.
+    return _headers(path, size, etag, modified)
 
 
 def _headers(path: str, size: int, etag: str | None, modified: float | None) -> dict[str, str]:
