@@ -136,13 +136,15 @@ __all__ = [
 
 #: Pending reads from which a reader applies them itself (if nobody else holds the lock).
 READS_BEFORE_DRAIN = 1024
-#: Content bytes a store frees (evicted, deleted or replaced) before it asks the
-#: allocator to return free memory to the system: an eighth of a bounded
-#: store's budget (at least this floor), or this much for an unbounded one.
-#: What was freed since the last call may stay resident, so this is the part of
-#: the budget a process may hold above it (``nox -s bench``'s churn rows).
-RELEASE_AFTER_BYTES = 8 * 1024 * 1024
+#: Content bytes an unbounded store frees (deleted or replaced) before it asks
+#: the allocator to return free memory to the system.
+RELEASE_AFTER_BYTES = 16 * 1024 * 1024
+#: A bounded store asks once it has freed (evicted, deleted or replaced) this
+#: fraction of its budget, and at least RELEASE_FLOOR_BYTES. What was freed
+#: since the last call may stay resident: this is the part of the budget a
+#: process may hold above it (``nox -s bench``'s churn rows).
 RELEASE_FRACTION = 8
+RELEASE_FLOOR_BYTES = 8 * 1024 * 1024
 
 
 def _listing(name: str, directory: DirNode) -> tuple[list[str], list[str]]:
@@ -230,7 +232,7 @@ class Store(WritesThroughPut):
         self._freed = 0  # guarded by self._lock (read without it as a hint)
         self._release_after = RELEASE_AFTER_BYTES
         if max_bytes is not None:
-            self._release_after = max(max_bytes // RELEASE_FRACTION, RELEASE_AFTER_BYTES)
+            self._release_after = max(max_bytes // RELEASE_FRACTION, RELEASE_FLOOR_BYTES)
         self._counters = _Counters()  # guarded by self._lock
         # The latest evictions by name, oldest first; each is charged to the budget.
         self._records = EvictionRecord(self._budget)  # guarded by self._lock

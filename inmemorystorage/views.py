@@ -75,6 +75,8 @@ _PASSIVE_KINDS = frozenset({"image", "audio", "video", "font"})
 _ACTIVE_IMAGE = "image/svg+xml"
 #: A name (its last segment) longer than this is not remembered by _file_type's cache.
 _CACHED_NAME_CHARS = 255
+#: A path longer than this is not remembered by _version_headers' cache (256 entries).
+_CACHED_PATH_CHARS = 1024
 #: How much of a requested name a 404 message repeats: a URL can be long, the message need not.
 _SHOWN_NAME_CHARS = 200
 
@@ -136,7 +138,7 @@ def serve(
     """
     if storage is None or isinstance(storage, str):
         storage = storages[storage or "default"]
-    # Every answer built here from the file's headers (_whole) carries its policy; a 304
+    # Every answer built from the file's headers (_headers()) carries its policy; a 304
     # keeps the headers RFC 9110 lists, and the browser keeps the policy of the 200 it updates.
     return _answer(request, path, storage)
 
@@ -181,7 +183,7 @@ def _sandboxed(path: str) -> bool:
 
 
 def _with_policy(response: HttpResponseBase, path: str) -> HttpResponseBase:
-    """*response*, sandboxed if *path*'s answers are (for answers not built by :func:`_whole`)."""
+    """*response*, sandboxed if *path*'s answers are (for those not built from :func:`_headers`)."""
     if _sandboxed(path):
         response.headers[_POLICY] = _SANDBOX
     return response
@@ -401,7 +403,7 @@ def _version_headers(path: str, size: int, version: int, modified: float) -> dic
     constant bytes (``nox -s bench``: the same-answer floor). A new version
     gets new headers; a name longer than the view's cache takes no room in it.
     """
-    if len(path) > _CACHED_NAME_CHARS:
+    if len(path) > _CACHED_PATH_CHARS:
         return _remembered_headers.__wrapped__(path, size, version, modified)
     return _remembered_headers(path, size, version, modified)
 

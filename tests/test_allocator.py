@@ -7,7 +7,12 @@ import platform
 import pytest
 
 from inmemorystorage import allocator, store
-from inmemorystorage.store import RELEASE_AFTER_BYTES, RELEASE_FRACTION, Store
+from inmemorystorage.store import (
+    RELEASE_AFTER_BYTES,
+    RELEASE_FLOOR_BYTES,
+    RELEASE_FRACTION,
+    Store,
+)
 
 
 @pytest.fixture
@@ -20,14 +25,26 @@ def releases(monkeypatch):
 
 def test_freeing_an_eighth_of_the_budget_releases_memory_each_time(releases):
     """Evictions release memory once per max_bytes / 8 of content they free."""
-    budget = 2 * RELEASE_FRACTION * RELEASE_AFTER_BYTES
+    budget = 2 * RELEASE_FRACTION * RELEASE_FLOOR_BYTES
     bounded = Store(max_bytes=budget)
-    chunk = b"x" * (RELEASE_AFTER_BYTES // 2)
+    chunk = b"x" * (RELEASE_FLOOR_BYTES // 2)
     for number in range(80):
         bounded.write(f"f{number}", chunk)
     freed = bounded.stats().evictions * len(chunk)
     assert freed >= budget  # the premise: several eighths were freed
     assert freed // (budget // RELEASE_FRACTION) == len(releases)
+
+
+def test_a_small_budget_releases_memory_once_per_floor_freed(releases):
+    """A store whose eighth is under RELEASE_FLOOR_BYTES asks once per RELEASE_FLOOR_BYTES freed."""
+    budget = RELEASE_FLOOR_BYTES // 2
+    small = Store(max_bytes=budget)
+    chunk = b"x" * (budget // 4)
+    for number in range(100):
+        small.write(f"f{number}", chunk)
+    freed = small.stats().evictions * len(chunk)
+    assert freed >= 3 * RELEASE_FLOOR_BYTES  # the premise: the floor was freed several times
+    assert freed // RELEASE_FLOOR_BYTES == len(releases)
 
 
 def test_deletes_and_replacements_count_as_freed(releases):
