@@ -64,7 +64,7 @@ local function incr(field, amount)
 end
 
 -- A file's value: its header (three doubles: published, created, read), then its content.
-local HEADER = 24
+local HEADER = {header_room}
 
 local function pack_file(m, cr, a, content)
   return struct.pack('>ddd', m, cr, a) .. content
@@ -319,7 +319,7 @@ local function ancestors_of(name)
   end
   return found
 end
-"""
+""".replace("{header_room}", str(HEADER_ROOM))
 
 #: Publish one file: claim its name, check the budget, evict, publish; or refuse,
 #: changing nothing. ARGV[7..]: max_bytes (-1: none), on_full, name, the file's value
