@@ -401,7 +401,7 @@ def _version_headers(path: str, size: int, version: int, modified: float) -> dic
     several times what it does in a loop: answering a file's next GET from
     the headers made for its first brings a GET close to a view that answers
     constant bytes (``nox -s bench``: the same-answer floor). A new version
-    gets new headers; a name longer than the view's cache takes no room in it.
+    gets new headers; a path of over 1,024 characters takes no room in the cache.
     """
     if len(path) > _CACHED_PATH_CHARS:
         return _remembered_headers.__wrapped__(path, size, version, modified)
