@@ -43,12 +43,17 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import storages
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    StreamingHttpResponse,
+)
 from django.utils.cache import get_conditional_response
 from django.utils.html import format_html
 from django.utils.http import http_date
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_safe
+from django.utils.log import log_response
 
 from .storage import InMemoryStorage
 
@@ -94,6 +99,10 @@ _NOT_SERVABLE = (
 _CONDITIONAL_HEADERS = frozenset(
     {"HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE"}
 )
+#: The methods served; others get 405, as ``@require_safe`` answers them.
+_SAFE_METHODS = ("GET", "HEAD")
+#: A request with none of these (the usual one) gets the whole file at once.
+_ASKS_FOR_PART = _CONDITIONAL_HEADERS | {"HTTP_RANGE"}
 #: One byte range, as RFC 9110 section 14.1.2 writes it; several ranges do not match.
 _RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII | re.IGNORECASE)
 #: What _requested_range() returns for a range with no byte in the file (compared with ``is``).
@@ -112,8 +121,6 @@ _ENCODED_TYPES = {
 }
 
 
-@csrf_exempt  # it only reads: other methods must get the 405 below, not a CSRF 403
-@require_safe
 def serve(
     request: HttpRequest, path: str, storage: Storage | str | None = None
 ) -> HttpResponseBase:
@@ -136,15 +143,13 @@ def serve(
         Http404: nothing can be served under *path*: missing, a directory, or
             a name the storage refuses.
     """
+    # What @require_safe does, without its wrapper's call on every request.
+    if request.method not in _SAFE_METHODS:
+        return _not_allowed(request)
     if storage is None or isinstance(storage, str):
         storage = storages[storage or "default"]
     # Every answer built from the file's headers (_headers()) carries its policy; a 304
     # keeps the headers RFC 9110 lists, and the browser keeps the policy of the 200 it updates.
-    return _answer(request, path, storage)
-
-
-def _answer(request: HttpRequest, path: str, storage: Storage) -> HttpResponseBase:
-    """The response for *path*, or the Http404 that says why there is none."""
     try:
         if isinstance(storage, InMemoryStorage):
             return _serve_snapshot(request, path, storage)
@@ -161,6 +166,24 @@ def _answer(request: HttpRequest, path: str, storage: Storage) -> HttpResponseBa
         if exc.errno != errno.ENAMETOOLONG:
             raise  # the storage failed: a 500 says so
         raise _not_found(path, exc) from exc  # a name no storage can hold, as the OS says
+
+
+# It only reads: other methods get the 405 above, not a CSRF 403. Set as @csrf_exempt
+# sets it on the wrapper it makes, which would cost a call on every request.
+serve.csrf_exempt = True  # type: ignore[attr-defined]
+
+
+def _not_allowed(request: HttpRequest) -> HttpResponseNotAllowed:
+    """The 405 for a method other than GET and HEAD, logged as Django logs it."""
+    response = HttpResponseNotAllowed(_SAFE_METHODS)
+    log_response(
+        "Method Not Allowed (%s): %s",
+        request.method,
+        request.path,
+        response=response,
+        request=request,
+    )
+    return response
 
 
 def _not_found(path: str, exc: Exception) -> Http404:
@@ -265,6 +288,8 @@ def _serve_snapshot(request: HttpRequest, path: str, storage: InMemoryStorage) -
     etag = headers["ETag"]
     # The body, for a GET: HttpResponse keeps these bytes as they are, without a copy.
     response = HttpResponse(content if request.method == "GET" else b"", headers=headers)
+    if request.META.keys().isdisjoint(_ASKS_FOR_PART):
+        return response  # the usual request: no condition, no range
     if (answer := _precondition(request, response, etag, modified)) is not None:
         return answer
     if request.method == "HEAD":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import wsgiref.util
 from typing import TYPE_CHECKING
@@ -334,6 +335,16 @@ def test_other_methods_are_not_allowed_under_csrf_protection(media, settings):
     media.save("digits.txt", ContentFile(DIGITS))
     response = Client(enforce_csrf_checks=True).post("/media/digits.txt")
     assert (405, "GET, HEAD") == (response.status_code, response["Allow"])
+
+
+def test_other_methods_are_logged_as_django_logs_them(client, media, caplog):
+    """A 405 is logged on ``django.request``, as ``@require_safe`` logs it."""
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        response = client.post("/media/digits.txt")
+    assert 405 == response.status_code
+    assert ["Method Not Allowed (POST): /media/digits.txt"] == [
+        record.getMessage() for record in caplog.records if record.name == "django.request"
+    ]
 
 
 # Conditional requests.
