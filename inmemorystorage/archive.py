@@ -89,7 +89,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from .budget import dir_charge, file_charge
 from .exceptions import StorageFull
 from .store import StoredFile
-from .tree import canonical_name
+from .tree import canonical_name, is_absolute
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -253,8 +253,10 @@ def load(
             with ``..``; a member is a link, a device or a FIFO; below a
             directory, a link or special file, a file that changed while it
             was read, or two files whose names are one storage name.
-        ValueError: a name with a NUL byte or a blank name; a time that is
-            not finite or outside what ``datetime`` represents.
+        ValueError: a name with a NUL byte or a lone surrogate (what tarfile
+            and ``os.listdir()`` make of bytes that are not UTF-8), or a blank
+            name; a time that is not finite or outside what ``datetime``
+            represents.
         FileExistsError: a name exists already and *replace* is false.
         StorageFull: the files do not fit the budget, or the archive reads
             or decompresses to more than 4 x ``max_bytes`` + 1 MiB.
@@ -402,11 +404,14 @@ class _Files:
         self.charged = 0
         # canonical name -> (the name as found, the file, its charge)
         self.found: dict[str, tuple[str, StoredFile, int]] = {}
+        # The directories charged, by canonical name: a tar may hold one several times.
+        self.dirs: set[str] = set()
 
     def charge_dir(self, name: str) -> None:
-        """Charge a directory, as the store charges it once a file is stored below it."""
+        """Charge a directory, as the store charges it once a file is stored below it; once."""
         canonical = canonical_name(name)
-        if canonical:
+        if canonical and canonical not in self.dirs:
+            self.dirs.add(canonical)
             self._charge(name, 0, dir_charge(canonical))
 
     def claim(self, name: str) -> str:
@@ -839,9 +844,12 @@ def _read_tar(raw: _Readable, max_bytes: int | None, label: str) -> list[StoredF
 
 
 def _check_name(name: str, kind: str) -> None:
-    """Refuse a member name that is absolute or climbs out with ``..``, before reading further."""
-    path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts:
+    r"""Refuse a member name that is absolute or climbs out with ``..``, before reading further.
+
+    Backslashes separate as slashes do, as in every storage name (``..\x``, ``C:\x``).
+    """
+    posix = name.replace("\\", "/")
+    if is_absolute(posix) or ".." in PurePosixPath(posix).parts:
         msg = f"The archive's {kind} {name!r} is outside the storage (absolute, or with '..')."
         raise SuspiciousFileOperation(msg)
 

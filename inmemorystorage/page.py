@@ -61,6 +61,8 @@ MAX_LISTED_FILES = 1000
 MAX_LISTED_EVICTIONS = 50
 #: Directories less deep than this start open in the tree (0 is the top level).
 OPEN_DEPTH = 2
+#: The most digits a count of loaded files has in the page's query string.
+_MAX_COUNT_DIGITS = 18
 #: What loading a tar can refuse: each is the user's tar or budget, never a bug here.
 _LOAD_ERRORS = (OSError, ValueError, SuspiciousFileOperation, tarfile.TarError)
 _View = TypeVar("_View", bound="Callable[..., HttpResponseBase]")
@@ -319,7 +321,8 @@ def _done_message(request: HttpRequest, find: Callable[[str], HeldStore | None])
     if held is None:
         return ""
     loaded = request.GET.get("loaded", "")
-    if loaded.isdigit():
+    # ASCII digits only, and few: str.isdigit() takes "²", which int() refuses.
+    if len(loaded) <= _MAX_COUNT_DIGITS and loaded.isascii() and loaded.isdigit():
         return f"Loaded {int(loaded):,} file(s) into {held.label}."
     if "cleared" in request.GET:
         return f"Cleared {held.label}."

@@ -521,8 +521,8 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             FileExistsError: not *replace*, and something is already stored at a name.
             StorageFull: the files do not fit together; nothing changed.
             SuspiciousFileOperation: a name escapes the storage.
-            ValueError: a name is blank or holds a NUL byte, or a time is not
-                finite or not within the years 1 to 9999.
+            ValueError: a name is blank or holds a NUL byte or a lone surrogate,
+                or a time is not finite or not within the years 1 to 9999.
             OSError: a name is longer than 4,096 bytes, or a segment longer
                 than 255 (``ENAMETOOLONG``).
         """

@@ -22,6 +22,7 @@ __all__ = [
     "canonical_name",
     "clear_name_caches",
     "is_a_directory",
+    "is_absolute",
     "is_canonical",
     "join",
     "parent_name",
@@ -78,8 +79,13 @@ class DirNode:
 
 
 #: One segment of a canonical name: 1 to 63 characters (so at most 255 UTF-8
-#: bytes), neither ``.`` nor ``..``, not only whitespace, no ``/``, ``\\`` or NUL.
-_CANONICAL_SEGMENT = rf"(?!\s*(?:/|\Z))(?!\.\.?(?:/|\Z))[^/\\\x00]{{1,{MAX_SEGMENT_BYTES // 4}}}"
+#: bytes), neither ``.`` nor ``..``, not only whitespace, no ``/``, ``\\``, NUL
+#: or lone surrogate.
+_CANONICAL_SEGMENT = (
+    rf"(?!\s*(?:/|\Z))(?!\.\.?(?:/|\Z))[^/\\\x00\ud800-\udfff]{{1,{MAX_SEGMENT_BYTES // 4}}}"
+)
+#: What a name holds where a str was decoded from bytes that are not UTF-8.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 #: A canonical name: segments joined by single slashes, and nothing that reads
 #: as a Windows drive (``C:``) at its start.
 _match_canonical = re.compile(rf"(?!\w:){_CANONICAL_SEGMENT}(?:/{_CANONICAL_SEGMENT})*").fullmatch
@@ -142,7 +148,8 @@ def split_path(path: str) -> tuple[str, ...]:
 
     Raises:
         TypeError: *path* is not a ``str``.
-        InvalidPath: *path* holds a NUL byte or a whitespace-only segment.
+        InvalidPath: *path* holds a NUL byte, a lone surrogate or a
+            whitespace-only segment.
         UnsafePath: *path* is absolute or climbs above the root.
         OSError: *path* is longer than 4,096 bytes, or one of its segments
             longer than 255 bytes (``ENAMETOOLONG``).
@@ -160,8 +167,13 @@ def split_path(path: str) -> tuple[str, ...]:
     if "\x00" in path:
         msg = f"a storage name must not contain a NUL byte: {path!r}"
         raise InvalidPath(msg)
+    if not path.isascii() and _LONE_SURROGATE.search(path):
+        # What tarfile and os.listdir() make of bytes that are not UTF-8: no URL,
+        # page or server can carry such a name, so no store keeps it.
+        msg = f"a storage name must be text, without lone surrogates: {path!r}"
+        raise InvalidPath(msg)
     posix = path.replace("\\", "/")
-    if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":" and posix[0].isalpha()):
+    if is_absolute(posix):
         msg = f"a storage name must be relative, not absolute: {path!r}"
         raise UnsafePath(msg)
     segments = posix.split("/")
@@ -174,6 +186,11 @@ def split_path(path: str) -> tuple[str, ...]:
     ):
         return tuple(segments)  # the common case, checked without a Python-level loop
     return _split_slowly(path, segments)
+
+
+def is_absolute(posix: str) -> bool:
+    """Whether a name, its backslashes made slashes, is absolute: ``/x``, or a drive as ``C:/x``."""
+    return posix.startswith("/") or (len(posix) > 1 and posix[1] == ":" and posix[0].isalpha())
 
 
 def _utf8_length(path: str) -> int:

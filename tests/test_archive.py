@@ -147,6 +147,12 @@ def test_directory_members_are_skipped():
         (member("/etc/passwd"), b"x"),
         (member("../outside.txt"), b"x"),
         (member("a/../../outside.txt"), b"x"),
+        (member("..\\outside.txt"), b"x"),
+        (member("a\\..\\..\\outside.txt"), b"x"),
+        (member("\\outside.txt"), b"x"),
+        (member("C:\\outside.txt"), b"x"),
+        (member("C:/outside.txt"), b"x"),
+        (member("..\\abs-dir", tarfile.DIRTYPE), None),
         (member("/abs-dir", tarfile.DIRTYPE), None),
         (member("link", tarfile.SYMTYPE, linkname="/etc/passwd"), None),
         (member("hard", tarfile.LNKTYPE, linkname="ok.txt"), None),
@@ -158,6 +164,12 @@ def test_directory_members_are_skipped():
         "absolute",
         "dotdot",
         "nested-dotdot",
+        "backslash-dotdot",
+        "backslash-nested-dotdot",
+        "backslash-absolute",
+        "drive-backslash",
+        "drive-slash",
+        "backslash-dotdot-dir",
         "absolute-dir",
         "symlink",
         "hardlink",
@@ -175,6 +187,51 @@ def test_an_unsafe_member_refuses_the_whole_tar(info, content):
     with pytest.raises(SuspiciousFileOperation):
         load(storage, archive)
     assert before == files_of(storage)
+
+
+def test_a_directory_member_repeated_is_charged_once():
+    """A tar that holds ``d/`` many times loads where it fits once: the store holds it once."""
+    once = tar_of((member("d/", tarfile.DIRTYPE), None), (member("d/x.txt"), b"xy"))
+    measured = InMemoryStorage()
+    load(measured, once)
+    used = measured.stats().bytes_used
+    storage = InMemoryStorage(max_bytes=used * 4, on_full="error")
+    repeated = [(member("d/", tarfile.DIRTYPE), None)] * 300
+    assert ["d/x.txt"] == load(storage, tar_of(*repeated, (member("d/x.txt"), b"xy")))
+    assert used == storage.stats().bytes_used
+
+
+def non_utf8_name(name: bytes) -> bytes:
+    """A one-file ustar whose member name holds *name*'s bytes (not UTF-8), checksum mended."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        archive.addfile(member("x" * len(name), size=1), io.BytesIO(b"x"))
+    raw = bytearray(buffer.getvalue())
+    raw[: len(name)] = name
+    raw[148:156] = b" " * 8
+    raw[148:156] = b"%06o\0 " % sum(raw[:512])
+    return bytes(raw)
+
+
+def test_a_member_name_that_is_not_utf8_refuses_the_whole_tar():
+    """tarfile decodes such bytes to lone surrogates, which no URL or page can carry: ValueError."""
+    storage = InMemoryStorage()
+    storage.save("kept.txt", ContentFile(b"kept"))
+    before = files_of(storage)
+    with pytest.raises(ValueError, match="surrogate"):
+        load(storage, io.BytesIO(non_utf8_name(b"\xff\xfeA.txt")))
+    assert before == files_of(storage)
+
+
+def test_a_file_name_on_disk_that_is_not_utf8_refuses_the_whole_directory(tmp_path):
+    """``os.listdir()`` gives such a name with lone surrogates: the load is refused, as a tar's."""
+    (tmp_path / "fine.txt").write_bytes(b"fine")
+    with open(os.path.join(os.fsencode(tmp_path), b"\xff.txt"), "wb") as file:
+        file.write(b"x")
+    storage = InMemoryStorage()
+    with pytest.raises(ValueError, match="surrogate"):
+        load(storage, tmp_path)
+    assert [] == files_of(storage)
 
 
 def test_an_existing_name_refuses_the_load_unless_replacing(source):

@@ -38,6 +38,9 @@ CATALOGUE = [
     ("absolute", lambda s: s.open("/etc/passwd", "wb"), SuspiciousFileOperation, "absolute"),
     ("absolute-read", lambda s: s.open("/etc/passwd"), SuspiciousFileOperation, "absolute"),
     ("nul-byte", lambda s: s.save("a\x00b", ContentFile(b"x")), ValueError, "NUL"),
+    # What Python makes of a file name that is not UTF-8: no URL or page can carry it.
+    ("lone-surrogate", lambda s: s.save("\udcff.txt", ContentFile(b"x")), ValueError, "surrogate"),
+    ("lone-surrogate-write", lambda s: s.open("d/\udcff", "wb"), ValueError, "surrogate"),
     ("empty-name", lambda s: s.save("", ContentFile(b"x")), SuspiciousFileOperation, "''"),
     ("empty-open", lambda s: s.open("", "wb"), IsADirectoryError, "Is a directory"),
     ("blank-name", lambda s: s.save("   ", ContentFile(b"x")), ValueError, "blank"),

@@ -369,6 +369,14 @@ def test_a_tar_loads_into_a_store(site, client):
     assert "Loaded 1 file(s) into STORAGES[&#x27;default&#x27;]" in response.content.decode()
 
 
+@pytest.mark.parametrize("count", ["²", "①", "9" * 5000, "-1", "1e3"])
+def test_a_crafted_count_in_the_query_string_is_not_shown(site, client, count):
+    """``loaded=`` is only ever a count the load wrote: anything else is ignored, never a 500."""
+    response = client.get(PAGE, {"store": "default", "loaded": count})
+    assert 200 == response.status_code
+    assert "Loaded" not in response.content.decode()
+
+
 def test_a_refused_tar_loads_nothing_and_says_why(site, client):
     """A tar with a name that exists already is refused as a whole: 400, the reason, no file."""
     storages["default"].save("a.txt", ContentFile(b"kept"))
