@@ -169,6 +169,13 @@ def _check_values(
     if namespace is not None and (not isinstance(namespace, str) or not namespace.strip()):
         msg = f"InMemoryStorage option namespace must be None or a non-empty str, not {namespace!r}"
         raise ImproperlyConfigured(msg)
+    if server is not None and isinstance(namespace, str) and ("{" in namespace or "}" in namespace):
+        msg = (
+            f"InMemoryStorage option namespace must not hold '{{' or '}}' with a server, not "
+            f"{namespace!r}: its keys start ims:{{namespace}}:, and a brace would let two "
+            "namespaces share keys"
+        )
+        raise ImproperlyConfigured(msg)
     if server is not None and (
         not isinstance(server, str) or not server.startswith(SERVER_SCHEMES)
     ):

@@ -111,8 +111,12 @@ def test_no_removed_setting_no_message(clean):
         ({"namespace": "d", "max_bytes": "64MB"}, "max_bytes must be None or an int"),
         ({"namespace": "d", "max_bytes": 10, "on_full": "drop"}, "on_full must be 'evict' or"),
         ({"namespace": ""}, "namespace must be None or a non-empty str"),
+        (
+            {"namespace": "a}:f:x", "server": "redis://127.0.0.1:1/0"},
+            "namespace must not hold '{' or '}' with a server",
+        ),
     ],
-    ids=["unknown", "max_bytes", "on_full", "namespace"],
+    ids=["unknown", "max_bytes", "on_full", "namespace", "namespace-brace"],
 )
 def test_bad_options_are_an_error_with_the_constructors_message(clean, options, words):
     """An option the storage refuses is E002, reported by check instead of the first request."""
