@@ -663,9 +663,16 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         with self._names:
             if not parsed.writing:
                 return SnapshotFile(store.read(name), name, store, mode)
+            initial = None
             if parsed.kind == "r" or (parsed.kind == "a" and store.exists(name)):
-                initial = store.read(name)
-            else:
+                try:
+                    initial = store.read(name)
+                except PathDoesNotExist:
+                    if parsed.kind == "r":
+                        raise
+                    # Deleted since exists() looked (another thread or process): an
+                    # append to a missing file creates it.
+            if initial is None:
                 store.check_writable(name, exclusive=parsed.kind == "x")
                 initial = b""
             return WriterFile(name, mode, store, initial, publish=self._publish)
