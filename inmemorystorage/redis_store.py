@@ -35,7 +35,9 @@ runs in the middle of one. Every change to a namespace is one script of
 
 A connection that fails raises :class:`~inmemorystorage.exceptions.EngineUnavailable`,
 a ``ConnectionError`` (so an ``OSError``); a write whose answer is lost may
-or may not have happened, as with any server, and never half. A server that
+or may not have happened, as with any server, and never half, nor twice: no
+request is sent again, whatever retry options the URL gives (see
+:func:`client_for`). A server that
 restarts comes back with a snapshot of whole scripts, or empty; each
 process's first call, and its first after a failure, counts the namespace
 again from its keys all the same where the server has restarted since it
@@ -117,6 +119,12 @@ def client_for(url: str, *, cluster: bool = False) -> Any:
     node that holds its keys (:class:`RedisStore` asks for one when a node
     answers that another holds them).
 
+    The client never sends a command twice, whatever the URL says: its retry
+    options (``retry_on_timeout``, ``retry_on_error``) are not used, nor
+    redis-py's own retries, since a script whose answer was lost may have run,
+    and running it again would apply it twice (one ``save()``, two files). Such
+    a call raises :class:`~inmemorystorage.exceptions.EngineUnavailable` instead.
+
     Raises:
         ImportError: redis-py is not installed (``pip install dj-inmemorystorage[redis]``).
     """
@@ -133,8 +141,29 @@ def client_for(url: str, *, cluster: bool = False) -> Any:
                 )
                 raise ImportError(msg) from exc
             kind = redis.cluster.RedisCluster if cluster else redis.Redis
-            client = _clients[url, cluster] = kind.from_url(url, socket_timeout=10)
+            client = _clients[url, cluster] = _never_retrying(kind, url)
         return client
+
+
+def _never_retrying(kind: Any, url: str) -> Any:
+    """A client of *kind* for *url* that sends each command once, whatever the URL asks.
+
+    A cluster client retries at its own level (its nodes' connections never
+    do): it is given no retries. A plain client's connections take their
+    retry policy from the pool's arguments, the URL's among them:
+    ``set_retry()`` replaces it there, for the connections made later, and
+    on those made already.
+    """
+    import redis.cluster  # noqa: PLC0415  # imported with the client, by client_for()
+    from redis.backoff import NoBackoff  # noqa: PLC0415
+    from redis.retry import Retry  # noqa: PLC0415
+
+    never = Retry(NoBackoff(), 0)
+    if issubclass(kind, redis.cluster.RedisCluster):
+        return kind.from_url(url, socket_timeout=10, retry=never)
+    client = kind.from_url(url, socket_timeout=10)
+    client.set_retry(never)
+    return client
 
 
 def lane_for(client: Any) -> ScriptLane | None:
@@ -247,8 +276,8 @@ class RedisStore(WritesThroughPut):
         A request that never reached the server (:class:`~.redis_lane.NotSent`)
         or a server that lost the script (``NOSCRIPT``: restarted or flushed,
         so every script is loaded again and the next call checks for a
-        restart) goes through redis-py's script object, under the client's
-        retry policy.
+        restart) goes through redis-py's script object, which sends it once
+        (the client retries nothing, see :func:`client_for`).
         A connection that fails after the request was sent raises (the script
         may or may not have run): it is never sent twice. Any other error
         answer is the script's, and raised as it is.

@@ -17,6 +17,7 @@ from redis.cluster import RedisCluster
 
 from inmemorystorage import InMemoryStorage
 from inmemorystorage.budget import FILE_OVERHEAD
+from inmemorystorage.redis_store import client_for
 
 from .redis_server import running_cluster
 
@@ -99,3 +100,14 @@ def test_the_restart_check_asks_the_node_that_holds_the_namespace(cluster):
     noted = holder.hget(f"ims:{{{namespace}}}:meta", "run").decode()
     assert holder.info("server")["run_id"] == noted
     storage.clear()
+
+
+def test_a_cluster_client_never_retries_whatever_its_url_asks(cluster):
+    """The cluster client sends a script once: it and its nodes keep no retry of redis-py's."""
+    client = client_for(f"{cluster[0]}?retry_on_timeout=true", cluster=True)
+    node = client.get_node_from_key("ims:{retry}:meta")
+    connection = node.redis_connection.connection_pool.get_connection()
+    try:
+        assert [0, 0] == [client.retry.get_retries(), connection.retry.get_retries()]
+    finally:
+        node.redis_connection.connection_pool.release(connection)

@@ -1,0 +1,88 @@
+"""The shared engine where a server, a URL or a name is not the usual one: each promise still holds.
+
+A URL that asks redis-py to retry never makes a script run twice; a server at
+its ``maxmemory`` refuses a write as a full storage and still serves reads; a
+load that keeps what fits remembers what it left out; a name's charge is the
+same in Python and on the server; a listener outlives a name with a newline
+and a message it cannot read. Real servers, never mocks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+from django.core.files.base import ContentFile
+
+from inmemorystorage import InMemoryStorage
+from inmemorystorage.exceptions import EngineUnavailable
+from inmemorystorage.redis_store import client_for
+
+pytestmark = pytest.mark.usefixtures("forget_shared_stores")
+
+#: A Lua busy loop of ARGV[1] microseconds: the server answers no one meanwhile.
+BUSY = (
+    "local t = redis.call('TIME'); local s = t[1] * 1e6 + t[2]; while true do "
+    "local u = redis.call('TIME'); if u[1] * 1e6 + u[2] > s + tonumber(ARGV[1]) then break end "
+    "end return 1"
+)
+
+
+@contextlib.contextmanager
+def busy_server(url: str, seconds: float) -> Iterator[None]:
+    """Keep the server at *url* busy for *seconds*, from another connection, before the body."""
+    admin = redis.Redis.from_url(url)
+    started = threading.Event()
+
+    def run() -> None:
+        started.set()
+        admin.eval(BUSY, 0, int(seconds * 1_000_000))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    started.wait()
+    time.sleep(0.1)  # the busy script has reached the server
+    try:
+        yield
+    finally:
+        thread.join()
+        admin.close()
+
+
+def retrying_url(url: str, *, lane: bool) -> str:
+    """*url* asking redis-py to retry a timed-out command, with a short timeout of its own.
+
+    With *lane* false the URL bounds the pool, so that every script goes through
+    redis-py's own path (see ``RedisStore``); a client name makes the client new.
+    """
+    query = f"socket_timeout=0.3&retry_on_timeout=true&client_name=r{uuid.uuid4().hex[:8]}"
+    return f"{url}?{query}" if lane else f"{url}?{query}&max_connections=4"
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["lane", "redis-py"])
+def test_a_save_whose_answer_is_lost_is_never_sent_twice(clean_redis, lane):
+    """A late answer raises EngineUnavailable; the one save left one file or none, never two."""
+    storage = InMemoryStorage(server=retrying_url(clean_redis, lane=lane), namespace="once")
+    storage.save("warm.txt", ContentFile(b"w"))
+    with busy_server(clean_redis, 0.55), pytest.raises(EngineUnavailable):
+        storage.save("once.txt", ContentFile(b"data"))
+    saved = [name for name in storage.listdir("")[1] if name.startswith("once")]
+    assert saved in ([], ["once.txt"])
+
+
+def test_a_client_never_retries_whatever_its_url_asks(redis_url):
+    """Connections made before and after the first call keep no retry of redis-py's."""
+    url = f"{redis_url}?retry_on_timeout=true&retry_on_error=ConnectionError"
+    client = client_for(url)
+    first = client.connection_pool.get_connection()
+    second = client.connection_pool.get_connection()
+    try:
+        assert [0, 0] == [first.retry.get_retries(), second.retry.get_retries()]
+    finally:
+        client.connection_pool.release(first)
+        client.connection_pool.release(second)
