@@ -22,7 +22,8 @@ prefix ``ims:{namespace}:``), so that they fall in one Redis Cluster slot:
   their order;
 * ``P evictions``: a pub/sub channel; each eviction is published there as
   the evicting store's origin, ``name``, ``size`` and ``time`` on four lines,
-  for every process's console;
+  for every process's console (a name may hold newlines: a reader takes the
+  origin from the front, the size and the time from the end);
 * ``P meta``: the bytes charged (``fb`` files, ``db`` directories, ``rb``
   records), the clock, the use counter and the counters of ``stats()``.
 

@@ -604,7 +604,9 @@ class RedisStore(WritesThroughPut):
         In a daemon thread of redis-py's (the namespace's pub/sub channel), so
         that runserver's console shows evictions whichever process made them;
         this process's own come back from its scripts and are not repeated.
-        A server that goes away stops the listening, with one log line.
+        A server that goes away stops the listening, with one log line; a
+        message on the channel that is no eviction (published by someone
+        else) is skipped, with a debug log line.
 
         Returns:
             The listening thread; its ``stop()`` ends it.
@@ -612,11 +614,19 @@ class RedisStore(WritesThroughPut):
         Raises:
             EngineUnavailable: the server does not answer.
         """
+        channel = _decoded(self._prefix) + "evictions"
 
         def received(message: dict[str, Any]) -> None:
-            origin, name, size, stamp = message["data"].split(b"\n")
-            if origin != self._origin:
-                show(Eviction(_decoded(name), int(size), int(stamp) / _US))
+            data = message["data"]
+            origin, _, rest = data.partition(b"\n")
+            if origin == self._origin:
+                return
+            try:
+                eviction = _published_eviction(rest)
+            except ValueError:  # someone else's message on the channel: not ours to show
+                logger.debug("Skipped a message on %s that is no eviction: %r", channel, data)
+                return
+            show(eviction)
 
         def failed(exc: BaseException, pubsub: Any, thread: Any) -> None:  # noqa: ARG001  # redis-py's signature
             logger.warning(
@@ -631,7 +641,7 @@ class RedisStore(WritesThroughPut):
 
         pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         try:
-            pubsub.subscribe(**{_decoded(self._prefix) + "evictions": received})
+            pubsub.subscribe(**{channel: received})
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             pubsub.close()
             msg = f"the Redis server at {redacted(self.url)} did not answer: {exc}"
@@ -757,6 +767,18 @@ class RedisStore(WritesThroughPut):
 
 def _nothing(name: str) -> None:  # the signature of Store.lookup
     """No lock-free local read: the caller reads through the server."""
+
+
+def _published_eviction(text: bytes) -> Eviction:
+    """The eviction a script published as *text* (after its origin): name, size and time.
+
+    The size and the time are the last two lines: a name may hold newlines.
+
+    Raises:
+        ValueError: *text* is not one (a message someone else published).
+    """
+    name, size, stamp = text.rsplit(b"\n", 2)
+    return Eviction(_decoded(name), int(size), int(stamp) / _US)
 
 
 def _eviction(name: str, record: bytes) -> Eviction:

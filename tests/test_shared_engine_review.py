@@ -10,6 +10,7 @@ and a message it cannot read. Real servers, never mocks.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 import uuid
@@ -20,8 +21,9 @@ import redis
 from django.core.files.base import ContentFile
 
 from inmemorystorage import InMemoryStorage
+from inmemorystorage.engine import Eviction
 from inmemorystorage.exceptions import EngineUnavailable
-from inmemorystorage.redis_store import client_for
+from inmemorystorage.redis_store import RedisStore, client_for
 
 pytestmark = pytest.mark.usefixtures("forget_shared_stores")
 
@@ -86,3 +88,32 @@ def test_a_client_never_retries_whatever_its_url_asks(redis_url):
     finally:
         client.connection_pool.release(first)
         client.connection_pool.release(second)
+
+
+def test_a_listener_shows_a_name_with_a_newline_and_skips_what_is_no_eviction(clean_redis, caplog):
+    """Another process evicts 'bad\\nname.txt', someone publishes junk: both shown, junk skipped."""
+    listener = RedisStore(clean_redis, "listen", max_bytes=4000)
+    writer = RedisStore(clean_redis, "listen", max_bytes=4000)  # another process's store
+    heard: list[str] = []
+    second = threading.Event()
+
+    def show(eviction: Eviction) -> None:
+        heard.append(eviction.name)
+        if eviction.name == "b.txt":
+            second.set()
+
+    caplog.set_level(logging.DEBUG, logger="inmemorystorage")
+    listening = listener.listen(show)
+    try:
+        writer.put("bad\nname.txt", b"x" * 1500)
+        writer.put("b.txt", b"x" * 1500)  # evicts 'bad\nname.txt'
+        admin = redis.Redis.from_url(clean_redis)
+        for junk in (b"hello", b"someone\nelse\nsize", b"someone\n\xff\n1\n2"):
+            admin.publish("ims:{listen}:evictions", junk)
+        admin.close()
+        writer.put("c.txt", b"x" * 1500)  # evicts 'b.txt'
+        assert second.wait(timeout=10)
+    finally:
+        listening.stop()
+    assert ["bad\nname.txt", "b.txt"] == heard
+    assert 3 == caplog.text.count("that is no eviction")
