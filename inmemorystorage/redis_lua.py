@@ -29,8 +29,10 @@ prefix ``ims:{namespace}:``), so that they fall in one Redis Cluster slot:
 
 Times are microseconds, from the server's ``TIME``: one clock for every
 process (and Lua's numbers hold integers exactly only up to 2**53, which
-nanoseconds since the epoch pass). Charges are those of ``budget.py``,
-passed in by the caller, so that both engines count alike.
+nanoseconds since the epoch pass). The overheads are those of
+``budget.py``, passed in by the caller, so that both engines count alike for
+ASCII names; a name is charged ``#name``, its UTF-8 bytes as the server
+holds it (``redis_store.name_charge`` counts the same in Python).
 """
 
 from __future__ import annotations

@@ -27,8 +27,13 @@ runs in the middle of one. Every change to a namespace is one script of
 * **An exact budget.** The check, the evictions (least recently used first,
   in a sorted set that every read and write of every process updates) and
   the publication are one script: the namespace's bytes never exceed
-  ``max_bytes`` between scripts, whichever process writes. The charges are
-  ``budget.py``'s, so both engines count alike.
+  ``max_bytes`` between scripts, whichever process writes. The overheads
+  are ``budget.py``'s (``FILE_OVERHEAD`` and the others), so both engines
+  charge alike for ASCII names. A name is charged its UTF-8 bytes, as the
+  server holds it: the scripts count ``#name``, and every check made here
+  before a script counts the same (:func:`name_charge`). The in-process
+  engine charges what CPython's ``str`` takes, every character as wide as
+  the widest (PEP 393): a non-ASCII name costs the two engines different bytes.
 * **No lost file.** A script either runs whole or, on an error, changes
   nothing it had not changed before the error; ours check everything they
   refuse for before their first write.
@@ -63,7 +68,6 @@ from .budget import (
     RECORD_OVERHEAD,
     RECORD_SHARE,
     OnFull,
-    file_charge,
 )
 from .engine import (
     Eviction,
@@ -73,17 +77,24 @@ from .engine import (
     StoreStats,
     WritesThroughPut,
     checked_batch,
-    drop_least_recent,
 )
 from .exceptions import EngineUnavailable, InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
 from .redis_lane import NotSent, ScriptLane, evalsha, joined, packed_arguments
 from .refusals import batch_label, full_detail, needs, taken_by
-from .tree import canonical_name, is_a_directory
+from .tree import ancestor_names, canonical_name, is_a_directory
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Container, Iterable
 
-__all__ = ["MAX_CONTENT_BYTES", "SAFE_POLICIES", "RedisStore", "client_for", "redacted"]
+__all__ = [
+    "MAX_CONTENT_BYTES",
+    "SAFE_POLICIES",
+    "RedisStore",
+    "client_for",
+    "file_charge",
+    "name_charge",
+    "redacted",
+]
 
 #: The ``maxmemory-policy`` values under which the server never drops our keys (they
 #: have no expiry, so the volatile-* policies pass them over).
@@ -186,6 +197,55 @@ def _encoded(name: str) -> bytes:
 
 def _decoded(name: bytes) -> str:
     return name.decode("utf-8", "surrogatepass")
+
+
+def name_charge(name: str) -> int:
+    """What the shared engine charges for the characters of *name*: its UTF-8 bytes.
+
+    The server holds names as UTF-8 and the scripts charge ``#name``, their
+    length in bytes; a check made in Python before a script counts the same,
+    so that it never refuses what the script would accept. For an ASCII name,
+    :func:`budget.name_charge <inmemorystorage.budget.name_charge>`.
+    """
+    return len(_encoded(name))
+
+
+def file_charge(name: str, size: int) -> int:
+    """What a file of *size* content bytes at the canonical name *name* costs a namespace."""
+    return size + name_charge(name) + FILE_OVERHEAD
+
+
+def _dir_charge(name: str) -> int:
+    return name_charge(name) + DIR_OVERHEAD
+
+
+def _drop_least_recent(
+    batch: dict[str, StoredFile], times: dict[str, tuple[int, int]], max_bytes: int
+) -> list[tuple[str, int]]:
+    """Take from the front of *batch* the files a namespace of *max_bytes* cannot hold.
+
+    :func:`~inmemorystorage.engine.drop_least_recent`, with the shared
+    engine's charges: *batch* comes least recently used first; the files kept
+    are the longest run at its end that fits, with their directories, in the
+    room files keep beside the records' share. Returns the others' names and
+    sizes, which leave *batch* and *times*.
+    """
+    room = max_bytes - max_bytes // RECORD_SHARE
+    needed = 0
+    dirs: set[str] = set()
+    kept = 0
+    for name, file in reversed(batch.items()):
+        new_dirs = [d for d in ancestor_names(name) if d not in dirs]
+        charge = file_charge(name, len(file.content)) + sum(map(_dir_charge, new_dirs))
+        if needed + charge > room:
+            break
+        needed += charge
+        dirs.update(new_dirs)
+        kept += 1
+    dropped = [(name, len(batch[name].content)) for name in list(batch)[: len(batch) - kept]]
+    for name, _ in dropped:
+        del batch[name], times[name]
+    return dropped
 
 
 class RedisStore(WritesThroughPut):
@@ -709,9 +769,10 @@ class RedisStore(WritesThroughPut):
         <inmemorystorage.store.Store.load>` for *replace* and *keep_what_fits*.
         """
         batch, times = checked_batch(files)
-        dropped: list[Eviction] = []
+        dropped_sizes: list[tuple[str, int]] = []
         if keep_what_fits and self._on_full == "evict" and self._max_bytes:
-            dropped = drop_least_recent(batch, times, self._max_bytes, time.time())
+            dropped_sizes = _drop_least_recent(batch, times, self._max_bytes)
+        dropped = [Eviction(name, size, time.time()) for name, size in dropped_sizes]
         for name, file in batch.items():
             self.check_size(name, len(file.content))
         if not batch:

@@ -20,10 +20,11 @@ import pytest
 import redis
 from django.core.files.base import ContentFile
 
-from inmemorystorage import InMemoryStorage
+from inmemorystorage import InMemoryStorage, StorageFull, budget
+from inmemorystorage.budget import DIR_OVERHEAD, FILE_OVERHEAD
 from inmemorystorage.engine import Eviction
 from inmemorystorage.exceptions import EngineUnavailable
-from inmemorystorage.redis_store import RedisStore, client_for
+from inmemorystorage.redis_store import RedisStore, client_for, file_charge, name_charge
 
 pytestmark = pytest.mark.usefixtures("forget_shared_stores")
 
@@ -117,3 +118,34 @@ def test_a_listener_shows_a_name_with_a_newline_and_skips_what_is_no_eviction(cl
         listening.stop()
     assert ["bad\nname.txt", "b.txt"] == heard
     assert 3 == caplog.text.count("that is no eviction")
+
+
+#: A name whose characters CPython keeps four bytes wide (1,000 bytes), and the server in 248.
+WIDE = "a" * 240 + "\U0001f600.txt"
+
+
+def test_a_non_ascii_name_is_charged_its_utf8_bytes_before_the_script_as_by_it(clean_redis):
+    """A file that fits by the server's count is saved, even where CPython's count is larger."""
+    size = 10
+    charge = size + len(WIDE.encode()) + FILE_OVERHEAD
+    assert budget.file_charge(WIDE, size) > charge + 500  # the in-process engine's count
+    store = RedisStore(clean_redis, "wide", max_bytes=charge)
+
+    assert WIDE == store.put(WIDE, b"x" * size)[0]
+    assert charge == store.stats().bytes_used
+    with pytest.raises(StorageFull):
+        store.put(WIDE, b"x" * (size + 1))  # refused before the script, by the same count
+
+
+def test_stats_bytes_are_the_sum_of_the_utf8_charges(clean_redis):
+    """Non-ASCII files and directories: the namespace's bytes, as the Python side counts them."""
+    store = RedisStore(clean_redis, "charges")
+    names = ["é.txt", "dossier/ünï.txt", "dossier/日本/語.bin", WIDE]
+    for i, name in enumerate(names):
+        store.put(name, bytes(i))
+    dirs = ["dossier", "dossier/日本"]
+    expected = sum(file_charge(name, i) for i, name in enumerate(names))
+    expected += sum(name_charge(d) + DIR_OVERHEAD for d in dirs)
+    assert expected == store.stats().bytes_used
+    assert [len(n.encode()) for n in names] == [name_charge(n) for n in names]
+    assert budget.name_charge("ascii/only.txt") == name_charge("ascii/only.txt")
