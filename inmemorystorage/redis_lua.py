@@ -544,7 +544,10 @@ return answer
 )
 
 #: Publish a checked batch, all of it or none. ARGV[7..]: max_bytes, on_full,
-#: replace, origin, then for each file: name, content, created, modified (microseconds).
+#: replace, origin, how many files the caller left out (``keep_what_fits``), the name
+#: and size of each of those, then for each file: name, content, created, modified
+#: (microseconds). The files left out are remembered as evicted, as the in-process
+#: engine remembers them, once the batch is published: their names stay taken.
 LOAD = (
     _PRELUDE
     + r"""
@@ -552,9 +555,11 @@ local max_bytes = tonumber(ARGV[7])
 local on_full = ARGV[8]
 local replace = ARGV[9] == '1'
 ORIGIN = ARGV[10]
+local left_out = tonumber(ARGV[11])
+local first = 12 + 2 * left_out
 local names, contents, created, modified = {}, {}, {}, {}
 local in_batch = {}
-for i = 11, #ARGV, 4 do
+for i = first, #ARGV, 4 do
   table.insert(names, ARGV[i])
   table.insert(contents, ARGV[i + 1])
   table.insert(created, tonumber(ARGV[i + 2]))
@@ -613,6 +618,8 @@ for i, name in ipairs(names) do
   use(name)
   forget_record(name)
 end
+for i = 12, first - 1, 2 do remember(ARGV[i], tonumber(ARGV[i + 1]), stamp) end
+incr('evictions', left_out)
 trim_records(max_bytes)
 local answer = {'OK', stamp}
 for _, item in ipairs(evicted) do table.insert(answer, item) end

@@ -57,7 +57,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
@@ -767,22 +766,27 @@ class RedisStore(WritesThroughPut):
         Checked as the in-process engine checks them (names, contents,
         times) before the script runs; see :meth:`Store.load
         <inmemorystorage.store.Store.load>` for *replace* and *keep_what_fits*.
+        The files that *keep_what_fits* leaves out are remembered as evicted
+        (their names stay taken, the evictions are counted) by the same
+        script, so only where the batch is published.
         """
         batch, times = checked_batch(files)
-        dropped_sizes: list[tuple[str, int]] = []
+        dropped: list[tuple[str, int]] = []
         if keep_what_fits and self._on_full == "evict" and self._max_bytes:
-            dropped_sizes = _drop_least_recent(batch, times, self._max_bytes)
-        dropped = [Eviction(name, size, time.time()) for name, size in dropped_sizes]
+            dropped = _drop_least_recent(batch, times, self._max_bytes)
         for name, file in batch.items():
             self.check_size(name, len(file.content))
-        if not batch:
-            return Loaded((), (), tuple(dropped))
+        if not batch and not dropped:
+            return Loaded((), (), ())
         args: list[object] = [
             -1 if self._max_bytes is None else self._max_bytes,
             self._on_full,
             int(replace),
             self._origin,
+            len(dropped),
         ]
+        for name, size in dropped:  # remembered as evicted by the script, with the batch
+            args += [_encoded(name), size]
         for name, file in batch.items():
             created, modified = times[name]
             args += [
@@ -803,7 +807,9 @@ class RedisStore(WritesThroughPut):
             raise FileExistsError(errno.EEXIST, msg, name)
         if status != b"OK":
             self._raise(answer, next(iter(batch)))
-        return Loaded(tuple(batch), self._evictions(answer[2:], int(answer[1])), tuple(dropped))
+        stamp = int(answer[1])
+        left_out = tuple(Eviction(name, size, stamp / _US) for name, size in dropped)
+        return Loaded(tuple(batch), self._evictions(answer[2:], stamp), left_out)
 
     # Evictions.
 

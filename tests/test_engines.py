@@ -288,3 +288,28 @@ def test_deep_names_are_charged_their_directories_on_both_engines(make_storage):
     assert 1000 == stats.dirs
     assert sum(len("a/" * i) - 1 + 400 for i in range(1, 1001)) < stats.bytes_used
     assert stats.bytes_used <= stats.max_bytes
+
+
+def test_the_files_a_load_leaves_out_are_remembered_as_evicted(make_storage):
+    """keep_what_fits: the files left out are counted and recorded, and their names stay taken."""
+    files = [StoredFile(f"f{i}.txt", b"x" * 3000, 1.7e9, 1.7e9) for i in range(4)]
+    storage = make_storage(max_bytes=8000)  # two of the four, least recently used first
+    loaded = storage.load_files(files, keep_what_fits=True)
+    assert ["f2.txt", "f3.txt"] == loaded
+    stats = storage.stats()
+    assert (2, 2) == (stats.files, stats.evictions)
+    assert (3000, 3000) == (
+        storage.recent_eviction("f0.txt").size,
+        storage.recent_eviction("f1.txt").size,
+    )
+    assert stats.bytes_used <= 8000
+    assert storage.save("f0.txt", ContentFile(b"new")).startswith("f0_")
+
+
+def test_a_load_that_keeps_nothing_still_remembers_what_it_left_out(make_storage):
+    """Every file too large beside the records' share: none loaded, each recorded as evicted."""
+    storage = make_storage(max_bytes=4000)
+    big = StoredFile("big.bin", b"x" * 3900, 1.7e9, 1.7e9)
+    loaded = storage.load_files([big], keep_what_fits=True)
+    assert ([], 1) == (loaded, storage.stats().evictions)
+    assert 3900 == storage.recent_eviction("big.bin").size

@@ -21,8 +21,8 @@ import redis
 from django.core.files.base import ContentFile
 
 from inmemorystorage import InMemoryStorage, StorageFull, budget
-from inmemorystorage.budget import DIR_OVERHEAD, FILE_OVERHEAD
-from inmemorystorage.engine import Eviction
+from inmemorystorage.budget import DIR_OVERHEAD, FILE_OVERHEAD, RECORD_SHARE
+from inmemorystorage.engine import Eviction, StoredFile
 from inmemorystorage.exceptions import EngineUnavailable
 from inmemorystorage.redis_store import RedisStore, client_for, file_charge, name_charge
 
@@ -149,3 +149,16 @@ def test_stats_bytes_are_the_sum_of_the_utf8_charges(clean_redis):
     assert expected == store.stats().bytes_used
     assert [len(n.encode()) for n in names] == [name_charge(n) for n in names]
     assert budget.name_charge("ascii/only.txt") == name_charge("ascii/only.txt")
+
+
+def test_a_load_keeps_what_fits_by_the_utf8_charges(clean_redis):
+    """Three non-ASCII names that fit by the server's count are all loaded, none left out."""
+    names = [f"{'a' * 240}\U0001f600{i}.txt" for i in range(3)]
+    files = [StoredFile(name, bytes(100), 1.7e9, 1.7e9) for name in names]
+    charges = sum(file_charge(name, 100) for name in names)
+    store = RedisStore(clean_redis, "wide-load", max_bytes=3300)
+    assert charges <= 3300 - 3300 // RECORD_SHARE < sum(budget.file_charge(n, 100) for n in names)
+
+    loaded = store.load(files, keep_what_fits=True)
+    assert (tuple(names), ()) == (loaded.names, loaded.dropped)
+    assert charges == store.stats().bytes_used
