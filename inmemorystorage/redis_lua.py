@@ -411,24 +411,41 @@ return answer
 """
 )
 
-#: Read one file, counting the read as a use. ARGV[7]: name.
+#: Read one file, counting the read as a use. ARGV[7]: name. A server at its
+#: ``maxmemory`` (policy ``noeviction``) refuses a script's first write, and then every
+#: other: the read's bookkeeping (its time, its use, the counters) is skipped whole
+#: there, and the content still comes back, with the time of the last read kept.
 READ = (
     _PRELUDE
     + r"""
 local name = ARGV[7]
 local key = P .. 'f:' .. name
+
+-- The first write of the read: true where done, false where the server refused it for
+-- memory (then nothing was written, and no later write would be: skip them all).
+local function first_write(...)
+  local done = redis.pcall(...)
+  if type(done) == 'table' and done.err then
+    if string.sub(done.err, 1, 4) == 'OOM ' then return false end
+    return error(done)
+  end
+  return true
+end
+
 -- The header and the content apart: cutting the content from the whole value in Lua
 -- copied it once more, a sixth of a 4 KiB read's time on the server.
-local m, cr = file_times(key)
+local m, cr, a = file_times(key)
 if not m then
-  incr('misses', 1)
+  first_write('HINCRBY', META, 'misses', 1)
   return missing_reason(name, ancestors_of(name))
 end
 local t = now()
-redis.call('SETRANGE', key, 16, struct.pack('>d', t))
-use(name)
-incr('hits', 1)
-return {'OK', redis.call('GETRANGE', key, HEADER, -1), m, cr, t}
+if first_write('SETRANGE', key, 16, struct.pack('>d', t)) then
+  use(name)
+  incr('hits', 1)
+  a = t
+end
+return {'OK', redis.call('GETRANGE', key, HEADER, -1), m, cr, a}
 """
 )
 
@@ -467,14 +484,17 @@ return answer
 """
 )
 
-#: Delete a file, or a directory with everything below it. ARGV[7]: name.
+#: Delete a file, or a directory with everything below it. ARGV[7]: name. Its first
+#: write is a ``DEL``, which a server at its ``maxmemory`` allows (and every write after
+#: it, so that a script never stops half way): a delete frees memory, even there.
 DELETE = (
     _PRELUDE
     + r"""
 local name = ARGV[7]
-local stamp = next_stamp()
+local stamp = stamp_after(num(META, 'clock'))
 if redis.call('EXISTS', P .. 'f:' .. name) == 1 then
   remove_file(name, stamp)
+  redis.call('HSET', META, 'clock', int(stamp))
   return {'OK'}
 end
 if redis.call('EXISTS', P .. 'd:' .. name) == 0 then return {'OK'} end
@@ -490,6 +510,7 @@ walk(name, function(_, _, child, kind)
 end)
 for i = #order, 1, -1 do remove_dir(order[i]) end
 touch_dir(parent(name), stamp)
+redis.call('HSET', META, 'clock', int(stamp))
 return {'OK'}
 """
 )

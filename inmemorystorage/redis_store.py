@@ -112,6 +112,14 @@ _lanes: dict[int, tuple[Any, ScriptLane]] = {}
 _clients_lock = threading.Lock()
 
 
+class _OutOfMemory(OSError):  # private: users see an OSError (ENOSPC), or StorageFull from a write
+    """The server refused a script's first write: it is at its ``maxmemory``; nothing changed."""
+
+    def __init__(self, msg: str, maxmemory: int) -> None:
+        super().__init__(errno.ENOSPC, msg)
+        self.maxmemory = maxmemory
+
+
 def redacted(url: str) -> str:
     """*url* with its password hidden, for messages and checks."""
     scheme, sep, rest = url.partition("://")
@@ -377,6 +385,8 @@ class RedisStore(WritesThroughPut):
             except (redis.exceptions.MovedError, redis.exceptions.AskError):
                 self._use_client(client_for(self.url, cluster=True))
                 return request()
+        except redis.exceptions.OutOfMemoryError as exc:  # refused before any change
+            raise self._out_of_memory() from exc
         except (
             redis.exceptions.ConnectionError,
             redis.exceptions.TimeoutError,
@@ -385,6 +395,22 @@ class RedisStore(WritesThroughPut):
             self._counted = False
             msg = f"the Redis server at {redacted(self.url)} did not answer: {exc}"
             raise EngineUnavailable(errno.ECONNREFUSED, msg) from exc
+
+    def _out_of_memory(self) -> _OutOfMemory:
+        """The error for a write the server refused at its ``maxmemory``, which it names."""
+        import redis.exceptions  # noqa: PLC0415  # imported with the client, by client_for()
+
+        try:
+            info = self._client.info("memory", **self._on_namespace_node())
+            maxmemory = int(info.get("maxmemory", 0))
+        except (redis.exceptions.RedisError, ValueError, TypeError):  # INFO refused: not named
+            maxmemory = 0
+        limit = f" of {maxmemory:,} bytes" if maxmemory else ""
+        msg = (
+            f"the Redis server at {redacted(self.url)} is at its maxmemory{limit} and refuses "
+            "writes until memory is freed there (delete files, or raise its maxmemory)"
+        )
+        return _OutOfMemory(msg, maxmemory)
 
     def _on_namespace_node(self) -> dict[str, Any]:
         """The arguments that send a command without keys to the namespace's node."""
@@ -409,14 +435,14 @@ class RedisStore(WritesThroughPut):
     def _repair_after_restart(self) -> None:
         """:meth:`repair`, if the server has restarted since the namespace was last counted.
 
-        A server that refuses the repair (a key of another type, made by hand)
-        is logged, and the call that asked goes on.
+        A server that refuses the repair (a key of another type, made by hand,
+        or a server at its ``maxmemory``) is logged, and the call that asked goes on.
         """
         import redis.exceptions  # noqa: PLC0415  # imported with the client, by client_for()
 
         try:
             self.repair(force=False)
-        except redis.exceptions.ResponseError:
+        except (redis.exceptions.ResponseError, _OutOfMemory):
             logger.exception("the namespace %r on %s could not be counted again",
                              self.namespace, redacted(self.url))  # fmt: skip
 
@@ -437,6 +463,7 @@ class RedisStore(WritesThroughPut):
 
         Raises:
             EngineUnavailable: the server does not answer.
+            OSError: ``ENOSPC``, the server is at its ``maxmemory`` and refuses writes.
         """
         keys = [self._prefix + b"meta"]
 
@@ -623,22 +650,26 @@ class RedisStore(WritesThroughPut):
                 *avoid_evicted* and the file at *path* was evicted lately.
             IsADirectoryError: *path* is a directory (or the root).
             NotADirectory: a parent of *path* is a file.
-            StorageFull: the content cannot fit; nothing changed.
+            StorageFull: the content cannot fit, in the budget or in the
+                server's ``maxmemory``; nothing changed.
         """
         name = path if canonical else canonical_name(path)
         if not name:
             raise is_a_directory(name)
         self.check_size(name, len(content))
-        answer = self._run(
-            "PUT",
-            -1 if self._max_bytes is None else self._max_bytes,
-            self._on_full,
-            _encoded(name),
-            (_HEADER_ROOM, content),  # the script writes the header into the room
-            int(exclusive),
-            int(avoid_evicted),
-            self._origin,
-        )
+        try:
+            answer = self._run(
+                "PUT",
+                -1 if self._max_bytes is None else self._max_bytes,
+                self._on_full,
+                _encoded(name),
+                (_HEADER_ROOM, content),  # the script writes the header into the room
+                int(exclusive),
+                int(avoid_evicted),
+                self._origin,
+            )
+        except _OutOfMemory as exc:
+            raise _server_full(exc, name, len(content)) from exc
         status = answer[0]
         if status == b"OK":
             stamp = int(answer[1])
@@ -795,11 +826,14 @@ class RedisStore(WritesThroughPut):
                 max(created // 1000, 1),
                 max(modified // 1000, 1),
             ]
-        answer = self._run("LOAD", *args)
+        last, label = batch_label(batch) if batch else (dropped[-1][0], None)
+        size = sum(len(file.content) for file in batch.values())
+        try:
+            answer = self._run("LOAD", *args)
+        except _OutOfMemory as exc:
+            raise _server_full(exc, last, size, label) from exc
         status = answer[0]
         if status == b"FULL":
-            last, label = batch_label(batch)
-            size = sum(len(file.content) for file in batch.values())
             raise self._full(answer, last, size, len(batch), label)
         if status == b"EEXIST":
             name = _decoded(answer[1])
@@ -830,6 +864,15 @@ class RedisStore(WritesThroughPut):
             for name, record in zip(names, records, strict=True)
             if record is not None
         ]
+
+
+def _server_full(exc: _OutOfMemory, name: str, size: int, what: str | None = None) -> StorageFull:
+    """The refusal of a write that a server at its ``maxmemory`` (*exc*) turned down.
+
+    ``max_bytes`` is the server's ``maxmemory`` (0 where it will not say):
+    the limit that refused; an emptier server would take the content.
+    """
+    return StorageFull(name, size, exc.maxmemory, str(exc.strerror), what=what, could_fit=True)
 
 
 def _nothing(name: str) -> None:  # the signature of Store.lookup

@@ -10,6 +10,7 @@ and a message it cannot read. Real servers, never mocks.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import threading
 import time
@@ -162,3 +163,69 @@ def test_a_load_keeps_what_fits_by_the_utf8_charges(clean_redis):
     loaded = store.load(files, keep_what_fits=True)
     assert (tuple(names), ()) == (loaded.names, loaded.dropped)
     assert charges == store.stats().bytes_used
+
+
+@contextlib.contextmanager
+def at_maxmemory(url: str) -> Iterator[int]:
+    """Set the server's maxmemory below what it uses (policy noeviction); yield it; undo."""
+    admin = redis.Redis.from_url(url)
+    policy = admin.config_get("maxmemory-policy")["maxmemory-policy"]
+    maxmemory = admin.info("memory")["used_memory"] // 2
+    admin.config_set("maxmemory-policy", "noeviction")
+    admin.config_set("maxmemory", maxmemory)
+    try:
+        yield maxmemory
+    finally:
+        admin.config_set("maxmemory", 0)
+        admin.config_set("maxmemory-policy", policy)
+        admin.close()
+
+
+def namespace_keys(url: str, namespace: str) -> dict[bytes, object]:
+    """Every key of *namespace* with its whole value, to see that nothing changed."""
+    admin = redis.Redis.from_url(url)
+    dumped = {key: admin.dump(key) for key in sorted(admin.keys(f"ims:{{{namespace}}}:*"))}
+    admin.close()
+    return dumped
+
+
+def test_a_server_at_its_maxmemory_still_serves_reads_and_writes_nothing(clean_redis):
+    """Reads, sizes, listings and misses answer; the read's bookkeeping is skipped whole."""
+    storage = InMemoryStorage(server=clean_redis, namespace="oom")
+    storage.save("docs/a.txt", ContentFile(b"hello"))
+    before = namespace_keys(clean_redis, "oom")
+    with at_maxmemory(clean_redis):
+        assert b"hello" == storage.open("docs/a.txt").read()
+        assert (5, True) == (storage.size("docs/a.txt"), storage.exists("docs/a.txt"))
+        assert ([], ["a.txt"]) == storage.listdir("docs")
+        with pytest.raises(FileNotFoundError):
+            storage.open("docs/missing.txt")
+    assert before == namespace_keys(clean_redis, "oom")
+
+
+def test_a_write_refused_at_maxmemory_is_storage_full_and_changes_nothing(clean_redis):
+    """save() and load_files() raise StorageFull (ENOSPC) naming the server's maxmemory."""
+    storage = InMemoryStorage(server=clean_redis, namespace="oom")
+    storage.save("a.txt", ContentFile(b"hello"))
+    before = namespace_keys(clean_redis, "oom")
+    with at_maxmemory(clean_redis) as maxmemory:
+        with pytest.raises(StorageFull) as saved:
+            storage.save("b.txt", ContentFile(b"x"))
+        with pytest.raises(StorageFull) as loaded:
+            storage.load_files([StoredFile("c.txt", b"c", 1.7e9, 1.7e9)])
+    for refusal in (saved.value, loaded.value):
+        assert (errno.ENOSPC, maxmemory) == (refusal.errno, refusal.max_bytes)
+        assert f"maxmemory of {maxmemory:,} bytes" in str(refusal)
+    assert before == namespace_keys(clean_redis, "oom")
+
+
+def test_a_delete_frees_memory_even_at_maxmemory(clean_redis):
+    """A file and a directory are deleted on a server that refuses other writes."""
+    storage = InMemoryStorage(server=clean_redis, namespace="oom")
+    storage.save("a.txt", ContentFile(b"hello"))
+    storage.save("d/e/b.txt", ContentFile(b"hello"))
+    with at_maxmemory(clean_redis):
+        storage.delete("a.txt")
+        storage.delete("d")
+    assert ([], []) == storage.listdir("")
+    assert (0, 0) == (storage.stats().files, storage.stats().dirs)
