@@ -40,9 +40,10 @@ tar refuses it:
   members whose different names are one storage name (``a\b`` and ``a/b``);
   a later member of the very same name replaces an earlier one, as tar
   extracts them.
-- **Bounded**: each member is charged what the store will charge it
+- **Bounded**: each member is charged at least what the store will charge it
   (:func:`~inmemorystorage.budget.file_charge`, directories
-  :func:`~inmemorystorage.budget.dir_charge`) before its content is read, and
+  :func:`~inmemorystorage.budget.dir_charge`, a name the lesser of what it
+  takes in process and on a server) before its content is read, and
   the load is refused with ``StorageFull`` as soon as the charges pass
   ``max_bytes``; the input read and the tar bytes it decompresses to are each
   bounded by :func:`input_limit`, 4 x ``max_bytes`` + 1 MiB (a tar of files
@@ -86,7 +87,7 @@ from typing import IO, TYPE_CHECKING, Protocol
 
 from django.core.exceptions import SuspiciousFileOperation
 
-from .budget import dir_charge, file_charge
+from .budget import DIR_OVERHEAD, FILE_OVERHEAD, name_charge, server_name_charge
 from .exceptions import StorageFull
 from .store import StoredFile
 from .tree import canonical_name, is_absolute
@@ -412,7 +413,7 @@ class _Files:
         canonical = canonical_name(name)
         if canonical and canonical not in self.dirs:
             self.dirs.add(canonical)
-            self._charge(name, 0, dir_charge(canonical))
+            self._charge(name, 0, DIR_OVERHEAD + _least_name_charge(canonical))
 
     def claim(self, name: str) -> str:
         """The canonical name of the file found at *name*, checked against the files before it.
@@ -436,7 +437,7 @@ class _Files:
 
     def charge_file(self, name: str, canonical: str, size: int) -> int:
         """Charge a file of *size* bytes at its *canonical* name; return the charge."""
-        charge = file_charge(canonical, size)
+        charge = size + FILE_OVERHEAD + _least_name_charge(canonical)
         self._charge(name, size, charge)
         return charge
 
@@ -841,6 +842,16 @@ def _read_tar(raw: _Readable, max_bytes: int | None, label: str) -> list[StoredF
             files.add(member.name, canonical, file, charge)
     tar.drain()
     return files.files()
+
+
+def _least_name_charge(name: str) -> int:
+    """The least either engine charges for *name*: a refusal here holds for both.
+
+    What a non-ASCII name takes differs: CPython's ``str`` in process, its
+    UTF-8 bytes on a server. The store charges its own exactly once the
+    batch is read.
+    """
+    return min(name_charge(name), server_name_charge(name))
 
 
 def _check_name(name: str, kind: str) -> None:

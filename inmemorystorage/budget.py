@@ -33,6 +33,7 @@ __all__ = [
     "make_budget",
     "name_charge",
     "record_charge",
+    "server_name_charge",
 ]
 
 OnFull = Literal["evict", "error"]
@@ -74,6 +75,16 @@ def name_charge(name: str) -> int:
     ``"a" * 4000 + "😀"`` takes 16 kB: measured, not counted.
     """
     return len(name) if name.isascii() else sys.getsizeof(name) - _EMPTY_STR_SIZE
+
+
+def server_name_charge(name: str) -> int:
+    """The bytes *name* takes on a Redis server, which keeps it as UTF-8: the shared engine's.
+
+    The same as :func:`name_charge` for an ASCII name. A name that is not is
+    charged what it takes where it is kept: CPython's ``str`` in process,
+    its UTF-8 bytes on the server (``#name`` in the scripts).
+    """
+    return len(name.encode("utf-8", "surrogatepass"))
 
 
 def file_charge(path: str, size: int) -> int:

@@ -124,14 +124,18 @@ def drop_least_recent(
     batch: dict[str, StoredFile],
     times: dict[str, tuple[int, int]],
     max_bytes: int,
-    now: float,
-) -> list[Eviction]:
+    *,
+    charge_file: Callable[[str, int], int] = file_charge,
+    charge_dir: Callable[[str], int] = dir_charge,
+) -> list[tuple[str, int]]:
     """Take from the front of *batch* the files a budget of *max_bytes* cannot hold.
 
     *batch* comes least recently used first: the files kept are the longest
     run at its end that fits, with their directories, in the room files keep
     beside the records' share of the budget, as eviction would keep them.
-    The others leave *batch* and *times*, and come back as evictions at *now*.
+    The others leave *batch* and *times*, and come back as (name, size). The
+    charges are the engine's: ``budget.py``'s in process, a name's UTF-8
+    bytes on a server.
     """
     room = max_bytes - max_bytes // RECORD_SHARE
     needed = 0
@@ -139,17 +143,15 @@ def drop_least_recent(
     kept = 0
     for name, file in reversed(batch.items()):
         new_dirs = [d for d in ancestor_names(name) if d not in dirs]
-        charge = file_charge(name, len(file.content)) + sum(map(dir_charge, new_dirs))
+        charge = charge_file(name, len(file.content)) + sum(map(charge_dir, new_dirs))
         if needed + charge > room:
             break
         needed += charge
         dirs.update(new_dirs)
         kept += 1
-    dropped = [
-        Eviction(name, len(batch[name].content), now) for name in list(batch)[: len(batch) - kept]
-    ]
-    for eviction in dropped:
-        del batch[eviction.name], times[eviction.name]
+    dropped = [(name, len(batch[name].content)) for name in list(batch)[: len(batch) - kept]]
+    for name, _size in dropped:
+        del batch[name], times[name]
     return dropped
 
 

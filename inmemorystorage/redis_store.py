@@ -67,6 +67,7 @@ from .budget import (
     RECORD_OVERHEAD,
     RECORD_SHARE,
     OnFull,
+    server_name_charge,
 )
 from .engine import (
     Eviction,
@@ -76,11 +77,12 @@ from .engine import (
     StoreStats,
     WritesThroughPut,
     checked_batch,
+    drop_least_recent,
 )
 from .exceptions import EngineUnavailable, InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
 from .redis_lane import NotSent, ScriptLane, evalsha, joined, packed_arguments
 from .refusals import batch_label, full_detail, needs, taken_by
-from .tree import ancestor_names, canonical_name, is_a_directory
+from .tree import canonical_name, is_a_directory
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Container, Iterable
@@ -210,49 +212,20 @@ def name_charge(name: str) -> int:
     """What the shared engine charges for the characters of *name*: its UTF-8 bytes.
 
     The server holds names as UTF-8 and the scripts charge ``#name``, their
-    length in bytes; a check made in Python before a script counts the same,
-    so that it never refuses what the script would accept. For an ASCII name,
-    :func:`budget.name_charge <inmemorystorage.budget.name_charge>`.
+    length in bytes; a check made in Python before a script counts the same
+    (:func:`budget.server_name_charge <inmemorystorage.budget.server_name_charge>`),
+    so that it never refuses what the script would accept.
     """
-    return len(_encoded(name))
+    return server_name_charge(name)
 
 
 def file_charge(name: str, size: int) -> int:
     """What a file of *size* content bytes at the canonical name *name* costs a namespace."""
-    return size + name_charge(name) + FILE_OVERHEAD
+    return size + server_name_charge(name) + FILE_OVERHEAD
 
 
 def _dir_charge(name: str) -> int:
-    return name_charge(name) + DIR_OVERHEAD
-
-
-def _drop_least_recent(
-    batch: dict[str, StoredFile], times: dict[str, tuple[int, int]], max_bytes: int
-) -> list[tuple[str, int]]:
-    """Take from the front of *batch* the files a namespace of *max_bytes* cannot hold.
-
-    :func:`~inmemorystorage.engine.drop_least_recent`, with the shared
-    engine's charges: *batch* comes least recently used first; the files kept
-    are the longest run at its end that fits, with their directories, in the
-    room files keep beside the records' share. Returns the others' names and
-    sizes, which leave *batch* and *times*.
-    """
-    room = max_bytes - max_bytes // RECORD_SHARE
-    needed = 0
-    dirs: set[str] = set()
-    kept = 0
-    for name, file in reversed(batch.items()):
-        new_dirs = [d for d in ancestor_names(name) if d not in dirs]
-        charge = file_charge(name, len(file.content)) + sum(map(_dir_charge, new_dirs))
-        if needed + charge > room:
-            break
-        needed += charge
-        dirs.update(new_dirs)
-        kept += 1
-    dropped = [(name, len(batch[name].content)) for name in list(batch)[: len(batch) - kept]]
-    for name, _ in dropped:
-        del batch[name], times[name]
-    return dropped
+    return server_name_charge(name) + DIR_OVERHEAD
 
 
 class RedisStore(WritesThroughPut):
@@ -804,7 +777,9 @@ class RedisStore(WritesThroughPut):
         batch, times = checked_batch(files)
         dropped: list[tuple[str, int]] = []
         if keep_what_fits and self._on_full == "evict" and self._max_bytes:
-            dropped = _drop_least_recent(batch, times, self._max_bytes)
+            dropped = drop_least_recent(
+                batch, times, self._max_bytes, charge_file=file_charge, charge_dir=_dir_charge
+            )
         for name, file in batch.items():
             self.check_size(name, len(file.content))
         if not batch and not dropped:

@@ -984,7 +984,11 @@ class Store(WritesThroughPut):
         batch, times = checked_batch(files)
         dropped: list[Eviction] = []
         if keep_what_fits and self._budget.on_full == "evict" and self._budget.max_bytes:
-            dropped = drop_least_recent(batch, times, self._budget.max_bytes, seconds(self._now()))
+            now = seconds(self._now())
+            dropped = [
+                Eviction(name, size, now)
+                for name, size in drop_least_recent(batch, times, self._budget.max_bytes)
+            ]
             if not batch:
                 with self._lock:
                     self._remember_dropped(dropped)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import logging
 import threading
 import time
@@ -21,7 +22,7 @@ import pytest
 import redis
 from django.core.files.base import ContentFile
 
-from inmemorystorage import InMemoryStorage, StorageFull, budget
+from inmemorystorage import InMemoryStorage, StorageFull, budget, dump, load
 from inmemorystorage.budget import DIR_OVERHEAD, FILE_OVERHEAD, RECORD_SHARE
 from inmemorystorage.engine import Eviction, StoredFile
 from inmemorystorage.exceptions import EngineUnavailable
@@ -229,3 +230,25 @@ def test_a_delete_frees_memory_even_at_maxmemory(clean_redis):
         storage.delete("d")
     assert ([], []) == storage.listdir("")
     assert (0, 0) == (storage.stats().files, storage.stats().dirs)
+
+
+def test_a_tar_of_wide_names_loads_where_the_server_s_charges_fit(clean_redis):
+    """The archive's early check charges a name the lesser of the two engines' charges.
+
+    Emoji take four bytes in UTF-8 and four in CPython's ``str``, plus its
+    header: a tar that fits the server's charges is not refused before it is read.
+    """
+    names = [f"{index:02d}" + "😀" * 60 + ".txt" for index in range(20)]
+    needed = sum(file_charge(name, 1) for name in names)
+    assert needed < sum(budget.file_charge(name, 1) for name in names)  # CPython's are more
+    source = InMemoryStorage()
+    for name in names:
+        source.save(name, ContentFile(b"x"))
+    archive = io.BytesIO()
+    dump(source, archive)
+    archive.seek(0)
+    shared = InMemoryStorage(
+        server=clean_redis, namespace="wide", max_bytes=needed, on_full="error"
+    )
+    assert sorted(names) == sorted(load(shared, archive))
+    assert needed == shared.stats().bytes_used
