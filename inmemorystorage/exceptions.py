@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+from typing import Literal
 
 __all__ = [
     "EngineUnavailable",
@@ -41,7 +42,10 @@ class StorageFull(OSError):
     ``max_bytes`` the budget. ``what`` names the refused files in messages:
     the name, quoted, for one file, or a count such as ``"3 files"``.
     ``could_fit`` is true when the content would fit an emptier storage, and
-    only ``on_full="error"`` kept it out: there is no room *now*.
+    only ``on_full="error"`` kept it out: there is no room *now*. ``limit``
+    says which bound refused: ``"max_bytes"``, the storage's budget, or
+    ``"maxmemory"``, the Redis server's own memory (the shared engine's;
+    ``max_bytes`` is then the server's ``maxmemory``, 0 where it will not say).
     """
 
     def __init__(
@@ -53,13 +57,17 @@ class StorageFull(OSError):
         *,
         what: str | None = None,
         could_fit: bool = False,
+        limit: Literal["max_bytes", "maxmemory"] = "max_bytes",
     ) -> None:
         self.what = what or repr(name)
-        msg = f"cannot store {self.what} ({size:,} bytes): {detail} (max_bytes={max_bytes:,})"
+        msg = f"cannot store {self.what} ({size:,} bytes): {detail}"
+        if limit == "max_bytes":
+            msg += f" (max_bytes={max_bytes:,})"
         super().__init__(errno.ENOSPC, msg, name)
         self.size = size
         self.max_bytes = max_bytes
         self.could_fit = could_fit
+        self.limit = limit
 
     def __str__(self) -> str:
         return str(self.strerror)

@@ -53,8 +53,9 @@ class StorageFullMiddleware(MiddlewareMixin):
     overhead and its directories, is larger than the whole budget
     (``max_bytes``), so no setting of ``on_full`` could store it;
     ``507 Insufficient Storage`` when it would fit an emptier storage but
-    ``on_full="error"`` refuses to evict. The page names the file, its size,
-    the budget and the option to change.
+    ``on_full="error"`` refuses to evict, or when the shared engine's Redis
+    server is at its ``maxmemory``. The page names the file, its size,
+    the budget and the option (or the server's setting) to change.
     """
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
@@ -78,7 +79,17 @@ def storage_full_response(request: HttpRequest, error: StorageFull) -> HttpRespo
     budget, size = f"{error.max_bytes:,}", f"{error.size:,}"
     one = error.what == repr(error.filename)
     subject, fit = (f"the file {error.what}", "does not fit") if one else (error.what, "do not fit")
-    if too_large:
+    if error.limit == "maxmemory":
+        limit = f" of {budget} bytes" if error.max_bytes else ""
+        problem = (
+            f"The Redis server that holds the shared storage is at its maxmemory{limit}: "
+            f"it refuses {subject} ({size} bytes) until memory is freed there."
+        )
+        remedy = (
+            "To make room, delete files, or raise the server's maxmemory (in redis.conf, "
+            "or CONFIG SET maxmemory)."
+        )
+    elif too_large:
         problem = (
             f"{capfirst(subject)} ({size} bytes) {fit} in the in-memory storage's whole budget, "
             f"max_bytes={budget}, with its name, overhead and directories: no eviction can "

@@ -847,7 +847,10 @@ def _server_full(exc: _OutOfMemory, name: str, size: int, what: str | None = Non
     ``max_bytes`` is the server's ``maxmemory`` (0 where it will not say):
     the limit that refused; an emptier server would take the content.
     """
-    return StorageFull(name, size, exc.maxmemory, str(exc.strerror), what=what, could_fit=True)
+    detail = str(exc.strerror)
+    return StorageFull(
+        name, size, exc.maxmemory, detail, what=what, could_fit=True, limit="maxmemory"
+    )
 
 
 def _nothing(name: str) -> None:  # the signature of Store.lookup

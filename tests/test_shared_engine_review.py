@@ -26,6 +26,7 @@ from inmemorystorage import InMemoryStorage, StorageFull, budget, dump, load
 from inmemorystorage.budget import DIR_OVERHEAD, FILE_OVERHEAD, RECORD_SHARE
 from inmemorystorage.engine import Eviction, StoredFile
 from inmemorystorage.exceptions import EngineUnavailable
+from inmemorystorage.middleware import storage_full_response
 from inmemorystorage.redis_store import RedisStore, client_for, file_charge, name_charge
 
 pytestmark = pytest.mark.usefixtures("forget_shared_stores")
@@ -215,9 +216,28 @@ def test_a_write_refused_at_maxmemory_is_storage_full_and_changes_nothing(clean_
         with pytest.raises(StorageFull) as loaded:
             storage.load_files([StoredFile("c.txt", b"c", 1.7e9, 1.7e9)])
     for refusal in (saved.value, loaded.value):
-        assert (errno.ENOSPC, maxmemory) == (refusal.errno, refusal.max_bytes)
+        assert (errno.ENOSPC, maxmemory, "maxmemory") == (
+            refusal.errno,
+            refusal.max_bytes,
+            refusal.limit,
+        )
         assert f"maxmemory of {maxmemory:,} bytes" in str(refusal)
+        assert "max_bytes=" not in str(refusal)  # the storage's budget did not refuse
     assert before == namespace_keys(clean_redis, "oom")
+
+
+def test_the_full_page_of_a_server_at_its_maxmemory_names_the_server_s_setting(clean_redis, rf):
+    """StorageFullMiddleware answers 507 and says to free memory or raise maxmemory."""
+    storage = InMemoryStorage(server=clean_redis, namespace="oom")
+    storage.save("a.txt", ContentFile(b"hello"))
+    with at_maxmemory(clean_redis) as maxmemory, pytest.raises(StorageFull) as refused:
+        storage.save("b.txt", ContentFile(b"x"))
+    response = storage_full_response(rf.get("/", HTTP_ACCEPT="text/plain"), refused.value)
+    page = response.content.decode()
+    assert 507 == response.status_code
+    assert f"at its maxmemory of {maxmemory:,} bytes" in page
+    assert "raise the server's maxmemory" in page
+    assert "on_full" not in page
 
 
 def test_a_delete_frees_memory_even_at_maxmemory(clean_redis):
