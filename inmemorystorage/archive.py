@@ -52,7 +52,11 @@ tar refuses it:
   ``max_bytes`` (20 MiB + 6 x ``max_bytes`` for stores under 20 MiB): the
   decoder (for xz :func:`xz_memory_limit`, 16 to 80 MiB; 4 MiB for bzip2),
   the files read so far (``max_bytes`` at their charges), one more file's
-  content while it is joined, and a few small buffers.
+  content while it is joined, and a few small buffers. A store without
+  ``max_bytes`` takes what fits this machine: the input and what it
+  decompresses to are each bounded by :func:`unbounded_input_limit`, half
+  the machine's memory, so that a small bomb is refused before it takes the
+  server down.
 
 A directory on disk is read without following links: every directory is
 opened relative to its parent's descriptor with ``O_NOFOLLOW``, every file
@@ -106,6 +110,7 @@ __all__ = [
     "input_limit",
     "load",
     "read_files",
+    "unbounded_input_limit",
     "xz_memory_limit",
 ]
 
@@ -168,6 +173,23 @@ def input_limit(max_bytes: int) -> int:
     at most about three times the smallest file's charge.
     """
     return 4 * max_bytes + _MiB
+
+
+def unbounded_input_limit() -> int | None:
+    """The most bytes an archive may read, and decompress to, loaded into a store without a budget.
+
+    Half this machine's memory: a load that needs more could not be held
+    beside everything else, and a bomb of a few kilobytes (bzip2 packs a
+    gigabyte of zeros in under a kilobyte) would take the server down before
+    it failed. ``None`` where the OS does not say (no ``sysconf``).
+    """
+    try:
+        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+    if pages <= 0 or page_size <= 0:
+        return None
+    return pages * page_size // 2
 
 
 def xz_memory_limit(max_bytes: int | None) -> int:
@@ -502,12 +524,21 @@ class _Input:
 
 
 def _too_long(label: str, verb: str, count: int, limit: int, max_bytes: int | None) -> StorageFull:
-    """The refusal of an archive whose input or tar bytes pass :func:`input_limit`."""
+    """The refusal of an archive whose input or tar bytes pass its limit.
+
+    :func:`input_limit` for a store with *max_bytes*, :func:`unbounded_input_limit` without.
+    """
+    if max_bytes is None:
+        detail = (
+            f"{label} {verb} more than {limit:,} bytes, half this machine's memory, which a "
+            "store without max_bytes takes at most from one archive"
+        )
+        return StorageFull(label, count, limit, detail, what=label, limit="memory")
     detail = (
         f"{label} {verb} more than {limit:,} bytes (4 x max_bytes + 1 MiB), "
         "more than an archive of files that fit needs"
     )
-    return StorageFull(label, count, max_bytes or 0, detail, what=label)
+    return StorageFull(label, count, max_bytes, detail, what=label)
 
 
 class _Decoder(Protocol):
@@ -690,7 +721,9 @@ class _Tar:
         chunk = self.decoder.read(size)
         self.produced += len(chunk)
         if self.limit is not None and self.produced > self.limit:
-            raise _too_long(self.label, "decompresses to", self.produced, self.limit, None)
+            raise _too_long(
+                self.label, "decompresses to", self.produced, self.limit, self.source.max_bytes
+            )
         return chunk
 
 
@@ -815,7 +848,7 @@ def _sparse(label: str, name: str) -> tarfile.ReadError:
 
 def _read_tar(raw: _Readable, max_bytes: int | None, label: str) -> list[StoredFile]:
     """The files of the tar read from *raw*, every member and byte checked and counted."""
-    limit = input_limit(max_bytes) if max_bytes is not None else None
+    limit = input_limit(max_bytes) if max_bytes is not None else unbounded_input_limit()
     tar = _Tar(_Input(raw, limit, label, max_bytes))
     files = _Files(max_bytes, label)
     archive = tarfile.TarFile(fileobj=tar, mode="r", tarinfo=_StrictInfo)

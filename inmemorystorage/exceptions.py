@@ -43,9 +43,11 @@ class StorageFull(OSError):
     the name, quoted, for one file, or a count such as ``"3 files"``.
     ``could_fit`` is true when the content would fit an emptier storage, and
     only ``on_full="error"`` kept it out: there is no room *now*. ``limit``
-    says which bound refused: ``"max_bytes"``, the storage's budget, or
+    says which bound refused: ``"max_bytes"``, the storage's budget;
     ``"maxmemory"``, the Redis server's own memory (the shared engine's;
-    ``max_bytes`` is then the server's ``maxmemory``, 0 where it will not say).
+    ``max_bytes`` is then the server's ``maxmemory``, 0 where it will not say);
+    or ``"memory"``, half this machine's memory, the most a store without a
+    budget takes from one archive (``max_bytes`` is then that bound).
     """
 
     def __init__(
@@ -57,7 +59,7 @@ class StorageFull(OSError):
         *,
         what: str | None = None,
         could_fit: bool = False,
-        limit: Literal["max_bytes", "maxmemory"] = "max_bytes",
+        limit: Literal["max_bytes", "maxmemory", "memory"] = "max_bytes",
     ) -> None:
         self.what = what or repr(name)
         msg = f"cannot store {self.what} ({size:,} bytes): {detail}"

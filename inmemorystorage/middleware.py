@@ -89,6 +89,12 @@ def storage_full_response(request: HttpRequest, error: StorageFull) -> HttpRespo
             "To make room, delete files, or raise the server's maxmemory (in redis.conf, "
             "or CONFIG SET maxmemory)."
         )
+    elif error.limit == "memory":
+        problem = (
+            f"{capfirst(subject)} ({size} bytes) is more than a storage without max_bytes "
+            f"takes from one archive: half this machine's memory, {budget} bytes."
+        )
+        remedy = "To load it, split it into smaller archives."
     elif too_large:
         problem = (
             f"{capfirst(subject)} ({size} bytes) {fit} in the in-memory storage's whole budget, "

@@ -26,7 +26,7 @@ import pytest
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 
-from inmemorystorage import InMemoryStorage, StorageFull
+from inmemorystorage import InMemoryStorage, StorageFull, archive
 from inmemorystorage.archive import dump, load
 from inmemorystorage.store import StoredFile
 from tests.hostile_tars import (
@@ -109,6 +109,25 @@ def test_the_decompressed_tar_is_bounded_even_without_files():
     data = compress("gz", [tar(member("a.txt", b"a")), b"\0" * (6 * MiB)])
     with pytest.raises(StorageFull, match="decompresses to more than 5,242,880 bytes"):
         load(InMemoryStorage(max_bytes=MAX_BYTES), io.BytesIO(data))
+
+
+def test_a_store_without_a_budget_takes_at_most_half_this_machine_s_memory():
+    """The bound of an unbounded store's loads: half the physical memory the OS reports."""
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert memory // 2 == archive.unbounded_input_limit()
+
+
+def test_a_bomb_is_refused_by_a_store_without_a_budget(monkeypatch):
+    """Without max_bytes a bomb is refused past the machine's bound (here made 4 MiB), whole."""
+    monkeypatch.setattr(archive, "unbounded_input_limit", lambda: 4 * MiB)
+    storage = InMemoryStorage()
+    storage.save("kept/old.txt", ContentFile(b"old"))
+    before = snapshot(storage)
+    bomb = compress("bz2", big_file("big.bin", 64 * MiB))
+    with pytest.raises(StorageFull, match="half this machine's memory") as refused:
+        load(storage, io.BytesIO(bomb))
+    assert ("memory", 4 * MiB) == (refused.value.limit, refused.value.max_bytes)
+    assert before == snapshot(storage)
 
 
 def test_the_input_is_bounded_even_where_it_decompresses_to_nothing():

@@ -6,7 +6,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from inmemorystorage import StorageFull
 from inmemorystorage.budget import file_charge
+from inmemorystorage.middleware import storage_full_response
 
 MIDDLEWARE = "inmemorystorage.middleware.StorageFullMiddleware"
 STATIC = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
@@ -148,3 +150,21 @@ def test_an_unknown_budget_is_named_generically(settings):
     settings.STORAGES = {**settings.STORAGES, "second": settings.STORAGES["default"]}
     page = upload("/save/", MAX_BYTES + 1).content.decode()
     assert "the storage&#x27;s OPTIONS[&#x27;max_bytes&#x27;]" in page
+
+
+def test_an_archive_past_an_unbounded_store_s_bound_is_413_and_says_to_split_it(rf):
+    """A tar that decompresses past half the machine's memory: 413, the bound, no option named."""
+    refused = StorageFull(
+        "the archive",
+        9 * 1024**3,
+        8 * 1024**3,
+        "the archive decompresses to more than 8,589,934,592 bytes, half this machine's memory",
+        what="the archive",
+        limit="memory",
+    )
+    response = storage_full_response(rf.get("/", HTTP_ACCEPT="text/plain"), refused)
+    page = response.content.decode()
+    assert 413 == response.status_code
+    assert "half this machine's memory, 8,589,934,592 bytes" in page
+    assert "split it" in page
+    assert "max_bytes'] in your settings" not in page
