@@ -38,7 +38,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .configured import in_memory_class, in_memory_storages
+from .configured import in_memory_class, in_memory_storages, options_of
 from .middleware import StorageFullMiddleware
 from .storage import OPTION_NAMES, check_options
 
@@ -64,6 +64,8 @@ def check_removed_settings(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa:
         if backend is None:
             continue
         configured = storages.get(alias, {})
+        if not isinstance(configured, dict):
+            configured = {}  # Django's to report, when the storage is built
         if configured.get("BACKEND") == backend:
             messages.append(
                 checks.Warning(
@@ -105,7 +107,18 @@ def check_storages(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG001 
     """
     messages: list[checks.CheckMessage] = []
     for alias, config, storage_class in in_memory_storages():
-        options = dict(config.get("OPTIONS", {}))
+        options = config.get("OPTIONS", {})
+        if not isinstance(options, dict):
+            messages.append(
+                checks.Error(
+                    f"STORAGES[{alias!r}]['OPTIONS'] must be a dict, not "
+                    f"{type(options).__name__}: {options!r}",
+                    hint=f"Make STORAGES[{alias!r}]['OPTIONS'] a dict, or remove it.",
+                    id="inmemorystorage.E002",
+                )
+            )
+            continue
+        options = dict(options)
         try:
             storage = storage_class(**options)
         except (ImproperlyConfigured, TypeError) as exc:
@@ -196,7 +209,7 @@ def check_middleware(**kwargs: Any) -> list[checks.CheckMessage]:  # noqa: ARG00
     bounded = [
         alias
         for alias, config, _class in in_memory_storages()
-        if config.get("OPTIONS", {}).get("max_bytes") is not None
+        if options_of(config).get("max_bytes") is not None
     ]
     if not bounded or any(map(_is_storage_full_middleware, settings.MIDDLEWARE)):
         return []

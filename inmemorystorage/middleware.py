@@ -25,7 +25,7 @@ from django.utils.deprecation import MiddlewareMixin
 from django.utils.html import format_html
 from django.utils.text import capfirst
 
-from .configured import in_memory_storages
+from .configured import in_memory_storages, options_of
 from .exceptions import StorageFull
 
 if TYPE_CHECKING:
@@ -145,4 +145,4 @@ def _option_path(error: StorageFull) -> str:
 
 
 def _fits(config: dict[str, Any], error: StorageFull) -> bool:
-    return bool(config.get("OPTIONS", {}).get("max_bytes") == error.max_bytes)
+    return bool(options_of(config).get("max_bytes") == error.max_bytes)

@@ -261,3 +261,38 @@ def test_the_deploy_check_runs_only_under_deploy(clean):
     clean.DEBUG = False
     assert "inmemorystorage.W005" not in ids(checks.run_checks())
     assert "inmemorystorage.W005" in ids(checks.run_checks(include_deployment_checks=True))
+
+
+# Odd STORAGES entries: Django reports them when the storage is built; the checks never crash.
+
+ODD_STORAGES = {
+    "options-none": {"BACKEND": "inmemorystorage.InMemoryStorage", "OPTIONS": None},
+    "options-list": {"BACKEND": "inmemorystorage.InMemoryStorage", "OPTIONS": ["max_bytes"]},
+    "backend-none": {"BACKEND": None},
+    "no-backend": {"OPTIONS": {}},
+    "entry-str": "inmemorystorage.InMemoryStorage",
+    "unimportable": {"BACKEND": "no.such.module.Storage"},
+    "module-raising": {"BACKEND": "tests.raising_backend.Storage"},
+}
+
+
+@pytest.mark.parametrize("entry", ODD_STORAGES.values(), ids=ODD_STORAGES)
+def test_every_check_runs_on_an_odd_storages_entry(clean, entry):
+    """No check raises, whatever a STORAGES entry holds: `manage.py check` must get to report."""
+    clean.STORAGES = {"default": memory(namespace="d"), "odd": entry, "staticfiles": STATIC}
+    clean.DEFAULT_FILE_STORAGE = "inmemorystorage.InMemoryStorage"
+    clean.DEBUG = False
+    for check in (check_removed_settings, check_storages, check_middleware, check_deploy):
+        check()
+
+
+@pytest.mark.parametrize("options", [None, ["max_bytes"], "max_bytes"], ids=["none", "list", "str"])
+def test_options_that_are_no_dict_are_an_error(clean, options):
+    """OPTIONS must be a dict: E002 says so, where Django would fail on the first request."""
+    clean.STORAGES = {
+        "default": {"BACKEND": "inmemorystorage.InMemoryStorage", "OPTIONS": options},
+        "staticfiles": STATIC,
+    }
+    (message,) = check_storages()
+    assert ("inmemorystorage.E002", checks.ERROR) == (message.id, message.level)
+    assert "STORAGES['default']['OPTIONS'] must be a dict" in message.msg

@@ -152,6 +152,17 @@ def test_an_unknown_budget_is_named_generically(settings):
     assert "the storage&#x27;s OPTIONS[&#x27;max_bytes&#x27;]" in page
 
 
+def test_another_storage_with_odd_options_does_not_break_the_page(settings):
+    """An alias whose OPTIONS is no dict (Django's to report when it is used): still a 413 page."""
+    settings.MIDDLEWARE = [MIDDLEWARE]
+    bounded(settings, "evict")
+    odd = {"BACKEND": "inmemorystorage.InMemoryStorage", "OPTIONS": None}
+    settings.STORAGES = {**settings.STORAGES, "spare": odd}
+    response = upload("/save/", MAX_BYTES + 1)
+    assert 413 == response.status_code
+    assert "STORAGES[&#x27;default&#x27;][&#x27;OPTIONS&#x27;]" in response.content.decode()
+
+
 def test_an_archive_past_an_unbounded_store_s_bound_is_413_and_says_to_split_it(rf):
     """A tar that decompresses past half the machine's memory: 413, the bound, no option named."""
     refused = StorageFull(
