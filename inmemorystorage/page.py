@@ -41,6 +41,7 @@ from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 from django.views.decorators.http import require_POST, require_safe
 
 from .archive import dump, load
+from .exceptions import EngineUnavailable
 from .inventory import take_inventory
 from .staticfiles import InMemoryStaticFilesStorage
 from .views import serve
@@ -202,18 +203,29 @@ def _card(held: HeldStore) -> StoreCard:
         refusals=stats.refusals,
         evictions=tuple(EvictionRow(e.name, e.size, _when(e.evicted_at)) for e in evictions),
         evictions_remembered=len(remembered),
-        tree=tuple(_tree(held, listed)),
+        tree=tuple(_tree(held, listed, _directory_totals(files))),
         listed=len(listed),
         content_bytes=sum(len(file.content) for file in files),
     )
 
 
-def _tree(held: HeldStore, files: list[StoredFile]) -> list[TreeRow]:
-    """The files as a tree, flattened into open/file/close rows: no recursion, any depth.
+def _cards(stores: Iterable[HeldStore]) -> tuple[list[StoreCard], list[tuple[str, str]]]:
+    """A card for each store, and ``(label, reason)`` for each whose server did not answer.
 
-    Directories come before files at each level; each directory carries the
-    count and bytes of the files below it.
+    One Redis server that is down hides its own stores, never the page.
     """
+    cards: list[StoreCard] = []
+    unavailable: list[tuple[str, str]] = []
+    for held in stores:
+        try:
+            cards.append(_card(held))
+        except EngineUnavailable as exc:
+            unavailable.append((held.label, exc.strerror or str(exc)))
+    return cards, unavailable
+
+
+def _directory_totals(files: list[StoredFile]) -> dict[str, tuple[int, int]]:
+    """Each directory's count and bytes of the files below it, from every file of the store."""
     totals: dict[str, tuple[int, int]] = {}
     for file in files:
         parent = posixpath.dirname(file.name)
@@ -221,6 +233,17 @@ def _tree(held: HeldStore, files: list[StoredFile]) -> list[TreeRow]:
             count, size = totals.get(parent, (0, 0))
             totals[parent] = (count + 1, size + len(file.content))
             parent = posixpath.dirname(parent)
+    return totals
+
+
+def _tree(
+    held: HeldStore, files: list[StoredFile], totals: dict[str, tuple[int, int]]
+) -> list[TreeRow]:
+    """The files as a tree, flattened into open/file/close rows: no recursion, any depth.
+
+    Directories come before files at each level; each directory carries the
+    count and bytes of *all* the files below it (*totals*), listed or not.
+    """
     ordered = sorted(files, key=lambda file: _tree_order(file.name))
     rows: list[TreeRow] = []
     opened: list[str] = []  # the directories open at this point, outermost first
@@ -296,8 +319,10 @@ def index(request: HttpRequest) -> HttpResponse:
 def _render_index(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
     inventory = take_inventory()
     done = _done_message(request, inventory.find)
+    cards, unavailable = _cards(inventory.stores)
     context = {
-        "cards": [_card(held) for held in inventory.stores],
+        "cards": cards,
+        "unavailable": unavailable,
         "broken": inventory.broken,
         "pid": os.getpid(),
         "servers": sorted({held.server for held in inventory.stores if held.server}),

@@ -40,6 +40,7 @@ from django.core import checks
 from django.template.defaultfilters import filesizeformat
 from django.urls import NoReverseMatch, reverse
 
+from .exceptions import EngineUnavailable
 from .inventory import take_inventory
 from .signals import file_deleted, file_evicted, file_opened, file_saved
 
@@ -185,9 +186,13 @@ class InMemoryStoragePanel(Panel):
             for operation in self.operations
         ]
         timed = [row for row in rows if row["kind"] != "evict"]
-        stores = []
+        stores: list[dict[str, object]] = []
         for held in inventory.stores:
-            stats = held.storage.stats()
+            try:
+                stats = held.storage.stats()
+            except EngineUnavailable as exc:  # one server down hides its stores, not the page
+                stores.append({"label": held.label, "unavailable": exc.strerror or str(exc)})
+                continue
             percent = (
                 None
                 if not stats.max_bytes

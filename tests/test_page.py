@@ -361,6 +361,33 @@ def tar_of(files):
     return buffer.getvalue()
 
 
+def test_a_server_that_does_not_answer_hides_its_store_not_the_page(site, client):
+    """One shared store whose Redis server is down: the page answers and says which store."""
+    site.STORAGES = {
+        **site.STORAGES,
+        "shared": memory(namespace="far", server="redis://127.0.0.1:1/0"),
+    }
+    storages["shared"]  # built, as a request that used it would build it
+    response = client.get(PAGE)
+    html = unescape(response.content.decode())
+    assert 200 == response.status_code
+    assert (
+        "namespace 'far' on redis://127.0.0.1:1/0 cannot be shown: "
+        "the Redis server at redis://127.0.0.1:1/0 did not answer"
+    ) in html
+    assert "namespace 'media'" in html
+
+
+def test_a_directory_counts_every_file_below_it_beyond_those_listed(site, client, monkeypatch):
+    """Past the files listed, a directory's count and size are still of all its files."""
+    monkeypatch.setattr(page, "MAX_LISTED_FILES", 2)
+    for index in range(5):
+        storages["default"].save(f"b/{index}.txt", ContentFile(b"x" * 10))
+    html = unescape(client.get(PAGE).content.decode())
+    assert "5 files, 50\xa0bytes" in html
+    assert "The first 2 of 5 files" in html
+
+
 def test_a_tar_loads_into_a_store(site, client):
     """Posting a tar stores its files and says how many, after a redirect."""
     upload = SimpleUploadedFile("media.tar", tar_of({"x/y.txt": b"why"}))

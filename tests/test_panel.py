@@ -186,6 +186,27 @@ def test_a_request_without_storage_says_so(toolbar, client):
     assert "This request made no save, open or delete" in content
 
 
+#: A Redis URL where nothing listens: the shared engine raises EngineUnavailable.
+NOBODY = "redis://127.0.0.1:1/0"
+
+
+def test_a_server_that_does_not_answer_hides_its_store_not_the_page(toolbar, client):
+    """Every page still answers under the toolbar; the panel says which store cannot be shown."""
+    toolbar.STORAGES = {
+        **toolbar.STORAGES,
+        "shared": {
+            "BACKEND": "inmemorystorage.InMemoryStorage",
+            "OPTIONS": {"namespace": "far", "server": NOBODY},
+        },
+    }
+    storages["shared"]  # built, as a request that used it would build it
+    _html, content = panel_of(client, "/quiet/")
+    stores = re.search(r'<table id="inmemorystorage-stores">.*?</table>', content, re.DOTALL)[0]
+    assert "namespace &#x27;far&#x27;" in stores
+    assert "cannot be shown: the Redis server at redis://127.0.0.1:1/0 did not answer" in stores
+    assert "namespace &#x27;media&#x27;" in stores
+
+
 def test_the_receivers_are_gone_after_the_request(toolbar, client):
     """Once the request is over nothing listens: storages are back to one attribute check."""
     panel_of(client, "/save/")
