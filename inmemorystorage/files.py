@@ -283,6 +283,15 @@ class _WriteBuffer(io.BytesIO):
             self.write(line)
 
     def truncate(self, size: int | None = None) -> int:
+        target = self.tell() if size is None else size
+        if target > self._size:  # a file grows with zeros, as open() makes one grow
+            self._limit(target)
+            position = self.tell()
+            self.seek(self._size)
+            super().write(bytes(target - self._size))
+            self.seek(position)
+            self._size = target
+            return target
         new_size = super().truncate(size)
         self._size = min(self._size, new_size)
         return new_size

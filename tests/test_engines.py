@@ -313,3 +313,13 @@ def test_a_load_that_keeps_nothing_still_remembers_what_it_left_out(make_storage
     loaded = storage.load_files([big], keep_what_fits=True)
     assert ([], 1) == (loaded, storage.stats().evictions)
     assert 3900 == storage.recent_eviction("big.bin").size
+
+
+@pytest.mark.parametrize("name", ["./a.txt", "x/../a.txt", "." + "/." * 50 + "/a.txt"])
+def test_a_writer_is_charged_its_stored_name_not_the_name_as_typed(make_storage, name):
+    """A file that fits the budget exactly as 'a.txt' is written under any spelling of it."""
+    size = 2000 - file_charge("a.txt", 0)
+    storage = make_storage(max_bytes=2000, on_full="error")
+    with storage.open(name, "wb") as file:
+        file.write(b"x" * size)
+    assert ([], ["a.txt"], 2000) == (*storage.listdir(""), storage.stats().bytes_used)

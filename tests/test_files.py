@@ -10,7 +10,7 @@ from django.core.files.base import ContentFile, File
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from inmemorystorage import InMemoryStorage
+from inmemorystorage import InMemoryStorage, StorageFull
 from inmemorystorage.files import parse_mode
 
 
@@ -421,6 +421,40 @@ def test_writer_writelines_and_truncate(storage):
         writer.truncate(4)
         assert writer.size == 4
     assert storage.open("w.bin").read() == b"abcd"
+
+
+def truncated_past_the_end(file, binary):
+    """The steps of a truncate past the end, then a write, on any file object: its content."""
+    file.write(b"abc" if binary else "abc")
+    file.truncate(6)
+    file.seek(0, io.SEEK_END)
+    end = file.tell()
+    file.seek(8)
+    file.truncate()
+    file.write(b"k" if binary else "k")
+    return end
+
+
+@pytest.mark.parametrize("mode", ["w+b", "r+b", "a+b", "wb", "w+", "r+", "a+"])
+def test_truncate_past_the_end_grows_the_file_with_zeros_as_open_does(storage, tmp_path, mode):
+    """truncate(n) beyond the end makes the file n bytes long, zero-filled, as a real file."""
+    binary = "b" in mode
+    real = tmp_path / "real"
+    real.write_bytes(b"")
+    storage.save("f", ContentFile(b""))
+    with open(real, mode) as file:  # the reference: Python's own open()
+        expected_end = truncated_past_the_end(file, binary)
+    with storage.open("f", mode) as file:
+        end = truncated_past_the_end(file, binary)
+    assert (expected_end, real.read_bytes()) == (end, storage.open("f").read())
+
+
+def test_truncate_past_the_budget_is_refused():
+    """Growing a file with truncate() is a write: past max_bytes it raises StorageFull."""
+    bounded = InMemoryStorage(max_bytes=10_000, on_full="error")
+    with pytest.raises(StorageFull), bounded.open("f.bin", "wb") as file:
+        file.truncate(20_000)
+    assert not bounded.exists("f.bin")
 
 
 def test_rewinding_an_open_writer(storage):
