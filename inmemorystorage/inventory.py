@@ -88,8 +88,16 @@ class Inventory:
     broken: tuple[BrokenAlias, ...]
 
     def find(self, key: str) -> HeldStore | None:
-        """The store with *key* (see :attr:`HeldStore.key`), or ``None``."""
-        return next((held for held in self.stores if held.key == key), None)
+        """The store with *key* (see :attr:`HeldStore.key`), or ``None``.
+
+        ``namespace:<name>`` also finds a namespace's store that an alias
+        reaches (its key is then the alias), as the command's help says.
+        """
+        held = next((held for held in self.stores if held.key == key), None)
+        if held is None and key.startswith(_NAMESPACE_KEY):
+            namespace = key.removeprefix(_NAMESPACE_KEY)
+            held = next((held for held in self.stores if held.namespace == namespace), None)
+        return held
 
     def label_of(self, storage: InMemoryStorage) -> str:
         """How *storage*'s store is configured, for a person; its namespace if not found here."""

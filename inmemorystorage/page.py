@@ -407,6 +407,13 @@ def load_archive(request: HttpRequest) -> HttpResponse:
     try:
         with upload:
             names = load(held.storage, upload, replace=request.POST.get("replace") == "on")
+    except FileExistsError as exc:  # its message names load()'s argument; here it is a box
+        name = exc.filename if exc.filename is not None else "a file"
+        error = (
+            f"Nothing was loaded from {upload.name!r} into {held.label}: {name!r} already "
+            "exists; tick “replace files of the same name” to overwrite stored files."
+        )
+        return _render_index(request, error=error, status=400)
     except _LOAD_ERRORS as exc:
         error = f"Nothing was loaded from {upload.name!r} into {held.label}: {exc}"
         return _render_index(request, error=error, status=400)

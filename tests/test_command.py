@@ -171,6 +171,13 @@ def test_a_namespace_outside_storages_is_a_store(installed):
     assert "t.png" in out
 
 
+def test_a_namespace_that_an_alias_reaches_is_found_by_its_namespace_too(installed):
+    """namespace:<name>, as --help offers it, finds the store of an alias with that namespace."""
+    storages["default"].save("a.txt", ContentFile(b"x"))
+    out, _err = run("ls", "namespace:media")
+    assert "a.txt" in out
+
+
 def test_an_unknown_store_lists_the_stores(installed):
     """A store name that this process does not have gets the list of those it has."""
     with pytest.raises(CommandError, match=r"No in-memory store 'nope' .* the stores are: default"):
@@ -198,6 +205,7 @@ def test_too_many_arguments_are_a_usage_error(installed):
     with pytest.raises(CommandError) as refused:
         run("dump", "default", "a.tar", "b.tar")
     assert 2 == refused.value.returncode
+    assert str(refused.value).startswith("expected [STORE] TARGET, got 3 arguments")
 
 
 # As a user runs it: its own process, exit statuses and --help.

@@ -156,7 +156,7 @@ class Command(BaseCommand):
     def _split(words: list[str], last: str) -> tuple[str | None, str]:
         """``[STORE] PATH`` as given: one word is the path, two are the store and the path."""
         if len(words) > 2:  # noqa: PLR2004  # [STORE] and the path
-            msg = f"Error: expected [STORE] {last}, got {len(words)} arguments"
+            msg = f"expected [STORE] {last}, got {len(words)} arguments"
             raise CommandError(msg, returncode=2)
         return (None, words[0]) if len(words) == 1 else (words[0], words[1])
 
