@@ -19,6 +19,8 @@ import attrs
 from django.core.files.base import File
 from django.utils.functional import cached_property
 
+from .tree import canonical_name
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import TracebackType
@@ -336,7 +338,8 @@ class WriterFile(_File):
             append=parsed.kind == "a",
             # Weakly: a buffer that held its writer would make a cycle, keeping
             # a dropped writer (and its storage) until the cyclic gc ran.
-            limit=functools.partial(_refuse_through, weakref.ref(self), name),
+            # Charged as stored: "./a.txt" costs what "a.txt" costs.
+            limit=functools.partial(_refuse_through, weakref.ref(self), canonical_name(name)),
         )
         stream: IO[Any] = self._buffer if parsed.binary else _text(self._buffer, newline)
         if not parsed.binary and parsed.kind == "a":

@@ -586,13 +586,12 @@ class RedisStore(WritesThroughPut):
                 f"Redis value, at most {MAX_CONTENT_BYTES:,} bytes"
             )
             raise OSError(errno.EFBIG, msg, path)
-        name = canonical_name(path)  # charged as stored: "./a.txt" costs what "a.txt" costs
-        charge = file_charge(name, size)
+        charge = file_charge(path, size)
         if self._max_bytes is not None and charge > self._max_bytes:
             detail = "larger than the whole budget"
             if size <= self._max_bytes:
                 detail = f"{needs(charge)}, more than the whole budget"
-            raise StorageFull(name, size, self._max_bytes, detail)
+            raise StorageFull(path, size, self._max_bytes, detail)
 
     def check_writable(self, path: str, *, exclusive: bool = False) -> None:
         """Raise now what writing *path* would raise for the namespace's present shape."""

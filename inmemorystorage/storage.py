@@ -33,7 +33,7 @@ from .files import SnapshotFile, WriterFile, parse_mode
 from .redis_store import redacted
 from .signals import file_deleted, file_evicted, file_opened, file_saved
 from .store import READS_BEFORE_DRAIN, Store
-from .tree import canonical_seen, is_a_directory, is_canonical
+from .tree import canonical_name, canonical_seen, is_a_directory, is_canonical
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -844,22 +844,23 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             and _READING_ATTRIBUTES.isdisjoint(vars(content))
         ):
             value: bytes | str = inner.getvalue()  # type: ignore[union-attr]  # a BytesIO or StringIO
-            if isinstance(value, str):
-                self._store.check_size(name, len(value))  # characters never outnumber bytes
+            if isinstance(value, str):  # characters never outnumber bytes
+                self._store.check_size(canonical_name(name), len(value))
                 value = value.encode()
             return value  # the store checks its size before it takes a lock
         try:
             size = content.size
         except (AttributeError, OSError, ValueError):  # unknown, or a stream that cannot tell
             size = None
+        charged = canonical_name(name)  # as stored: "./a.txt" costs what "a.txt" costs
         if isinstance(size, int):
-            self._store.check_size(name, size)
+            self._store.check_size(charged, size)
         chunks = []
         total = 0
         for chunk in content.chunks():
             piece = chunk.encode() if isinstance(chunk, str) else bytes(chunk)
             total += len(piece)
-            self._store.check_size(name, total)
+            self._store.check_size(charged, total)
             chunks.append(piece)
         return b"".join(chunks)
 

@@ -507,15 +507,14 @@ class Store(WritesThroughPut):
         Raises:
             StorageFull: a file of *size* bytes at *path* exceeds ``max_bytes``.
         """
-        name = canonical_name(path)  # charged as stored: "./a.txt" costs what "a.txt" costs
-        charge = file_charge(name, size)
+        charge = file_charge(path, size)
         if self._budget.too_large(charge):
             if self._budget.too_large(size):
                 detail = "larger than the whole budget"
             else:
                 detail = f"{needs(charge)}, more than the whole budget"
             with self._lock:
-                raise self._refusal(name, size, detail)
+                raise self._refusal(path, size, detail)
 
     def check_writable(self, path: str, *, exclusive: bool = False) -> None:
         """Raise now what writing *path* would raise for the store's present shape.
