@@ -37,7 +37,18 @@ holds it (``redis_store.name_charge`` counts the same in Python).
 
 from __future__ import annotations
 
-__all__ = ["CLEAR", "DELETE", "FILES", "LISTDIR", "LOAD", "PUT", "READ", "REPAIR", "STAT", "STATS"]
+__all__ = [
+    "CLEAR",
+    "DELETE",
+    "FILES",
+    "LISTDIR",
+    "LOAD",
+    "PUT",
+    "READ",
+    "REPAIR",
+    "STAT",
+    "STATS",
+]
 
 #: The bytes of a file's header (three doubles: published, created, read) before its content.
 HEADER_ROOM = 24
@@ -340,32 +351,46 @@ local exclusive = ARGV[11] == '1'
 local avoid_evicted = ARGV[12] == '1'
 ORIGIN = ARGV[13]
 local key = P .. 'f:' .. name
-if redis.call('EXISTS', P .. 'd:' .. name) == 1 then return {'EISDIR', name} end
+local dir = parent(name)
+-- What the name is now, from its directory's listing ('f', 'd' or nothing): one call
+-- where EXISTS asked twice, a file's key and a directory's.
+local leaf = base(name)
+local kind = redis.call('HGET', P .. 'ls:' .. dir, leaf)
+if kind == 'd' then return {'EISDIR', name} end
 local ancestors = ancestors_of(name)
 local missing = {}
 local keep = {}
-for _, a in ipairs(ancestors) do
-  -- A directory is never also a file: one EXISTS an ancestor where the directory exists.
-  if redis.call('EXISTS', P .. 'd:' .. a) == 0 then
-    if redis.call('EXISTS', P .. 'f:' .. a) == 1 then return {'ENOTDIR', a} end
-    table.insert(missing, a)
+for _, a in ipairs(ancestors) do keep[a] = true end
+-- A directory exists only with every directory above it: where the parent exists, nothing
+-- on the way is missing, or a file.
+if dir ~= '' and redis.call('EXISTS', P .. 'd:' .. dir) == 0 then
+  for _, a in ipairs(ancestors) do
+    -- A directory is never also a file: one EXISTS an ancestor where the directory exists.
+    if redis.call('EXISTS', P .. 'd:' .. a) == 0 then
+      if redis.call('EXISTS', P .. 'f:' .. a) == 1 then return {'ENOTDIR', a} end
+      table.insert(missing, a)
+    end
   end
-  keep[a] = true
 end
-local exists = redis.call('EXISTS', key) == 1
+-- Listed and stored: a listed name whose key is gone (dropped by hand) is claimed anew.
+local stored = 0
+if kind == 'f' then stored = redis.call('STRLEN', key) end
+local exists = stored > 0
 if exists and exclusive then return {'EEXIST', name} end
 -- The counters this script reads, in one call.
 local meta = redis.call('HMGET', META, 'clock', 'fb', 'db', 'rb', 'use')
 local clock, fb, db = tonumber(meta[1] or '0'), tonumber(meta[2] or '0'), tonumber(meta[3] or '0')
 local rb, uses = tonumber(meta[4] or '0'), tonumber(meta[5] or '0')
-if avoid_evicted and not exists and redis.call('HEXISTS', P .. 'ev', name) == 1 then
-  return {'EVICTED', name, redis.call('HGET', P .. 'ev', name)}
+-- Records are charged to rb: where it is 0 there is none, of this name or any other.
+if avoid_evicted and not exists and rb > 0 then
+  local record = redis.call('HGET', P .. 'ev', name)
+  if record then return {'EVICTED', name, record} end
 end
 local charge = #value - HEADER + #name + FILE_OVERHEAD
 local needed = charge
 for _, d in ipairs(missing) do needed = needed + #d + DIR_OVERHEAD end
 local freed = 0
-if exists then freed = file_size(key) + #name + FILE_OVERHEAD end
+if exists then freed = stored - HEADER + #name + FILE_OVERHEAD end
 local evicted = {}
 local stamp = stamp_after(clock)
 -- From the counters in hand: the common save reads META once and writes it once.
@@ -383,7 +408,7 @@ if settled then
                             stamp)
   if refused then return refused end
 end
-ensure_root(stamp)
+if dir == '' or #missing > 0 then ensure_root(stamp) end  -- else the parent's is there
 make_dirs(missing, stamp)
 local created = stamp
 if exists then
@@ -393,8 +418,8 @@ end
 local header = struct.pack('>ddd', stamp, created, stamp)  -- before the SET: nothing fails after
 redis.call('SET', key, value)
 redis.call('SETRANGE', key, 0, header)
-if not exists then redis.call('HSET', P .. 'ls:' .. parent(name), base(name), 'f') end
-touch_dir(parent(name), stamp)
+if not exists then redis.call('HSET', P .. 'ls:' .. dir, leaf, 'f') end
+touch_dir(dir, stamp)
 if settled then
   incr('fb', charge - freed)
   use(name)
@@ -403,7 +428,7 @@ else
   redis.call('HSET', META, 'clock', int(stamp), 'fb', int(fb + charge - freed), 'use', int(uses))
   redis.call('ZADD', LRU, int(uses), name)
 end
-forget_record(name)
+if rb > 0 then forget_record(name) end
 if settled or rb > 0 then trim_records(max_bytes) end  -- records are charged to rb
 local answer = {'OK', stamp}
 for _, item in ipairs(evicted) do table.insert(answer, item) end
