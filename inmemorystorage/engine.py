@@ -32,6 +32,7 @@ __all__ = [
     "Engine",
     "Eviction",
     "FileInfo",
+    "ListedFile",
     "Loaded",
     "StoreStats",
     "StoredFile",
@@ -205,6 +206,21 @@ class StoredFile:
 
 
 @attrs.frozen
+class ListedFile:
+    """One file as a listing shows it: its name, content length and times, not its content.
+
+    What the storage page and the command list, so that a listing of a shared
+    namespace never brings every file's content over from the server.
+    """
+
+    name: str
+    size: int
+    #: Seconds since the epoch.
+    created: float
+    modified: float
+
+
+@attrs.frozen
 class Written:
     """What a write did: the canonical name it published and the files it evicted."""
 
@@ -336,6 +352,9 @@ class Engine(Protocol):
 
     def files(self, *, by_recency: bool = False) -> list[StoredFile]:
         """Every file with its content and times, from one moment."""
+
+    def listing(self) -> list[ListedFile]:
+        """Every file's name, size and times, without its content, from one moment; by name."""
 
     def load(
         self, files: Iterable[StoredFile], *, replace: bool = False, keep_what_fits: bool = False

@@ -51,8 +51,8 @@ if TYPE_CHECKING:
 
     from django.http import HttpRequest, HttpResponseBase
 
+    from .engine import Eviction, ListedFile
     from .inventory import HeldStore
-    from .store import Eviction, StoredFile
 
 __all__ = ["archive", "clear", "download", "index", "load_archive"]
 
@@ -186,7 +186,7 @@ def _card(held: HeldStore) -> StoreCard:
     """The page's view of one store, from one listing and one stats snapshot."""
     storage = held.storage
     stats = storage.stats()
-    files = storage.stored_files()
+    files = storage.file_listing()
     remembered: list[Eviction] = storage.recent_evictions()
     evictions: Iterable[Eviction] = remembered[:MAX_LISTED_EVICTIONS]
     listed = files[:MAX_LISTED_FILES]
@@ -205,7 +205,7 @@ def _card(held: HeldStore) -> StoreCard:
         evictions_remembered=len(remembered),
         tree=tuple(_tree(held, listed, _directory_totals(files))),
         listed=len(listed),
-        content_bytes=sum(len(file.content) for file in files),
+        content_bytes=sum(file.size for file in files),
     )
 
 
@@ -224,20 +224,20 @@ def _cards(stores: Iterable[HeldStore]) -> tuple[list[StoreCard], list[tuple[str
     return cards, unavailable
 
 
-def _directory_totals(files: list[StoredFile]) -> dict[str, tuple[int, int]]:
+def _directory_totals(files: list[ListedFile]) -> dict[str, tuple[int, int]]:
     """Each directory's count and bytes of the files below it, from every file of the store."""
     totals: dict[str, tuple[int, int]] = {}
     for file in files:
         parent = posixpath.dirname(file.name)
         while parent:
             count, size = totals.get(parent, (0, 0))
-            totals[parent] = (count + 1, size + len(file.content))
+            totals[parent] = (count + 1, size + file.size)
             parent = posixpath.dirname(parent)
     return totals
 
 
 def _tree(
-    held: HeldStore, files: list[StoredFile], totals: dict[str, tuple[int, int]]
+    held: HeldStore, files: list[ListedFile], totals: dict[str, tuple[int, int]]
 ) -> list[TreeRow]:
     """The files as a tree, flattened into open/file/close rows: no recursion, any depth.
 
@@ -272,12 +272,12 @@ def _tree_order(name: str) -> tuple[tuple[int, str], ...]:
     return (*((0, part) for part in directories), (1, base))
 
 
-def _file_row(held: HeldStore, file: StoredFile, depth: int) -> FileRow:
+def _file_row(held: HeldStore, file: ListedFile, depth: int) -> FileRow:
     return FileRow(
         name=posixpath.basename(file.name),
         path=file.name,
         depth=depth,
-        size=len(file.content),
+        size=file.size,
         created=_when(file.created),
         modified=_when(file.modified),
         url=_url(held, file.name),

@@ -42,6 +42,7 @@ __all__ = [
     "DELETE",
     "FILES",
     "LISTDIR",
+    "LISTING",
     "LOAD",
     "PUT",
     "READ",
@@ -584,6 +585,26 @@ for _, name in ipairs(redis.call('ZRANGE', LRU, 0, -1)) do
   table.insert(answer, string.sub(value, HEADER + 1))
   table.insert(answer, m)
   table.insert(answer, cr)
+end
+return answer
+"""
+)
+
+#: Every file's name, size and times, without its content, from one moment: what a
+#: listing shows, in a reply of a few bytes a file however large the files are.
+LISTING = (
+    _PRELUDE
+    + r"""
+local answer = {'OK'}
+for _, name in ipairs(redis.call('ZRANGE', LRU, 0, -1)) do
+  local key = P .. 'f:' .. name
+  local m, cr = file_times(key)
+  if m then
+    table.insert(answer, name)
+    table.insert(answer, file_size(key))
+    table.insert(answer, m)
+    table.insert(answer, cr)
+  end
 end
 return answer
 """

@@ -27,7 +27,7 @@ from django.utils._os import safe_join
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
 
-from .engine import Engine, Eviction, FileInfo, StoredFile, StoreStats
+from .engine import Engine, Eviction, FileInfo, ListedFile, StoredFile, StoreStats
 from .exceptions import NotADirectory, PathDoesNotExist, UnsafePath
 from .files import SnapshotFile, WriterFile, parse_mode
 from .redis_store import redacted
@@ -502,6 +502,18 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         :meth:`load_files` with ``keep_what_fits``).
         """
         return self._store.files(by_recency=by_recency)
+
+    def file_listing(self) -> list[ListedFile]:
+        """Every file's name, size and times, from one moment, sorted by name.
+
+        What :meth:`stored_files` gives without the content: for showing a
+        store (the storage page, the ``inmemorystorage ls`` command), where a
+        shared engine's server then sends a few bytes a file, not every file.
+
+        Raises:
+            EngineUnavailable: the server does not answer.
+        """
+        return self._store.listing()
 
     def load_files(
         self,

@@ -98,6 +98,7 @@ from .engine import (
     NS,
     Eviction,
     FileInfo,
+    ListedFile,
     Loaded,
     StoredFile,
     StoreStats,
@@ -949,6 +950,23 @@ class Store(WritesThroughPut):
         return [
             StoredFile(name, content, seconds(created), seconds(stamp))
             for name, content, created, stamp, _accessed in entries
+        ]
+
+    def listing(self) -> list[ListedFile]:
+        """Every file's name, size and times, from one moment; sorted by name.
+
+        As :meth:`files` without the content (and without a use counted).
+        """
+        with self._lock:
+            entries = [
+                (name, len(content), self._created.get(name, stamp), stamp)
+                for name, content in self._files.items()
+                for stamp in (self._stamp_of(name),)
+            ]
+        entries.sort()
+        return [
+            ListedFile(name, size, seconds(created), seconds(stamp))
+            for name, size, created, stamp in entries
         ]
 
     def load(

@@ -56,6 +56,19 @@ def test_exists_size_and_listdir(make_storage):
     assert (["d"], []) == storage.listdir("")
 
 
+def test_a_listing_is_every_file_s_name_size_and_times_by_name(make_storage):
+    """file_listing() is stored_files() without the content: what the page and ls show."""
+    storage = make_storage()
+    storage.save("z.txt", ContentFile(b"last"))
+    storage.save("d/e/f.bin", ContentFile(b"\0" * 3000))
+    storage.save("d/a.txt", ContentFile(b""))
+    listing = storage.file_listing()
+    assert ["d/a.txt", "d/e/f.bin", "z.txt"] == [file.name for file in listing]
+    assert [(f.name, len(f.content), f.created, f.modified) for f in storage.stored_files()] == [
+        (f.name, f.size, f.created, f.modified) for f in listing
+    ]
+
+
 def test_missing_names_raise_what_callers_catch(make_storage):
     """FileNotFoundError for nothing, IsADirectoryError for a directory, NotADirectory below."""
     storage = make_storage()

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
@@ -24,12 +24,14 @@ from django.core.files.base import ContentFile
 
 from inmemorystorage import InMemoryStorage, StorageFull, budget, dump, load
 from inmemorystorage.budget import DIR_OVERHEAD, FILE_OVERHEAD, RECORD_SHARE
-from inmemorystorage.engine import Eviction, StoredFile
+from inmemorystorage.engine import Eviction, ListedFile, StoredFile
 from inmemorystorage.exceptions import EngineUnavailable
 from inmemorystorage.middleware import storage_full_response
 from inmemorystorage.redis_store import RedisStore, client_for, file_charge, name_charge
 
 pytestmark = pytest.mark.usefixtures("forget_shared_stores")
+
+MIB = 1024 * 1024
 
 #: A Lua busy loop of ARGV[1] microseconds: the server answers no one meanwhile.
 BUSY = (
@@ -272,3 +274,25 @@ def test_a_tar_of_wide_names_loads_where_the_server_s_charges_fit(clean_redis):
     )
     assert sorted(names) == sorted(load(shared, archive))
     assert needed == shared.stats().bytes_used
+
+
+def _bytes_sent_by(server: redis.Redis, call: Callable[[], object]) -> int:
+    """How many bytes the server sent to its clients while *call* ran (INFO's own count)."""
+    before = server.info("stats")["total_net_output_bytes"]
+    call()
+    return int(server.info("stats")["total_net_output_bytes"]) - int(before)
+
+
+def test_a_listing_brings_no_content_over_from_the_server(clean_redis):
+    """The page and ``ls`` list a namespace of large files in a reply of a few bytes a file."""
+    storage = InMemoryStorage(server=clean_redis, namespace="big")
+    for index in range(4):
+        storage.save(f"videos/{index}.mp4", ContentFile(b"v" * MIB))
+    server = redis.Redis.from_url(clean_redis)
+    # What a listing that copied each content would cost, measured the same way.
+    assert _bytes_sent_by(server, storage.stored_files) > 4 * MIB
+    listing: list[ListedFile] = []
+    assert _bytes_sent_by(server, lambda: listing.extend(storage.file_listing())) < 4096
+    assert [(f"videos/{index}.mp4", MIB) for index in range(4)] == [
+        (file.name, file.size) for file in listing
+    ]

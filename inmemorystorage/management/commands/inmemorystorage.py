@@ -163,11 +163,11 @@ class Command(BaseCommand):
     # The subcommands.
 
     def _list(self, held: HeldStore) -> None:
-        files = held.storage.stored_files()
+        files = held.storage.file_listing()
         self.stdout.write(f"{held.label}: {len(files)} file{'s' if len(files) != 1 else ''}")
         for file in files:
             modified = _when(file.modified).strftime("%Y-%m-%d %H:%M:%S")
-            self.stdout.write(f"{len(file.content):>12,}  {modified}  {file.name}")
+            self.stdout.write(f"{file.size:>12,}  {modified}  {file.name}")
 
     def _stats(self, held: HeldStore) -> None:
         stats = held.storage.stats()
