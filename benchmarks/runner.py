@@ -105,12 +105,12 @@ def make_config(args: argparse.Namespace) -> Config:
             [1, 16], list(HTTP_BACKENDS), 0.3, 1, {"memory_files": 2_000},
         )  # fmt: skip
     else:
-        # Seven rounds and five runserver repetitions: on a shared machine a
-        # burst of load can slow two rounds in five, and a median of five
-        # then lands on one of them (about 11 minutes on 2 cores).
+        # Seven rounds, and seven runserver repetitions: on a shared machine a
+        # burst of load can slow a few rounds, and a median of seven moves only
+        # once four are slow (of five, three); about 20 minutes on 2 cores.
         config = Config(
             "full", [1, 2, 4, 8], 7, 0.25, 2_000_000, list(DEFAULT_BACKENDS), list(SCENARIOS),
-            [1, 4, 16], list(HTTP_BACKENDS), 1.0, 5,
+            [1, 4, 16], list(HTTP_BACKENDS), 1.0, 7,
         )  # fmt: skip
     if args.threads:
         config.threads = sorted(set(config.threads) | {int(n) for n in args.threads.split(",")})
