@@ -15,6 +15,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from inmemorystorage import InMemoryStorage, dump
 from inmemorystorage.__main__ import main
@@ -84,6 +85,16 @@ def test_ls_lists_the_files_of_this_process(installed):
     assert [("1,500", "a.txt"), ("2", "b/2.txt")] == [
         (line.split()[0], line.split()[-1]) for line in lines[1:]
     ]
+
+
+def test_ls_gives_times_in_time_zone_as_the_page_does(installed, settings):
+    """A file's time reads as the storage page and runserver's log read it: in TIME_ZONE."""
+    settings.TIME_ZONE = "Asia/Kathmandu"  # UTC+05:45: no other zone's clock agrees with it
+    name = storages["default"].save("a.txt", ContentFile(b"x"))
+    modified = storages["default"].get_modified_time(name)
+    out, _err = run("ls", "default")
+    shown = " ".join(out.splitlines()[-1].split()[1:3])
+    assert timezone.localtime(modified).strftime("%Y-%m-%d %H:%M:%S") == shown
 
 
 def test_ls_load_shows_what_a_tar_holds(installed, tmp_path):

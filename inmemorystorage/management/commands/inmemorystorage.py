@@ -34,6 +34,7 @@ from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.management.base import BaseCommand, CommandError
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 
 from inmemorystorage.archive import dump, load
 from inmemorystorage.inventory import HeldStore, take_inventory
@@ -69,7 +70,7 @@ class Command(BaseCommand):
         )
 
         listing = subcommands.add_parser(
-            "ls", help="list the files of a store: size, modification time, name"
+            "ls", help="list the files of a store: size, modification time (in TIME_ZONE), name"
         )
         listing.add_argument("store", nargs="?", help=store_help)
         listing.add_argument("--load", metavar="TAR", help="first load this tar (or directory)")
@@ -276,5 +277,7 @@ class Command(BaseCommand):
 
 
 def _when(timestamp: float) -> datetime:
-    """A file time as runserver's log shows times: local, or UTC with ``USE_TZ``."""
-    return datetime.fromtimestamp(timestamp, tz=UTC if settings.USE_TZ else None)
+    """A file time in ``TIME_ZONE``, as the storage page and runserver's log show times."""
+    if settings.USE_TZ:
+        return timezone.localtime(datetime.fromtimestamp(timestamp, tz=UTC))
+    return datetime.fromtimestamp(timestamp)  # noqa: DTZ006  # Django sets local time to TIME_ZONE
