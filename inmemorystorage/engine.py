@@ -41,6 +41,7 @@ __all__ = [
     "checked_batch",
     "drop_least_recent",
     "loaded_stamp",
+    "percent_used",
     "seconds",
     "stamp_for",
 ]
@@ -168,6 +169,23 @@ class StoreStats:
     misses: int
     evictions: int
     refusals: int
+
+    @property
+    def percent_used(self) -> float | None:
+        """Bytes used as a share of ``max_bytes``, 0 to 100; ``None`` without a bound."""
+        return percent_used(self.bytes_used, self.max_bytes)
+
+
+def percent_used(bytes_used: int, max_bytes: int | None) -> float | None:
+    """*bytes_used* as a share of *max_bytes*, 0 to 100; ``None`` without a bound.
+
+    A store with ``max_bytes=0`` holds nothing and is always full: 100.
+    """
+    if max_bytes is None:
+        return None
+    if max_bytes == 0:
+        return 100.0
+    return min(100.0, 100.0 * bytes_used / max_bytes)
 
 
 @attrs.frozen

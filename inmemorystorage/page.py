@@ -41,6 +41,7 @@ from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 from django.views.decorators.http import require_POST, require_safe
 
 from .archive import dump, load
+from .engine import percent_used
 from .exceptions import EngineUnavailable
 from .inventory import take_inventory
 from .staticfiles import InMemoryStaticFilesStorage
@@ -143,9 +144,7 @@ class StoreCard:
     @property
     def percent(self) -> float:
         """Bytes used as a share of ``max_bytes``, 0 to 100; 0 without a bound."""
-        if not self.max_bytes:
-            return 100.0 if self.max_bytes == 0 else 0.0
-        return min(100.0, 100.0 * self.bytes_used / self.max_bytes)
+        return percent_used(self.bytes_used, self.max_bytes) or 0.0
 
     @property
     def level(self) -> str:

@@ -193,18 +193,14 @@ class InMemoryStoragePanel(Panel):
             except EngineUnavailable as exc:  # one server down hides its stores, not the page
                 stores.append({"label": held.label, "unavailable": exc.strerror or str(exc)})
                 continue
-            percent = (
-                None
-                if not stats.max_bytes
-                else round(min(100.0, 100.0 * stats.bytes_used / stats.max_bytes), 1)
-            )
+            percent = stats.percent_used
             stores.append(
                 {
                     "label": held.label,
                     "files": stats.files,
                     "bytes_used": stats.bytes_used,
                     "max_bytes": stats.max_bytes,
-                    "percent": percent,
+                    "percent": None if percent is None else round(percent, 1),
                     "evictions": stats.evictions,
                 }
             )

@@ -179,6 +179,18 @@ def test_the_budget_of_each_store_is_shown(toolbar, client):
     assert "STORAGES[&#x27;default&#x27;], namespace &#x27;media&#x27;" in stores
 
 
+def test_a_store_that_may_hold_nothing_is_shown_full_as_the_page_shows_it(toolbar, client):
+    """max_bytes=0 is a full budget in the panel, as on the storage page: 100 %, not a dash."""
+    toolbar.STORAGES = {
+        **toolbar.STORAGES,
+        "nothing": {"BACKEND": "inmemorystorage.InMemoryStorage", "OPTIONS": {"max_bytes": 0}},
+    }
+    _html, content = panel_of(client, "/quiet/")
+    stores = re.search(r'<table id="inmemorystorage-stores">.*?</table>', content, re.DOTALL)[0]
+    row = next(r for r in re.findall(r"<tr>(.*?)</tr>", stores, re.DOTALL) if "nothing" in r)
+    assert "100.0\xa0%" in unescape(re.sub(r"<[^>]+>", "", row))
+
+
 def test_a_request_without_storage_says_so(toolbar, client):
     """A view that stores nothing gets a panel that says there was nothing."""
     html, content = panel_of(client, "/quiet/")
