@@ -702,7 +702,8 @@ return answer
 #: file in the recency order that its directory does not list is listed again (with
 #: its directories), or removed where its name is no canonical name or a file or
 #: directory of its name is in the way; a listed directory without its key gets one;
-#: a listing or a recency entry without its file goes; a remembered eviction is in
+#: a file key at a listed directory's name makes it a file, and everything listed
+#: below it goes; a listing or a recency entry without its file goes; a remembered eviction is in
 #: both ``ev`` and ``evq`` or in neither. It walks the namespace's own structures (its
 #: listings from the root and its recency order), never the server's whole keyspace,
 #: so it costs O(the namespace) on a server shared with a cache: a file key that
@@ -752,6 +753,26 @@ local function link(name)
   return true
 end
 
+-- Everything listed below the directory top, whose name a file has taken: deleted, so that
+-- no directory is left below a file (a save there would find its parent and go on).
+local function drop_below(top)
+  local dirs, files = {}, {}
+  walk(top, function(_, _, below, kind)
+    if kind == 'd' then
+      table.insert(dirs, below)
+      return true
+    end
+    table.insert(files, below)
+    return false
+  end)
+  for _, d in ipairs(dirs) do redis.call('DEL', P .. 'd:' .. d, P .. 'ls:' .. d) end
+  for _, f in ipairs(files) do
+    redis.call('DEL', P .. 'f:' .. f)
+    redis.call('ZREM', LRU, f)
+  end
+  mended = mended + #dirs + #files
+end
+
 local before = {num(META, 'fb'), num(META, 'db'), num(META, 'rb')}
 -- Every file the recency order holds: without its key it goes; unlisted, it is listed.
 for _, name in ipairs(redis.call('ZRANGE', LRU, 0, -1)) do
@@ -770,6 +791,7 @@ walk('', function(dir, base, child, kind)
     -- A file key is a file, whatever the listing says: listed, charged and in the order.
     if kind ~= 'f' then
       redis.call('HSET', P .. 'ls:' .. dir, base, 'f')
+      drop_below(child)
       redis.call('DEL', P .. 'd:' .. child, P .. 'ls:' .. child)
       mended = mended + 1
     end

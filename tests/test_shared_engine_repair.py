@@ -106,6 +106,21 @@ def test_a_file_its_directory_does_not_list_is_listed_again_with_its_directories
     assert (1, 2) == (stats.files, stats.dirs)
 
 
+def test_a_file_made_by_hand_over_a_directory_takes_everything_below_it(clean_redis):
+    """The repair leaves no directory below the new file: a save there is refused, not kept."""
+    storage = saved(clean_redis, {"a/b/old.txt": b"old"})
+    client = redis.Redis.from_url(clean_redis)
+    client.set(PREFIX + b"f:a", b"\0" * 24 + b"file")  # a file's value, header first, by hand
+
+    assert storage.repair() > 0
+
+    assert [] == client.keys(PREFIX + b"*:a/*")  # no key of the old tree is left
+    assert [("a", 4)] == [(file.name, file.size) for file in storage.file_listing()]
+    with pytest.raises(NotADirectoryError):
+        storage.save("a/b/new.txt", ContentFile(b"new"))
+    assert bytes_of(clean_redis, {"a": b"file"}) == storage.stats().bytes_used
+
+
 @pytest.mark.parametrize("name", ["/x", "x/", "a//b", "./x", "a/../b", ""])
 def test_a_name_no_store_could_make_is_removed_not_listed(clean_redis, name):
     """A hand-made entry such as ``/x`` would list the root in itself: it goes instead."""
