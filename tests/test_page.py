@@ -16,8 +16,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 
 from inmemorystorage import InMemoryStorage, dump, page
+from inmemorystorage.engine import StoredFile
 from inmemorystorage.page import EvictionRow
 from inmemorystorage.urls import PAGE_PREFIX, media_urlpatterns, storage_page_urlpatterns
 
@@ -168,6 +170,26 @@ def test_a_directory_shows_the_files_and_bytes_below_it(site, client):
     section = store_section(get_page(client), "default")
     summary = re.search(r'data-path="docs"><details open><summary>(.*?)</summary>', section)[1]
     assert '<span class="meta">2 files, 12\xa0bytes</span>' in summary
+
+
+def test_a_shared_namespace_is_shown_as_the_server_holds_it(site, client, clean_redis):
+    """On Redis, the card and the tree show the namespace's files, sizes and times."""
+    site.STORAGES = {
+        "default": memory(namespace="media", server=clean_redis),
+        "staticfiles": STATIC,
+    }
+    storage = storages["default"]
+    created, modified = 1_700_000_000.0, 1_750_000_000.0
+    storage.load_files([StoredFile("docs/a.txt", b"a" * 5, created, modified)])
+    storage.save("docs/old/b.txt", ContentFile(b"b" * 7))
+    section = store_section(get_page(client), "default")
+    assert ("2", "2") == (figure(section, "files"), figure(section, "dirs"))
+    summary = re.search(r'data-path="docs"><details open><summary>(.*?)</summary>', section)[1]
+    assert '<span class="meta">2 files, 12\xa0bytes</span>' in summary
+    row = re.search(r'<li class="file" data-name="docs/a.txt">.*?</li>', section, re.DOTALL)[0]
+    assert 'title="5 bytes"' in row
+    shown = [timezone.localtime(datetime.fromtimestamp(t, tz=UTC)) for t in (created, modified)]
+    assert f'title="created {shown[0]:%Y-%m-%d %H:%M:%S}">{shown[1]:%Y-%m-%d %H:%M:%S}<' in row
 
 
 def test_recent_evictions_are_listed_newest_first_with_times(site, client):
