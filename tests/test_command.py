@@ -87,6 +87,21 @@ def test_ls_lists_the_files_of_this_process(installed):
     ]
 
 
+def test_ls_lists_a_shared_namespace_as_every_process_sees_it(installed, clean_redis):
+    """On Redis, ls lists the namespace's files with their sizes, from the server."""
+    options = {"namespace": "media", "server": clean_redis}
+    installed.STORAGES = {
+        "default": {"BACKEND": "inmemorystorage.InMemoryStorage", "OPTIONS": options},
+        "staticfiles": STATIC,
+    }
+    InMemoryStorage(**options).save("b/2.txt", ContentFile(b"xx"))  # as another process would
+    storages["default"].save("a.txt", ContentFile(b"x" * 1500))
+    out, _err = run("ls", "default")
+    assert [("1,500", "a.txt"), ("2", "b/2.txt")] == [
+        (line.split()[0], line.split()[-1]) for line in out.splitlines()[1:]
+    ]
+
+
 def test_ls_gives_times_in_time_zone_as_the_page_does(installed, settings):
     """A file's time reads as the storage page and runserver's log read it: in TIME_ZONE."""
     settings.TIME_ZONE = "Asia/Kathmandu"  # UTC+05:45: no other zone's clock agrees with it
