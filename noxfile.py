@@ -141,11 +141,13 @@ def tests(session: nox.Session, django: str) -> None:
         # The `once` tests (the Redis scripts across processes and on a cluster, the wheel)
         # check what is the same on every pair; they run again on the newest pair, whose
         # Python and redis-py threads and pip differ most from the first's.
+        # Two workers (pytest-xdist): much of a test's time is a subprocess's start or a
+        # server's answer, so two halve the suite even on two cores (235 s to 113 s).
         newest = (session.python, django) == DJANGO_MATRIX[-1]
         session.log(f"coverage and the bench's tests ran in {_coverage_measured[0]}")
         skipped = "not bench" if newest else "not bench and not once"
         session.run(
-            "python", "-m", *pytest, *([] if session.posargs else ["-m", skipped]),
+            "python", "-m", *pytest, "-n", "2", *([] if session.posargs else ["-m", skipped]),
             *session.posargs, env=env,
         )  # fmt: skip
     _run_django_compat(session, env)
