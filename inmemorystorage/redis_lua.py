@@ -37,6 +37,8 @@ holds it (``redis_store.name_charge`` counts the same in Python).
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "CLEAR",
     "DELETE",
@@ -54,8 +56,10 @@ __all__ = [
 #: The bytes of a file's header (three doubles: published, created, read) before its content.
 HEADER_ROOM = 24
 
-#: Helpers every script starts with. ARGV[1] is always the key prefix, ARGV[2..6]
-#: the budget's constants and bound, in this order.
+#: Helpers a script may start with (:func:`_script` takes the ones it uses). ARGV[1] is
+#: always the key prefix, ARGV[2..6] the budget's constants and bound, in this order.
+#: Blocks apart by a blank line: each defines a name (or, the first, the constants) and
+#: uses only names defined above it.
 _PRELUDE = r"""
 local P = ARGV[1]
 local FILE_OVERHEAD = tonumber(ARGV[2])
@@ -336,14 +340,42 @@ local function ancestors_of(name)
 end
 """.replace("{header_room}", str(HEADER_ROOM))
 
+_NAME = re.compile(r"[A-Za-z_]\w*")
+_DEFINED = re.compile(r"^local (?:function )?(\w+)", re.MULTILINE)
+_COMMENT_OR_TEXT = re.compile(r"--[^\n]*|'[^'\n]*'")
+
+
+def _names_used(lua: str) -> set[str]:
+    """The identifiers in *lua*'s code, outside its comments and string literals."""
+    return set(_NAME.findall(_COMMENT_OR_TEXT.sub(" ", lua)))
+
+
+def _script(body: str) -> str:
+    """*body* after the blocks of the prelude that it uses, directly or through another block.
+
+    Redis runs a script's whole text at each call, and each ``local function``
+    there makes a closure: a read that carried all 32 helpers for its few took
+    50 µs of the server's time, and 43 µs with only those (medians of seven).
+    A block uses only blocks above it, so one pass from the bottom finds them all.
+    """
+    blocks = _PRELUDE.strip("\n").split("\n\n")
+    used = _names_used(body)
+    kept = []
+    for block in reversed(blocks):
+        if used.isdisjoint(_DEFINED.findall(block)):
+            continue
+        kept.append(block)
+        used |= _names_used(block)
+    return "\n\n".join([*reversed(kept), body.lstrip("\n")])
+
+
 #: Publish one file: claim its name, check the budget, evict, publish; or refuse,
 #: changing nothing. ARGV[7..]: max_bytes (-1: none), on_full, name, the file's value
 #: (:data:`HEADER_ROOM` bytes of room for its header, then its content), exclusive,
 #: avoid_evicted, origin. The header is written into the room: joining it to the
 #: content in Lua copied the content once more, a sixth of a 4 KiB save's time.
-PUT = (
-    _PRELUDE
-    + r"""
+PUT = _script(
+    r"""
 local max_bytes = tonumber(ARGV[7])
 local on_full = ARGV[8]
 local name = ARGV[9]
@@ -441,9 +473,8 @@ return answer
 #: ``maxmemory`` (policy ``noeviction``) refuses a script's first write, and then every
 #: other: the read's bookkeeping (its time, its use, the counters) is skipped whole
 #: there, and the content still comes back, with the time of the last read kept.
-READ = (
-    _PRELUDE
-    + r"""
+READ = _script(
+    r"""
 local name = ARGV[7]
 local key = P .. 'f:' .. name
 
@@ -476,9 +507,8 @@ return {'OK', redis.call('GETRANGE', key, HEADER, -1), m, cr, a}
 )
 
 #: Describe a file or a directory without counting a use. ARGV[7]: name.
-STAT = (
-    _PRELUDE
-    + r"""
+STAT = _script(
+    r"""
 local name = ARGV[7]
 local key = P .. 'f:' .. name
 local m, cr, a = file_times(key)
@@ -494,9 +524,8 @@ return missing_reason(name, ancestors_of(name))
 )
 
 #: The children of a directory, from one moment. ARGV[7]: name.
-LISTDIR = (
-    _PRELUDE
-    + r"""
+LISTDIR = _script(
+    r"""
 local name = ARGV[7]
 if name ~= '' and redis.call('EXISTS', P .. 'd:' .. name) == 0 then
   if redis.call('EXISTS', P .. 'f:' .. name) == 1 then return {'ENOTDIR', name} end
@@ -513,9 +542,8 @@ return answer
 #: Delete a file, or a directory with everything below it. ARGV[7]: name. Its first
 #: write is a ``DEL``, which a server at its ``maxmemory`` allows (and every write after
 #: it, so that a script never stops half way): a delete frees memory, even there.
-DELETE = (
-    _PRELUDE
-    + r"""
+DELETE = _script(
+    r"""
 local name = ARGV[7]
 local stamp = stamp_after(num(META, 'clock'))
 if redis.call('EXISTS', P .. 'f:' .. name) == 1 then
@@ -542,9 +570,8 @@ return {'OK'}
 )
 
 #: Empty the namespace: every key under the prefix, found from the root.
-CLEAR = (
-    _PRELUDE
-    + r"""
+CLEAR = _script(
+    r"""
 local dirs = {''}
 walk('', function(_, _, child, kind)
   if kind == 'd' then
@@ -563,9 +590,8 @@ return {'OK'}
 )
 
 #: The counters and the bytes charged, from one moment.
-STATS = (
-    _PRELUDE
-    + r"""
+STATS = _script(
+    r"""
 local m = redis.call('HMGET', META, 'fb', 'db', 'rb', 'hits', 'misses', 'evictions',
                      'refusals', 'dirs')
 return {'OK', redis.call('ZCARD', LRU), m[1] or '0', m[2] or '0', m[3] or '0', m[4] or '0',
@@ -574,9 +600,8 @@ return {'OK', redis.call('ZCARD', LRU), m[1] or '0', m[2] or '0', m[3] or '0', m
 )
 
 #: Every file with its content and times, least recently used first, from one moment.
-FILES = (
-    _PRELUDE
-    + r"""
+FILES = _script(
+    r"""
 local answer = {'OK'}
 for _, name in ipairs(redis.call('ZRANGE', LRU, 0, -1)) do
   local value = redis.call('GET', P .. 'f:' .. name)
@@ -592,9 +617,8 @@ return answer
 
 #: Every file's name, size and times, without its content, from one moment: what a
 #: listing shows, in a reply of a few bytes a file however large the files are.
-LISTING = (
-    _PRELUDE
-    + r"""
+LISTING = _script(
+    r"""
 local answer = {'OK'}
 for _, name in ipairs(redis.call('ZRANGE', LRU, 0, -1)) do
   local key = P .. 'f:' .. name
@@ -615,9 +639,8 @@ return answer
 #: and size of each of those, then for each file: name, content, created, modified
 #: (microseconds). The files left out are remembered as evicted, as the in-process
 #: engine remembers them, once the batch is published: their names stay taken.
-LOAD = (
-    _PRELUDE
-    + r"""
+LOAD = _script(
+    r"""
 local max_bytes = tonumber(ARGV[7])
 local on_full = ARGV[8]
 local replace = ARGV[9] == '1'
@@ -712,9 +735,8 @@ return answer
 #: server restarted from an older snapshot. ARGV[8] ``'1'`` counts even within the
 #: run noted. Answers the bytes charged before and after, and how many entries it
 #: mended (``-1``: not counted, the run was noted already).
-REPAIR = (
-    _PRELUDE
-    + r"""
+REPAIR = _script(
+    r"""
 local run = ARGV[7]
 if ARGV[8] ~= '1' and redis.call('HGET', META, 'run') == run then return {'OK', 0, 0, -1} end
 local stamp = next_stamp()
