@@ -7,7 +7,8 @@ branch coverage (at least 95 %) and runs the benchmark suite's own tests, the
 first and the newest run the ``once`` tests (the Redis scripts across
 processes and on a cluster, the wheel), and each ends with Django's own
 ``InMemoryStorage`` test module, taken from
-Django's sdist, run against ours. The shared engine's tests start a real
+Django's sdist, run against ours. Each installs the ``redis`` extra (redis-py with
+hiredis) but one, whose redis-py parses replies itself. The shared engine's tests start a real
 ``redis-server`` (Debian's, installed with apt-get where missing).
 ``nox -s tests -- --hypothesis-profile=long`` searches the state machine harder.
 ``nox -s django_suites`` runs Django's own storage, upload and file-field tests
@@ -46,6 +47,9 @@ DJANGO_MATRIX = [
     ("3.12", "6.1"),
     ("3.13", "6.1"),
 ]
+#: The tests session whose redis-py reads replies with its own parser, not hiredis (the
+#: ``redis`` extra's): a user who installs redis-py alone gets that one.
+WITHOUT_HIREDIS = ("3.12", "6.0")
 PYTHONS = sorted({py for py, _ in DJANGO_MATRIX}, key=lambda v: tuple(map(int, v.split("."))))
 COMPAT_DIR = ROOT / "tests" / "django_compat"
 #: The tests session that measured coverage in this run of nox, once one has.
@@ -111,7 +115,10 @@ def _group(name: str) -> list[str]:
 )
 def tests(session: nox.Session, django: str) -> None:
     """Run the test suite with coverage, then Django's own InMemoryStorage tests against ours."""
-    session.install(f"django~={django}.0", "-e", ".", *_group("tests"))
+    session.install(f"django~={django}.0", "-e", ".[redis]", *_group("tests"))
+    if (session.python, django) == WITHOUT_HIREDIS:
+        # redis-py installed alone, without the extra: its own pure-Python reply parser.
+        session.run("python", "-m", "pip", "uninstall", "--yes", "--quiet", "hiredis")
     env = {
         "PYTHONDEVMODE": "1",
         "COVERAGE_FILE": f".coverage.{session.name}",
