@@ -42,11 +42,6 @@ class Connection:
         self.sock.sendall(pack(*parts))
         return self._reply()
 
-    def pipeline(self, *commands: tuple[bytes, ...]) -> list[Any]:
-        """Send *commands* in one write; their replies, in order."""
-        self.sock.sendall(b"".join(pack(*parts) for parts in commands))
-        return [self._reply() for _ in commands]
-
     def _reply(self) -> Any:
         line = self.stream.readline()
         if not line.endswith(b"\r\n"):

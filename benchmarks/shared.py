@@ -175,19 +175,12 @@ def _script_args(store: Any, script: str, *args: object) -> list[bytes]:
 
 
 def _server_usec(client: Any, call: Callable[[int], object], ops: int) -> float:
-    """The server's microseconds per call of *call*, over *ops* calls: its ``EVALSHA`` and ``SET``.
-
-    A save's request is a ``SET`` of the staged value, then the script (see
-    ``RedisStore.put``); a read's, the script alone. The server counts each.
-    """
+    """The server's mean microseconds per ``EVALSHA`` over *ops* calls of *call* (its own count)."""
     client.config_resetstat()
     for i in range(ops):
         call(i)
-    stats = client.info("commandstats")
-    return (
-        sum(float(stats.get(f"cmdstat_{name}", {}).get("usec", 0)) for name in ("evalsha", "set"))
-        / ops
-    )
+    stats = client.info("commandstats").get("cmdstat_evalsha") or {}
+    return float(stats.get("usec_per_call", 0.0))
 
 
 def time_split(client: Any, url: str, ops: int, passes: int = TIMING_PASSES) -> dict[str, Any]:
@@ -215,20 +208,10 @@ def time_split(client: Any, url: str, ops: int, passes: int = TIMING_PASSES) -> 
     save_args = _script_args(store, "PUT", -1, "evict")
     room = bytes(HEADER_ROOM)  # PUT takes the file's header room before its content
     roomy = room + data
-    staged = store._prefix + b"staged:timing"  # the value's key, which PUT renames
     read_args = _script_args(store, "READ", b"r/blob.bin")
 
     def bare_save(i: int) -> object:
-        return bare.pipeline(
-            (b"SET", staged, roomy, b"PX", b"60000"),
-            (*save_args, b"s/d%d.bin" % i, staged, b"0", b"0", b""),
-        )
-
-    def client_save(i: int) -> object:
-        name = b"s/c%d.bin" % i
-        return store._run(
-            "PUT", -1, "evict", name, staged, 0, 0, b"", staged=(staged, (room, data))
-        )
+        return bare.call(*save_args, b"s/d%d.bin" % i, roomy, b"0", b"0")
 
     def bare_read(_i: int) -> object:
         return bare.call(*read_args)
@@ -239,7 +222,9 @@ def time_split(client: Any, url: str, ops: int, passes: int = TIMING_PASSES) -> 
             {
                 "storage": lambda i: storage.save(f"s/a{i}.bin", ContentFile(data)),
                 "engine": lambda i: store.put(f"s/b{i}.bin", data),
-                "client": client_save,
+                "client": lambda i: store._run(
+                    "PUT", -1, "evict", b"s/c%d.bin" % i, (room, data), 0, 0
+                ),
                 "bare": bare_save,
             },
             ops, passes, fresh,

@@ -1,9 +1,6 @@
 """The shared engine's hot path: its scripts sent over redis-py's connections, past its commands.
 
-Every save and every read of the shared engine is one request: a read's an
-``EVALSHA``, a save's a ``SET`` of its content to a staged key and then the
-``EVALSHA`` that takes it (see ``redis_lua.PUT``), sent in one write, whose
-replies are read in order. Through
+Every save and every read of the shared engine is one ``EVALSHA``. Through
 redis-py's client, such a call cost about 40 µs of this process's CPU beside
 the round trip (measured with redis-py 8.2: the client's connection pool and
 its observability hooks, seventeen arguments encoded one at a time, the
@@ -23,7 +20,7 @@ threads ran at 8.1k/s; on the lane's own connections, at 20k/s.
   ``client.close()`` does not close the lane's connections; the process's
   end does.
 * **The request is packed here**, the namespace's fixed arguments once per
-  script; the replies are read by redis-py's parser (hiredis's, with the
+  script; the reply is read by redis-py's parser (hiredis's, with the
   ``redis`` extra), as before.
 * **Nothing runs twice.** An idle connection that the server closed (a
   restart, a timeout, ``CLIENT KILL``) is found before the request is sent,
@@ -49,7 +46,7 @@ import os
 import weakref
 from typing import Any
 
-__all__ = ["NotSent", "ScriptLane", "evalsha", "joined", "packed_arguments", "set_expiring"]
+__all__ = ["NotSent", "ScriptLane", "evalsha", "joined", "packed_arguments"]
 
 
 def _bulk(part: bytes) -> bytes:
@@ -83,15 +80,6 @@ def joined(argument: object) -> object:
     return b"".join(argument) if isinstance(argument, tuple) else argument
 
 
-def _append(parts: list[bytes], argument: object) -> None:
-    """Add *argument*, packed, to *parts*: a tuple of bytes as their concatenation, unjoined."""
-    if isinstance(argument, tuple):
-        size = sum(memoryview(part).nbytes for part in argument)
-        parts += [b"$%d\r\n" % size, *argument, b"\r\n"]
-    else:
-        parts.append(_bulk(_wire(argument)))
-
-
 def evalsha(sha: bytes, fixed: tuple[int, bytes], arguments: tuple[object, ...]) -> bytes:
     """The packed ``EVALSHA`` of the script *sha*: the *fixed* parts, then *arguments*.
 
@@ -101,15 +89,11 @@ def evalsha(sha: bytes, fixed: tuple[int, bytes], arguments: tuple[object, ...])
     count, packed = fixed
     parts = [b"*%d\r\n$7\r\nEVALSHA\r\n" % (2 + count + len(arguments)), _bulk(sha), packed]
     for argument in arguments:
-        _append(parts, argument)
-    return b"".join(parts)
-
-
-def set_expiring(key: bytes, value: object, milliseconds: int) -> bytes:
-    """The packed ``SET key value PX milliseconds`` (*value* as :func:`evalsha` takes one)."""
-    parts = [b"*5\r\n$3\r\nSET\r\n", _bulk(key)]
-    _append(parts, value)
-    parts += [b"$2\r\nPX\r\n", _bulk(b"%d" % milliseconds)]
+        if isinstance(argument, tuple):
+            size = sum(memoryview(part).nbytes for part in argument)
+            parts += [b"$%d\r\n" % size, *argument, b"\r\n"]
+        else:
+            parts.append(_bulk(_wire(argument)))
     return b"".join(parts)
 
 
@@ -157,11 +141,8 @@ class ScriptLane:
         """Drop every idle connection without closing it (a forked child's are its parent's)."""
         self._idle = collections.deque()
 
-    def send(self, packed: bytes, replies: int = 1) -> Any:
-        """Send packed commands, *replies* of them, on a connection of the lane's; the last reply.
-
-        Every reply is read, in order, before one that is an error is raised (the
-        first such), so that the connection stays in step with its requests.
+    def send(self, packed: bytes) -> Any:
+        """Send one packed request on a connection of the lane's; the server's reply.
 
         An idle connection that the server has closed (a restart, a timeout, a
         kill) is found before the request is sent, and opened again.
@@ -196,22 +177,13 @@ class ScriptLane:
                 raise NotSent from exc
             raise
         try:
-            reply, refused = self._read(connection, replies)
+            reply = connection.read_response()
+        except self._reply_errors:
+            idle.append(connection)  # the whole reply was read: the connection is in step
+            raise
         except BaseException:
-            connection.disconnect()  # a reply may be half read
+            connection.disconnect()  # the reply may be half read
             idle.append(connection)
             raise
         idle.append(connection)
-        if refused is not None:
-            raise refused
         return reply
-
-    def _read(self, connection: Any, replies: int) -> tuple[Any, BaseException | None]:
-        """Read *replies* replies whole: the last, and the first error the server answered."""
-        reply, refused = None, None
-        for _ in range(replies):
-            try:
-                reply = connection.read_response()
-            except self._reply_errors as exc:  # the whole reply was read: still in step
-                refused = refused or exc
-        return reply, refused

@@ -18,8 +18,6 @@ prefix ``ims:{namespace}:``), so that they fall in one Redis Cluster slot:
 * ``P d:<name>``: a directory's times (``c``, ``m``, ``a``); the root is ``P d:``;
 * ``P ls:<name>``: a directory's children, base name to ``f`` or ``d``;
 * ``P lru``: every file name, scored by a counter of uses: the recency order;
-* ``P staged:<random>``: a save's value on its way to its script (``PUT``), which
-  renames it to the file's key or deletes it; it expires, should the script fail;
 * ``P ev`` and ``P evq``: remembered evictions (name to ``size:time``) and
   their order;
 * ``P evictions``: a pub/sub channel; each eviction is published there as
@@ -372,37 +370,26 @@ def _script(body: str) -> str:
 
 
 #: Publish one file: claim its name, check the budget, evict, publish; or refuse,
-#: changing nothing. ARGV[7..]: max_bytes (-1: none), on_full, name, the staged key,
-#: exclusive, avoid_evicted, origin. The file's value (:data:`HEADER_ROOM` bytes of room
-#: for its header, then its content) comes in the staged key, set by a plain ``SET`` (with
-#: an expiry) in the same request: the script renames it to the file's key, or deletes it
-#: when it refuses. As the script's argument, 4 KiB cost the server 7 µs more (the Lua
-#: string, then its ``SET`` from Lua), a seventh of the save. The header is written into
-#: the room: joining it to the content in Lua copied the content once more.
+#: changing nothing. ARGV[7..]: max_bytes (-1: none), on_full, name, the file's value
+#: (:data:`HEADER_ROOM` bytes of room for its header, then its content), exclusive,
+#: avoid_evicted, origin. The header is written into the room: joining it to the
+#: content in Lua copied the content once more, a sixth of a 4 KiB save's time.
 PUT = _script(
     r"""
 local max_bytes = tonumber(ARGV[7])
 local on_full = ARGV[8]
 local name = ARGV[9]
-local staged = ARGV[10]
+local value = ARGV[10]
 local exclusive = ARGV[11] == '1'
 local avoid_evicted = ARGV[12] == '1'
 ORIGIN = ARGV[13]
--- The value's length; under HEADER, the staged key is missing: its SET was refused (the
--- server's maxmemory, which the client raises) or it expired before this ran.
-local value_size = redis.call('STRLEN', staged)
-if value_size < HEADER then return {'NOVALUE', name} end
-local function refuse(answer)
-  redis.call('DEL', staged)
-  return answer
-end
 local key = P .. 'f:' .. name
 local dir = parent(name)
 -- What the name is now, from its directory's listing ('f', 'd' or nothing): one call
 -- where EXISTS asked twice, a file's key and a directory's.
 local leaf = base(name)
 local kind = redis.call('HGET', P .. 'ls:' .. dir, leaf)
-if kind == 'd' then return refuse({'EISDIR', name}) end
+if kind == 'd' then return {'EISDIR', name} end
 local ancestors = ancestors_of(name)
 local missing = {}
 local keep = {}
@@ -413,7 +400,7 @@ if dir ~= '' and redis.call('EXISTS', P .. 'd:' .. dir) == 0 then
   for _, a in ipairs(ancestors) do
     -- A directory is never also a file: one EXISTS an ancestor where the directory exists.
     if redis.call('EXISTS', P .. 'd:' .. a) == 0 then
-      if redis.call('EXISTS', P .. 'f:' .. a) == 1 then return refuse({'ENOTDIR', a}) end
+      if redis.call('EXISTS', P .. 'f:' .. a) == 1 then return {'ENOTDIR', a} end
       table.insert(missing, a)
     end
   end
@@ -422,7 +409,7 @@ end
 local stored = 0
 if kind == 'f' then stored = redis.call('STRLEN', key) end
 local exists = stored > 0
-if exists and exclusive then return refuse({'EEXIST', name}) end
+if exists and exclusive then return {'EEXIST', name} end
 -- The counters this script reads, in one call.
 local meta = redis.call('HMGET', META, 'clock', 'fb', 'db', 'rb', 'use')
 local clock, fb, db = tonumber(meta[1] or '0'), tonumber(meta[2] or '0'), tonumber(meta[3] or '0')
@@ -430,9 +417,9 @@ local rb, uses = tonumber(meta[4] or '0'), tonumber(meta[5] or '0')
 -- Records are charged to rb: where it is 0 there is none, of this name or any other.
 if avoid_evicted and not exists and rb > 0 then
   local record = redis.call('HGET', P .. 'ev', name)
-  if record then return refuse({'EVICTED', name, record}) end
+  if record then return {'EVICTED', name, record} end
 end
-local charge = value_size - HEADER + #name + FILE_OVERHEAD
+local charge = #value - HEADER + #name + FILE_OVERHEAD
 local needed = charge
 for _, d in ipairs(missing) do needed = needed + #d + DIR_OVERHEAD end
 local freed = 0
@@ -452,7 +439,7 @@ if settled then
   local refused
   evicted, refused = settle(max_bytes, on_full, needed, freed, kept, #missing, keep, protected,
                             stamp)
-  if refused then return refuse(refused) end
+  if refused then return refused end
 end
 if dir == '' or #missing > 0 then ensure_root(stamp) end  -- else the parent's is there
 make_dirs(missing, stamp)
@@ -461,9 +448,8 @@ if exists then
   local _, old_created = file_times(key)
   created = old_created or stamp  -- a value too short for a header (made by hand): new
 end
-local header = struct.pack('>ddd', stamp, created, stamp)  -- before the writes: none fails
-redis.call('RENAME', staged, key)
-redis.call('PERSIST', key)  -- the staged key's expiry came with it
+local header = struct.pack('>ddd', stamp, created, stamp)  -- before the SET: nothing fails after
+redis.call('SET', key, value)
 redis.call('SETRANGE', key, 0, header)
 if not exists then redis.call('HSET', P .. 'ls:' .. dir, leaf, 'f') end
 touch_dir(dir, stamp)

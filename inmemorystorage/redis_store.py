@@ -82,7 +82,7 @@ from .engine import (
     drop_least_recent,
 )
 from .exceptions import EngineUnavailable, InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
-from .redis_lane import NotSent, ScriptLane, evalsha, joined, packed_arguments, set_expiring
+from .redis_lane import NotSent, ScriptLane, evalsha, joined, packed_arguments
 from .refusals import batch_label, full_detail, needs, taken_by
 from .tree import canonical_name, is_a_directory
 
@@ -111,9 +111,6 @@ _US = 1_000_000
 _HEADER_ROOM = bytes(redis_lua.HEADER_ROOM)
 logger = logging.getLogger("inmemorystorage")
 _clients: dict[tuple[str, bool], Any] = {}
-#: How long a save's staged value outlives a script that never took it (one that failed).
-STAGED_MS = 60_000
-
 #: Each client's lane (by the client's id(), the client kept alive beside it).
 _lanes: dict[int, tuple[Any, ScriptLane]] = {}
 _clients_lock = threading.Lock()
@@ -306,9 +303,7 @@ class RedisStore(WritesThroughPut):
         """What a write that does not fit does: ``"evict"`` or ``"error"``."""
         return self._on_full
 
-    def _run(
-        self, script: str, *args: object, staged: tuple[bytes, object] | None = None
-    ) -> list[Any]:
+    def _run(self, script: str, *args: object) -> list[Any]:
         """Run one of ``redis_lua``'s scripts with the namespace's head arguments.
 
         The first call of a process, and the first after the server did not
@@ -318,15 +313,10 @@ class RedisStore(WritesThroughPut):
         if not self._counted:
             self._counted = True  # first: the repair's own call does not repair again
             self._repair_after_restart()
-        return self._call(script, *args, staged=staged)
+        return self._call(script, *args)
 
-    def _call(
-        self, script: str, *args: object, staged: tuple[bytes, object] | None = None
-    ) -> list[Any]:
+    def _call(self, script: str, *args: object) -> list[Any]:
         """Run *script* on the lane; where it could not run there, through redis-py.
-
-        *staged*, a key and a value, is ``SET`` first (expiring after
-        :data:`STAGED_MS`), in the same request as the script, which takes it.
 
         A server that lost the script (``NOSCRIPT``: restarted or flushed) did
         not run it: every script is loaded again, by one thread while the others
@@ -342,10 +332,7 @@ class RedisStore(WritesThroughPut):
         import redis.exceptions  # noqa: PLC0415  # imported with the client, by client_for()
 
         def on_lane(lane: ScriptLane) -> Any:
-            packed = evalsha(self._shas[script], self._fixed, args)
-            if staged is None:
-                return lane.send(packed)
-            return lane.send(set_expiring(*staged, STAGED_MS) + packed, replies=2)
+            return lane.send(evalsha(self._shas[script], self._fixed, args))
 
         def request() -> Any:
             lane = self._lane
@@ -360,8 +347,6 @@ class RedisStore(WritesThroughPut):
                     self._load_scripts(loads)
                     with contextlib.suppress(NotSent, redis.exceptions.NoScriptError):
                         return on_lane(lane)
-            if staged is not None:
-                self._client.set(staged[0], joined(staged[1]), px=STAGED_MS)
             keys, arguments = [self._prefix + b"meta"], [*self._head, *map(joined, args)]
             return self._scripts[script](keys=keys, args=arguments)
 
@@ -668,20 +653,16 @@ class RedisStore(WritesThroughPut):
         if not name:
             raise is_a_directory(name)
         self.check_size(name, len(content))
-        # The value travels in a plain SET to a key of its own that the script renames:
-        # as a script's argument, 4 KiB cost the server 7 µs more a save (see redis_lua.PUT).
-        staged = self._prefix + b"staged:" + os.urandom(8).hex().encode()
         try:
             answer = self._run(
                 "PUT",
                 -1 if self._max_bytes is None else self._max_bytes,
                 self._on_full,
                 _encoded(name),
-                staged,
+                (_HEADER_ROOM, content),  # the script writes the header into the room
                 int(exclusive),
                 int(avoid_evicted),
                 self._origin,
-                staged=(staged, (_HEADER_ROOM, content)),  # the script writes the header there
             )
         except _OutOfMemory as exc:
             raise _server_full(exc, name, len(content)) from exc
@@ -691,9 +672,6 @@ class RedisStore(WritesThroughPut):
             return name, self._evictions(answer[2:], stamp)
         if status == b"FULL":
             raise self._full(answer, name, len(content), 1, None)
-        if status == b"NOVALUE":  # the staged value expired, or was deleted by hand
-            msg = f"the content of {name!r} was gone from the Redis server before its save ran"
-            raise EngineUnavailable(errno.EIO, msg)
         if status == b"EVICTED":
             size, _, evicted_at = answer[2].decode().partition(":")
             raise taken_by(Eviction(name, int(size), int(evicted_at) / _US))
