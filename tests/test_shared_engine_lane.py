@@ -18,7 +18,7 @@ import pytest
 import redis
 from django.core.files.base import ContentFile
 
-from inmemorystorage import InMemoryStorage
+from inmemorystorage import InMemoryStorage, redis_lua
 from inmemorystorage.exceptions import EngineUnavailable
 from inmemorystorage.redis_lane import evalsha, joined, packed_arguments
 
@@ -48,6 +48,37 @@ def test_a_server_that_forgot_the_scripts_still_saves_and_reads(clean_redis):
     assert "after.txt" == storage.save("after.txt", ContentFile(b"after"))
     assert b"before" == storage.open("before.txt").read()
     assert b"after" == storage.open("after.txt").read()
+
+
+def test_threads_that_find_the_scripts_forgotten_load_them_once_and_stay_on_the_lane(clean_redis):
+    """After a flush, every thread meets NOSCRIPT at once: one loads, none takes the pool's path."""
+    url, name = named_url(clean_redis)
+    storage = InMemoryStorage(server=url, namespace="lane")
+    server = redis.Redis.from_url(clean_redis)
+    start = threading.Barrier(THREADS)
+
+    def save_all(round_: str) -> None:
+        def work(index: int) -> None:
+            start.wait()
+            storage.save(f"{round_}/t{index}.txt", ContentFile(b"x"))
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    save_all("warm")  # every thread's lane connection is open, the scripts loaded
+    server.script_flush()
+    server.config_resetstat()
+    save_all("after")
+
+    assert 2 * THREADS == storage.stats().files
+    loads = server.info("commandstats").get("cmdstat_script|load", {}).get("calls", 0)
+    # Once each, by one thread (eight threads loading all would be eight times that); a
+    # repair started meanwhile, for the flush, may load its own script once more.
+    assert len(redis_lua.__all__) <= loads <= len(redis_lua.__all__) + 1
+    assert connections_named(clean_redis, name) <= THREADS + 2
 
 
 def test_connections_the_server_closed_are_opened_again(clean_redis):
