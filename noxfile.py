@@ -7,9 +7,10 @@ branch coverage (at least 95 %) and runs the benchmark suite's own tests, the
 first and the newest run the ``once`` tests (the Redis scripts across
 processes and on a cluster, the wheel), and each ends with Django's own
 ``InMemoryStorage`` test module, taken from
-Django's sdist, run against ours. Each installs the ``redis`` extra (redis-py with
-hiredis) but one, whose redis-py parses replies itself. The shared engine's tests start a real
-``redis-server`` (Debian's, installed with apt-get where missing).
+Django's sdist, run against ours. Each installs the ``redis`` extra (redis-py
+with hiredis) but one, whose redis-py parses replies itself. The shared
+engine's tests start a real ``redis-server`` (Debian's, installed with apt-get
+where missing).
 ``nox -s tests -- --hypothesis-profile=long`` searches the state machine harder.
 ``nox -s django_suites`` runs Django's own storage, upload and file-field tests
 with Django's ``InMemoryStorage`` and with ours, and fails on a difference that
