@@ -343,7 +343,6 @@ class RedisStore(WritesThroughPut):
                 except NotSent:
                     pass
                 except redis.exceptions.NoScriptError:
-                    self._counted = False  # restarted or flushed: the next call checks which
                     self._load_scripts(loads)
                     with contextlib.suppress(NotSent, redis.exceptions.NoScriptError):
                         return on_lane(lane)
@@ -357,6 +356,8 @@ class RedisStore(WritesThroughPut):
 
         After a restart, every thread's first request meets ``NOSCRIPT`` at once:
         one loads the scripts, on one of the client's connections, and the others wait.
+        The server was restarted or flushed: the next call checks which, once every
+        script is there again (a repair started sooner would load its own script too).
         """
         with self._loading:
             if self._loads != loads:
@@ -364,6 +365,7 @@ class RedisStore(WritesThroughPut):
             for loaded in self._scripts.values():
                 self._client.script_load(loaded.script)
             self._loads += 1
+            self._counted = False
 
     def _send(self, request: Callable[[], Any]) -> Any:
         """Make *request* (it reads ``self._client`` or ``self._scripts``); its answer.
