@@ -13,6 +13,7 @@ import contextlib
 import os
 import threading
 import uuid
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -39,6 +40,15 @@ def connections_named(url: str, name: str) -> int:
     return sum(1 for client in redis.Redis.from_url(url).client_list() if client["name"] == name)
 
 
+def run_threads(work: Callable[[int], None]) -> None:
+    """Run work(0) .. work(THREADS - 1), each on a thread of its own; return when all end."""
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def test_a_server_that_forgot_the_scripts_still_saves_and_reads(clean_redis):
     storage = InMemoryStorage(server=clean_redis, namespace="lane")
     storage.save("before.txt", ContentFile(b"before"))
@@ -62,11 +72,7 @@ def test_threads_that_find_the_scripts_forgotten_load_them_once_and_stay_on_the_
             start.wait()
             storage.save(f"{round_}/t{index}.txt", ContentFile(b"x"))
 
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(THREADS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_threads(work)
 
     save_all("warm")  # every thread's lane connection is open, the scripts loaded
     server.script_flush()
@@ -112,11 +118,7 @@ def test_threads_each_get_their_own_answers_on_few_connections(clean_redis, fast
             if storage.open(saved).read() != data:
                 wrong.append(f"{saved!r} read back other bytes")
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(work)
 
     assert [] == wrong
     assert THREADS * CALLS == storage.stats().files
@@ -170,11 +172,7 @@ def test_a_url_that_bounds_the_connections_keeps_every_request_within_the_bound(
             with contextlib.suppress(EngineUnavailable):  # the pool's bound refused a connection
                 storage.save(f"t{index}/f{call}.txt", ContentFile(b"x"))
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(work)
 
     assert 1 <= connections_named(clean_redis, name) <= 2
 
