@@ -248,6 +248,23 @@ local function walk(top, visit)
   end
 end
 
+-- Delete everything listed below the directory top, whose own keys stay: the file keys, the
+-- directories' times and listings. How many files and directories it deleted.
+local function delete_below(top)
+  local dirs, files = {}, 0
+  walk(top, function(_, _, child, kind)
+    if kind == 'd' then
+      table.insert(dirs, child)
+      return true
+    end
+    redis.call('DEL', P .. 'f:' .. child)
+    files = files + 1
+    return false
+  end)
+  for _, dir in ipairs(dirs) do redis.call('DEL', P .. 'd:' .. dir, P .. 'ls:' .. dir) end
+  return files + #dirs
+end
+
 -- Remove every empty directory not in keep, deepest first, so that parents emptied go too.
 local function prune_empty_dirs(keep)
   local dirs = {}
@@ -572,18 +589,9 @@ return {'OK'}
 #: Empty the namespace: every key under the prefix, found from the root.
 CLEAR = _script(
     r"""
-local dirs = {''}
-walk('', function(_, _, child, kind)
-  if kind == 'd' then
-    table.insert(dirs, child)
-    return true
-  end
-  redis.call('DEL', P .. 'f:' .. child)
-  return false
-end)
-for _, dir in ipairs(dirs) do redis.call('DEL', P .. 'd:' .. dir, P .. 'ls:' .. dir) end
+delete_below('')
 local clock = num(META, 'clock')
-redis.call('DEL', META, LRU, P .. 'ev', P .. 'evq')
+redis.call('DEL', P .. 'd:', P .. 'ls:', META, LRU, P .. 'ev', P .. 'evq')
 ensure_root(math.max(now(), clock + 1))
 return {'OK'}
 """
@@ -775,26 +783,6 @@ local function link(name)
   return true
 end
 
--- Everything listed below the directory top, whose name a file has taken: deleted, so that
--- no directory is left below a file (a save there would find its parent and go on).
-local function drop_below(top)
-  local dirs, files = {}, {}
-  walk(top, function(_, _, below, kind)
-    if kind == 'd' then
-      table.insert(dirs, below)
-      return true
-    end
-    table.insert(files, below)
-    return false
-  end)
-  for _, d in ipairs(dirs) do redis.call('DEL', P .. 'd:' .. d, P .. 'ls:' .. d) end
-  for _, f in ipairs(files) do
-    redis.call('DEL', P .. 'f:' .. f)
-    redis.call('ZREM', LRU, f)
-  end
-  mended = mended + #dirs + #files
-end
-
 local before = {num(META, 'fb'), num(META, 'db'), num(META, 'rb')}
 -- Every file the recency order holds: without its key it goes; unlisted, it is listed.
 for _, name in ipairs(redis.call('ZRANGE', LRU, 0, -1)) do
@@ -813,7 +801,9 @@ walk('', function(dir, base, child, kind)
     -- A file key is a file, whatever the listing says: listed, charged and in the order.
     if kind ~= 'f' then
       redis.call('HSET', P .. 'ls:' .. dir, base, 'f')
-      drop_below(child)
+      -- Nothing stays listed below a file (a save there would find its parent and go on);
+      -- the files there left the recency order above, each with a file on its way.
+      mended = mended + delete_below(child)
       redis.call('DEL', P .. 'd:' .. child, P .. 'ls:' .. child)
       mended = mended + 1
     end

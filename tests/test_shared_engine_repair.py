@@ -265,3 +265,14 @@ def test_a_server_that_refuses_info_still_repairs_on_request(clean_redis, caplog
         assert bytes_of(clean_redis, {"a.txt": b"a" * 100}) == storage.stats().bytes_used
     finally:
         admin.acl_deluser("limited")
+
+
+def test_clear_leaves_the_namespace_its_root_and_nothing_else(clean_redis):
+    storage = saved(clean_redis, {"a/b/c/one.txt": b"1", "a/two.txt": b"2", "top.txt": b"3"})
+    client = redis.Redis.from_url(clean_redis)
+
+    storage.clear()
+
+    assert [PREFIX + b"d:"] == client.keys(PREFIX.decode() + "*")
+    assert 0 == storage.repair()  # nothing left that disagrees
+    assert ([], []) == storage.listdir("")
