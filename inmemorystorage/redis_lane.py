@@ -29,8 +29,9 @@ threads ran at 8.1k/s; on the lane's own connections, at 20k/s.
   the engine has loaded the scripts; one that never reached the server whole
   (:class:`NotSent`) goes on through redis-py's full path. A connection that
   fails after its request was sent raises: the script may or may not have
-  run, as with any server, and the caller says so (``EngineUnavailable``). A connection that failed
-  is closed before it is used again, so its state never leaks into another call.
+  run, as with any server, and the caller says so (``EngineUnavailable``). A
+  connection that failed is closed before it is used again, so its state
+  never leaks into another call.
 * **A forked process** (a worker of gunicorn or Celery forked after a call)
   never touches its parent's sockets: each lane forgets its connections in
   the child, right after the fork, before any thread of the child runs.

@@ -367,6 +367,13 @@ def _names_used(lua: str) -> set[str]:
     return set(_NAME.findall(_COMMENT_OR_TEXT.sub(" ", lua)))
 
 
+#: The prelude's blocks, last first, each with the names it defines and the names it uses.
+_BLOCKS = [
+    (block, frozenset(_DEFINED.findall(block)), _names_used(block))
+    for block in reversed(_PRELUDE.strip("\n").split("\n\n"))
+]
+
+
 def _script(body: str) -> str:
     """*body* after the blocks of the prelude that it uses, directly or through another block.
 
@@ -375,14 +382,13 @@ def _script(body: str) -> str:
     50 µs of the server's time, and 43 µs with only those (medians of seven).
     A block uses only blocks above it, so one pass from the bottom finds them all.
     """
-    blocks = _PRELUDE.strip("\n").split("\n\n")
     used = _names_used(body)
     kept = []
-    for block in reversed(blocks):
-        if used.isdisjoint(_DEFINED.findall(block)):
+    for block, defined, uses in _BLOCKS:
+        if used.isdisjoint(defined):
             continue
         kept.append(block)
-        used |= _names_used(block)
+        used |= uses
     return "\n\n".join([*reversed(kept), body.lstrip("\n")])
 
 

@@ -22,7 +22,7 @@ HELPERS = set(re.findall(r"^local function (\w+)", redis_lua._PRELUDE, re.MULTIL
 
 def code_of(script: str) -> str:
     """*script* without its comments and string literals."""
-    return re.sub(r"--[^\n]*|'[^'\n]*'", " ", script)
+    return redis_lua._COMMENT_OR_TEXT.sub(" ", script)
 
 
 def defined_in(script: str) -> set[str]:
