@@ -94,7 +94,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from .budget import DIR_OVERHEAD, FILE_OVERHEAD, name_charge, server_name_charge
 from .exceptions import StorageFull
 from .store import StoredFile
-from .tree import canonical_name, is_absolute
+from .tree import canonical_name, is_absolute, parent_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -432,10 +432,7 @@ class _Files:
 
     def charge_dir(self, name: str) -> None:
         """Charge a directory, as the store charges it once a file is stored below it; once."""
-        canonical = canonical_name(name)
-        if canonical and canonical not in self.dirs:
-            self.dirs.add(canonical)
-            self._charge(name, 0, DIR_OVERHEAD + _least_name_charge(canonical))
+        self._charge_dirs(name, canonical_name(name))
 
     def claim(self, name: str) -> str:
         """The canonical name of the file found at *name*, checked against the files before it.
@@ -458,7 +455,12 @@ class _Files:
         return canonical
 
     def charge_file(self, name: str, canonical: str, size: int) -> int:
-        """Charge a file of *size* bytes at its *canonical* name; return the charge."""
+        """Charge a file of *size* bytes at its *canonical* name; return its own charge.
+
+        The directories on its way that no member named are charged too: the
+        store makes them, and a deep name's hold its length squared over four.
+        """
+        self._charge_dirs(name, parent_name(canonical))
         charge = size + FILE_OVERHEAD + _least_name_charge(canonical)
         self._charge(name, size, charge)
         return charge
@@ -470,6 +472,14 @@ class _Files:
     def files(self) -> list[StoredFile]:
         """The files kept, in the order they were last found."""
         return [file for _name, file, _charge in self.found.values()]
+
+    def _charge_dirs(self, name: str, directory: str) -> None:
+        # Charge *directory* and those above it, up to the first one charged already (whose
+        # own are then charged too), each as it is named: the names held never pass the charges.
+        while directory and directory not in self.dirs:
+            self.dirs.add(directory)
+            self._charge(name, 0, DIR_OVERHEAD + _least_name_charge(directory))
+            directory = parent_name(directory)
 
     def _charge(self, name: str, size: int, charge: int) -> None:
         self.charged += charge
@@ -857,14 +867,14 @@ def _read_tar(raw: _Readable, max_bytes: int | None, label: str) -> list[StoredF
             # Read once, in order: no member is looked up again, and each kept costs ~2 KiB.
             archive.members.clear()  # type: ignore[attr-defined]  # public, missing from typeshed
             if member.isdir():
-                _check_name(member.name, "directory")
+                _check_name(member.name, "directory", label)
                 files.charge_dir(member.name)
                 continue
             if not member.isreg():
                 kind = _member_kind(member)
                 msg = f"The archive's member {member.name!r} is a {kind}; only files are loaded."
                 raise SuspiciousFileOperation(msg)
-            _check_name(member.name, "file")
+            _check_name(member.name, "file", label)
             canonical = files.claim(member.name)
             charge = files.charge_file(member.name, canonical, member.size)
             content = tar.read(member.size)  # the content follows the header just read
@@ -887,14 +897,15 @@ def _least_name_charge(name: str) -> int:
     return min(name_charge(name), server_name_charge(name))
 
 
-def _check_name(name: str, kind: str) -> None:
-    r"""Refuse a member name that is absolute or climbs out with ``..``, before reading further.
+def _check_name(name: str, kind: str, label: str) -> None:
+    r"""Refuse a name in *label* that is absolute or climbs out with ``..``, before reading on.
 
-    Backslashes separate as slashes do, as in every storage name (``..\x``, ``C:\x``).
+    Backslashes separate as slashes do, as in every storage name (``..\x``, ``C:\x``):
+    a directory on disk may hold a file of either name.
     """
     posix = name.replace("\\", "/")
     if is_absolute(posix) or ".." in PurePosixPath(posix).parts:
-        msg = f"The archive's {kind} {name!r} is outside the storage (absolute, or with '..')."
+        msg = f"The {kind} {name!r} in {label} is outside the storage (absolute, or with '..')."
         raise SuspiciousFileOperation(msg)
 
 
@@ -967,6 +978,7 @@ def _walk(root: int, files: _Files) -> Iterator[tuple[str, int, str]]:
                 continue
             relative = prefix + entry.name
             mode = entry.stat(follow_symlinks=False).st_mode
+            _check_name(relative, "directory" if stat.S_ISDIR(mode) else "file", files.label)
             if stat.S_ISDIR(mode):
                 files.charge_dir(relative)
                 flags = os.O_RDONLY | os.O_DIRECTORY

@@ -693,7 +693,8 @@ for i, name in ipairs(names) do
   needed = needed + #contents[i] + #name + FILE_OVERHEAD
 end
 table.sort(missing_list, function(a, b) return #a < #b end)
-local stamp = next_stamp()
+-- Kept as the clock only once the load goes ahead: a refused load moves no stamp.
+local stamp = stamp_after(num(META, 'clock'))
 local evicted = {}
 if max_bytes >= 0 and overflow(max_bytes, needed - freed) > 0 then
   local kept = 0
@@ -705,6 +706,7 @@ if max_bytes >= 0 and overflow(max_bytes, needed - freed) > 0 then
                             stamp)
   if refused then return refused end
 end
+redis.call('HSET', META, 'clock', int(stamp))
 ensure_root(stamp)
 make_dirs(missing_list, stamp)
 for i, name in ipairs(names) do

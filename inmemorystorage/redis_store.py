@@ -83,7 +83,7 @@ from .engine import (
 )
 from .exceptions import EngineUnavailable, InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
 from .redis_lane import NotSent, ScriptLane, evalsha, joined, packed_arguments
-from .refusals import batch_label, full_detail, needs, taken_by
+from .refusals import batch_label, full_detail, needs, over_the_whole_budget, taken_by
 from .tree import canonical_name, is_a_directory
 
 if TYPE_CHECKING:
@@ -613,9 +613,7 @@ class RedisStore(WritesThroughPut):
             raise OSError(errno.EFBIG, msg, path)
         charge = file_charge(path, size)
         if self._max_bytes is not None and charge > self._max_bytes:
-            detail = "larger than the whole budget"
-            if size <= self._max_bytes:
-                detail = f"{needs(charge)}, more than the whole budget"
+            detail = over_the_whole_budget(size, charge, self._max_bytes)
             raise StorageFull(path, size, self._max_bytes, detail)
 
     def check_writable(self, path: str, *, exclusive: bool = False) -> None:
@@ -824,8 +822,7 @@ class RedisStore(WritesThroughPut):
             dropped = drop_least_recent(
                 batch, times, self._max_bytes, charge_file=file_charge, charge_dir=_dir_charge
             )
-        for name, file in batch.items():
-            self.check_size(name, len(file.content))
+        self._check_batch_size(batch)
         if not batch and not dropped:
             return Loaded((), (), ())
         args: list[object] = [
@@ -863,6 +860,21 @@ class RedisStore(WritesThroughPut):
         stamp = int(answer[1])
         left_out = tuple(Eviction(name, size, stamp / _US) for name, size in dropped)
         return Loaded(tuple(batch), self._evictions(answer[2:], stamp), left_out)
+
+    def _check_batch_size(self, batch: dict[str, StoredFile]) -> None:
+        """Refuse, before the names are checked on the server, a batch that could never fit.
+
+        As :meth:`Store.load <inmemorystorage.store.Store.load>` refuses it, and
+        without sending a batch larger than ``max_bytes`` to the server.
+        """
+        for name, file in batch.items():
+            self.check_size(name, len(file.content))
+        total = sum(file_charge(name, len(file.content)) for name, file in batch.items())
+        if self._max_bytes is not None and total > self._max_bytes:
+            size = sum(len(file.content) for file in batch.values())
+            detail = over_the_whole_budget(size, total, self._max_bytes, len(batch))
+            last, label = batch_label(batch)
+            raise StorageFull(last, size, self._max_bytes, detail, what=label)
 
     # Evictions.
 

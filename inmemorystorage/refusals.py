@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .engine import Eviction, StoredFile
 
-__all__ = ["batch_label", "full_detail", "needs", "taken_by"]
+__all__ = ["batch_label", "full_detail", "needs", "over_the_whole_budget", "taken_by"]
 
 
 def batch_label(batch: dict[str, StoredFile]) -> tuple[str, str | None]:
@@ -38,6 +38,13 @@ def needs(charge: int, count: int = 1, new_dirs: int = 0) -> str:
     if new_dirs:
         parts.append(f"{new_dirs:,} new director{'y' if new_dirs == 1 else 'ies'}")
     return f"with {', '.join(parts[:-1])} and {parts[-1]} {verb} {charge:,} bytes"
+
+
+def over_the_whole_budget(size: int, charge: int, max_bytes: int, count: int = 1) -> str:
+    """Why *count* files of *size* bytes in all, charged *charge*, can never fit *max_bytes*."""
+    if size > max_bytes:
+        return "larger than the whole budget"
+    return f"{needs(charge, count)}, more than the whole budget"
 
 
 def full_detail(needed: str, others: int) -> str:

@@ -111,7 +111,7 @@ from .engine import (
 from .evictions import EVICTIONS_REMEMBERED, EvictionRecord
 from .exceptions import InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
 from .locking import NO_WAIT, PoliteLock
-from .refusals import batch_label, full_detail, needs, taken_by
+from .refusals import batch_label, full_detail, needs, over_the_whole_budget, taken_by
 from .tree import (
     DirNode,
     ancestor_names,
@@ -510,10 +510,7 @@ class Store(WritesThroughPut):
         """
         charge = file_charge(path, size)
         if self._budget.too_large(charge):
-            if self._budget.too_large(size):
-                detail = "larger than the whole budget"
-            else:
-                detail = f"{needs(charge)}, more than the whole budget"
+            detail = over_the_whole_budget(size, charge, self._budget.max_bytes or 0)
             with self._lock:
                 raise self._refusal(path, size, detail)
 
@@ -897,13 +894,17 @@ class Store(WritesThroughPut):
 
     def _delete_dir(self, name: str) -> None:
         # Remove the directory *name* with everything below it. Called with self._lock held.
+        # A loop, not a recursion: a name of 4,096 bytes may be 2,048 directories deep.
         stamp = self._stamp
-        for child, node in list(self._dirs[name].children.items()):
-            if type(node) is int:
-                self._remove_file(child, stamp)
-            else:
-                self._delete_dir(child)
-        self._remove_dir(name)
+        found = [name]  # every directory below name, each after its parent
+        for directory in found:
+            for child, node in list(self._dirs[directory].children.items()):
+                if type(node) is int:
+                    self._remove_file(child, stamp)
+                else:
+                    found.append(child)
+        for directory in reversed(found):  # the deepest first: each is empty when removed
+            self._remove_dir(directory)
 
     def clear(self) -> None:
         """Remove every file and directory and reset the counters, as if new.
@@ -1014,9 +1015,7 @@ class Store(WritesThroughPut):
         total = sum(file_charge(name, len(f.content)) for name, f in batch.items())
         if self._budget.too_large(total):
             size = sum(len(f.content) for f in batch.values())
-            detail = "larger than the whole budget"
-            if not self._budget.too_large(size):
-                detail = f"{needs(total, len(batch))}, more than the whole budget"
+            detail = over_the_whole_budget(size, total, self._budget.max_bytes or 0, len(batch))
             last, label = batch_label(batch)
             with self._lock:
                 raise self._refusal(last, size, detail, what=label)
@@ -1046,6 +1045,8 @@ class Store(WritesThroughPut):
         for name in batch:
             try:
                 old, new_dirs, _parent = self._target(name, exclusive=not replace)
+            except NotADirectory:  # a FileExistsError too, and not one that replace=True mends
+                raise
             except FileExistsError:
                 msg = f"{name!r} already exists; load with replace=True to overwrite stored files"
                 raise FileExistsError(errno.EEXIST, msg, name) from None
@@ -1057,9 +1058,9 @@ class Store(WritesThroughPut):
         needed = sum(file_charge(name, len(f.content)) for name, f in batch.items())
         needed += sum(map(dir_charge, missing))
         freed = sum(file_charge(name, len(old)) for name, old in olds.items())
-        stamp = self._next_stamp()
         evictions: list[Eviction] = []
-        if budget.overflow(needed - freed) > 0:
+        overflowing = budget.overflow(needed - freed) > 0
+        if overflowing:
             kept = {d for name in batch for d in ancestor_names(name)} - set(missing)
             last, label = batch_label(batch)
             self._refuse_without_room(
@@ -1072,6 +1073,8 @@ class Store(WritesThroughPut):
                 new_dirs=len(missing),
                 what=label,
             )
+        stamp = self._next_stamp()  # after the refusals: a refused load moves no stamp
+        if overflowing:
             for name in olds:
                 budget.touch(self._files, name)
             evictions = self._make_room(needed - freed, stamp, kept, protected=len(olds))

@@ -333,6 +333,16 @@ def test_a_directory_with_a_symlink_is_refused(fixtures_dir, tmp_path):
     assert [] == storage.stored_files()
 
 
+@pytest.mark.parametrize("name", ["..\\escape.txt", "C:escape.txt"])
+def test_a_file_on_disk_whose_name_climbs_out_of_the_storage_is_refused(fixtures_dir, name):
+    """A backslash separates in a storage name: a file ..\\x on disk is refused as in a tar."""
+    (fixtures_dir / name).write_bytes(b"x")
+    storage = InMemoryStorage()
+    with pytest.raises(SuspiciousFileOperation, match="outside the storage"):
+        load(storage, fixtures_dir)
+    assert [] == storage.stored_files()
+
+
 def test_a_directory_larger_than_the_budget_is_refused(fixtures_dir):
     """A directory whose files add up to more than max_bytes raises StorageFull; nothing stored."""
     storage = InMemoryStorage(max_bytes=8)

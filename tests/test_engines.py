@@ -303,6 +303,43 @@ def test_deep_names_are_charged_their_directories_on_both_engines(make_storage):
     assert stats.bytes_used <= stats.max_bytes
 
 
+def test_deleting_a_directory_deletes_it_however_deep(make_storage):
+    """1,500 levels below a directory go with it, and the budget with them: no recursion limit."""
+    storage = make_storage()
+    storage.save("top/first.txt", ContentFile(b"1"))
+    storage.save("top/" + "d/" * 1500 + "deep.txt", ContentFile(b"2"))
+    storage.save("kept.txt", ContentFile(b"3"))
+    storage.delete("top")
+    stats = storage.stats()
+    assert (False, 1, 0, file_charge("kept.txt", 1)) == (
+        storage.exists("top"),
+        stats.files,
+        stats.dirs,
+        stats.bytes_used,
+    )
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_a_load_under_a_stored_file_is_refused_as_not_a_directory(make_storage, replace):
+    """A file in the way is no name that exists: replace=True cannot mend it, and nothing moves."""
+    storage = make_storage()
+    storage.save("x/y.txt", ContentFile(b"hi"))
+    with pytest.raises(NotADirectoryError, match=r"y\.txt"):
+        storage.load_files([StoredFile("x/y.txt/z", b"1", 1.7e9, 1.7e9)], replace=replace)
+    assert (["y.txt"], 1) == (storage.listdir("x")[1], storage.stats().files)
+
+
+def test_a_batch_larger_than_the_budget_is_refused_as_such_before_its_names(make_storage):
+    """Both engines answer one batch with one error: it could never fit, whatever its names."""
+    storage = make_storage(max_bytes=3000)
+    storage.save("a", ContentFile(b"1"))
+    batch = [StoredFile("a", b"x", 1.7e9, 1.7e9)]
+    batch += [StoredFile(name, b"y" * 1200, 1.7e9, 1.7e9) for name in ("b", "c")]
+    with pytest.raises(StorageFull, match="3 files.*more than the whole budget"):
+        storage.load_files(batch)
+    assert (["a"], file_charge("a", 1)) == (storage.listdir("")[1], storage.stats().bytes_used)
+
+
 def test_the_files_a_load_leaves_out_are_remembered_as_evicted(make_storage):
     """keep_what_fits: the files left out are counted and recorded, and their names stay taken."""
     files = [StoredFile(f"f{i}.txt", b"x" * 3000, 1.7e9, 1.7e9) for i in range(4)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import gc
+import gzip
 import io
 import math
 import tarfile
@@ -169,6 +170,24 @@ def test_a_name_whose_directories_exceed_the_budget_is_refused_changing_nothing(
     assert before == snapshot(store)
 
 
+def test_an_archive_of_deep_names_is_refused_before_its_directories_are_made():
+    """504 gzipped bytes name 15 files 1,990 levels deep: each needs 4 MB of directories.
+
+    The reader charges the directories on each file's way as it reads the
+    member, so the refusal comes before a store names them all (it held 120 MiB).
+    """
+    members = [(f"x{i}/" + "a/" * 1990 + "f", b"", {}) for i in range(15)]
+    archive = io.BytesIO(gzip.compress(tar_of(*members).getvalue()))
+    storage = InMemoryStorage(max_bytes=1024 * 1024)
+
+    def refused() -> None:
+        with pytest.raises(StorageFull):
+            load(storage, archive)
+
+    assert peak_of(refused) <= 4 * 1024 * 1024
+    assert (0, 0) == (storage.stats().files, storage.stats().bytes_used)
+
+
 # Observations 3 and 4: loaded times that are not times.
 
 
@@ -263,6 +282,16 @@ def test_a_refused_load_leaves_the_stamp_counter_where_it_was():
         )
     assert stamp == store._stamp
     assert ["a.txt"] == [file.name for file in store.files()]
+
+
+def test_a_load_refused_for_room_leaves_the_stamp_counter_where_it_was():
+    """With the clock standing still, a batch that does not fit moves no stamp either."""
+    store = Store(max_bytes=3000, on_full="error", clock=lambda: 1_000.0)
+    store.write("a.txt", b"x" * 1000)
+    stamp = store._stamp
+    with pytest.raises(StorageFull):
+        store.load([StoredFile("b.txt", b"y" * 1000, created=5.0, modified=5.0)])
+    assert stamp == store._stamp
 
 
 def test_clear_sets_the_stamp_counter_back_to_the_clock():

@@ -193,6 +193,20 @@ def namespace_keys(url: str, namespace: str) -> dict[bytes, object]:
     return dumped
 
 
+def test_a_load_refused_for_room_leaves_the_namespace_s_clock_where_it_was(clean_redis):
+    """All or nothing includes the clock the namespace's stamps follow."""
+    storage = InMemoryStorage(
+        server=clean_redis, namespace="clock", max_bytes=3000, on_full="error"
+    )
+    storage.save("a.txt", ContentFile(b"x" * 1000))
+    admin = redis.Redis.from_url(clean_redis)
+    clock = admin.hget("ims:{clock}:meta", "clock")
+    with pytest.raises(StorageFull):
+        storage.load_files([StoredFile("b.txt", b"y" * 1000, 5.0, 5.0)])
+    assert clock == admin.hget("ims:{clock}:meta", "clock")
+    admin.close()
+
+
 def test_a_server_at_its_maxmemory_still_serves_reads_and_writes_nothing(clean_redis):
     """Reads, sizes, listings and misses answer; the read's bookkeeping is skipped whole."""
     storage = InMemoryStorage(server=clean_redis, namespace="oom")
