@@ -274,10 +274,13 @@ class _WriteBuffer(io.BytesIO):
         if self._append:
             self.seek(0, io.SEEK_END)
         with memoryview(data) as view:
-            reach = self.tell() + view.nbytes
-        if reach > self._size:
+            nbytes = view.nbytes
+        reach = self.tell() + nbytes
+        if nbytes and reach > self._size:  # writing nothing grows nothing, past the end too
             self._limit(reach)
-            self._size = reach
+            written = super().write(data)
+            self._size = reach  # once written: a write that fails (BufferError) grows nothing
+            return written
         return super().write(data)
 
     def writelines(self, lines: Any) -> None:

@@ -457,6 +457,28 @@ def test_truncate_past_the_budget_is_refused():
     assert not bounded.exists("f.bin")
 
 
+def test_writing_nothing_past_the_end_grows_nothing_as_bytesio_does():
+    """write(b"") after a seek past the budget is no write: the writer keeps what it had."""
+    bounded = InMemoryStorage(max_bytes=10_000, on_full="error")
+    with bounded.open("kept.bin", "wb") as file:
+        file.write(b"important")
+        file.seek(20_000)
+        assert (0, 9) == (file.write(b""), file.size)
+    with bounded.open("empty.bin", "wb") as file:
+        file.seek(3000)
+        file.write(b"")
+    assert (b"important", 0) == (bounded.open("kept.bin").read(), bounded.size("empty.bin"))
+
+
+def test_a_write_that_fails_grows_nothing(storage):
+    """A buffer BytesIO cannot take (not contiguous) raises as BytesIO does; the size stays."""
+    with storage.open("f.bin", "wb") as file:
+        with pytest.raises(BufferError):
+            file.write(memoryview(b"abcd")[::2])
+        assert 0 == file.size
+    assert 0 == storage.size("f.bin")
+
+
 def test_rewinding_an_open_writer(storage):
     """File.open() on an open writer rewinds it, so it can be read back (with '+')."""
     with storage.open("w.bin", "w+b") as writer:
