@@ -335,7 +335,7 @@ def test_a_batch_larger_than_the_budget_is_refused_as_such_before_its_names(make
     storage.save("a", ContentFile(b"1"))
     batch = [StoredFile("a", b"x", 1.7e9, 1.7e9)]
     batch += [StoredFile(name, b"y" * 1200, 1.7e9, 1.7e9) for name in ("b", "c")]
-    with pytest.raises(StorageFull, match="3 files.*more than the whole budget"):
+    with pytest.raises(StorageFull, match=r"3 files.*more than the whole budget"):
         storage.load_files(batch)
     assert (["a"], file_charge("a", 1)) == (storage.listdir("")[1], storage.stats().bytes_used)
 
