@@ -50,6 +50,7 @@ from django.http import (
     HttpResponseNotAllowed,
     StreamingHttpResponse,
 )
+from django.urls import NoReverseMatch, reverse
 from django.utils.cache import get_conditional_response
 from django.utils.html import format_html
 from django.utils.http import http_date
@@ -156,11 +157,7 @@ def serve(
         return _serve_storage(request, path, storage)
     except _NOT_SERVABLE as exc:
         if isinstance(storage, InMemoryStorage) and isinstance(exc, FileNotFoundError):
-            evicted = _evicted(storage, path)
-            if evicted is not None:
-                if settings.DEBUG:
-                    return _with_policy(_evicted_response(request, evicted), path)
-                raise Http404(" ".join(evicted)) from exc
+            return _missing(request, path, storage, exc)
         raise _not_found(path, exc) from exc
     except OSError as exc:
         if exc.errno != errno.ENAMETOOLONG:
@@ -186,14 +183,49 @@ def _not_allowed(request: HttpRequest) -> HttpResponseNotAllowed:
     return response
 
 
-def _not_found(path: str, exc: Exception) -> Http404:
+def _missing(
+    request: HttpRequest, path: str, storage: InMemoryStorage, exc: FileNotFoundError
+) -> HttpResponseBase:
+    """The answer for a file that *storage* does not hold: evicted lately, or never here.
+
+    Raises:
+        Http404: with ``DEBUG`` on, saying why when it can.
+    """
+    evicted = _evicted(storage, path)
+    if evicted is not None:
+        if settings.DEBUG:
+            return _with_policy(_evicted_response(request, evicted), path)
+        raise Http404(" ".join(evicted)) from exc
+    hint = _elsewhere_hint() if settings.DEBUG and storage.server is None else ""
+    raise _not_found(path, exc, hint) from exc
+
+
+def _not_found(path: str, exc: Exception, hint: str = "") -> Http404:
     """The 404 for *path*, with the storage's reason; a long name is shortened in the message."""
     if len(path) <= _SHOWN_NAME_CHARS:
-        return Http404(f"{path!r} cannot be served: {exc}")
+        return Http404(f"{path!r} cannot be served: {exc}{hint}")
     # The reason may repeat the name: keep only what the OS calls it.
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
     shown = f"{path[:_SHOWN_NAME_CHARS]!r}... ({len(path):,} characters)"
-    return Http404(f"{shown} cannot be served: {reason}")
+    return Http404(f"{shown} cannot be served: {reason}{hint}")
+
+
+def _elsewhere_hint() -> str:
+    """Why a file saved elsewhere is missing here: each process holds its own in-memory files.
+
+    The usual surprise of a first hour: a file saved in ``manage.py shell``
+    is not in runserver's store. The storage page, where it is routed, shows
+    what this process holds and loads a tar made in the other.
+    """
+    hint = (
+        f". This server process (pid {os.getpid()}) holds its own in-memory files: one saved "
+        "by another process, such as manage.py shell, is not here"
+    )
+    try:
+        page = reverse("inmemorystorage-page")
+    except NoReverseMatch:
+        return hint + " (the option server= shares one store between processes)."
+    return hint + f"; {page} shows what this process holds, and loads a tar of files."
 
 
 def _sandboxed(path: str) -> bool:

@@ -52,6 +52,22 @@ def site(settings):
     return settings
 
 
+def test_a_missing_file_s_404_says_each_process_holds_its_own_files(site, client):
+    """A file saved in manage.py shell is not in runserver: the 404 says why, and where to look."""
+    response = client.get("/media/from-the-shell.txt")
+    assert 404 == response.status_code
+    text = response.content.decode()
+    assert f"This server process (pid {os.getpid()}) holds its own in-memory files" in text
+    assert f"{PAGE} shows what this process holds" in text
+
+
+def test_a_missing_file_s_404_names_the_option_where_the_page_is_not_routed(site, client):
+    """Without the page, the 404 points to server=, which shares one store between processes."""
+    site.ROOT_URLCONF = urlconf(media_urlpatterns(page=False))
+    text = client.get("/media/from-the-shell.txt").content.decode()
+    assert "the option server= shares one store between processes" in text
+
+
 def get_page(client, query=""):
     response = client.get(PAGE + query)
     assert 200 == response.status_code, response.content
