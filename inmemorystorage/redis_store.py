@@ -82,7 +82,7 @@ from .engine import (
     drop_least_recent,
 )
 from .exceptions import EngineUnavailable, InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
-from .redis_lane import NotSent, ScriptLane, evalsha, joined, packed_arguments
+from .redis_lane import NotSent, ScriptLane, evalsha, joined, packed, packed_arguments
 from .refusals import batch_label, full_detail, needs, over_the_whole_budget, taken_by
 from .tree import canonical_name, is_a_directory
 
@@ -109,6 +109,8 @@ MAX_CONTENT_BYTES = 512 * 1024 * 1024 - 64 * 1024
 EVICTIONS_REMEMBERED = 1024
 _US = 1_000_000
 _HEADER_ROOM = bytes(redis_lua.HEADER_ROOM)
+#: A flag as every save sends it, packed once: ``_FLAGS[False]``, ``_FLAGS[True]``.
+_FLAGS = (packed(0), packed(1))
 logger = logging.getLogger("inmemorystorage")
 _clients: dict[tuple[str, bool], Any] = {}
 #: Each client's lane (by the client's id(), the client kept alive beside it).
@@ -276,6 +278,12 @@ class RedisStore(WritesThroughPut):
         self._loads = 0
         # Who this store is, in the evictions its scripts publish: listen() skips those.
         self._origin = f"{socket.gethostname()}:{os.getpid()}:{id(self)}".encode()
+        # What every save sends as it is, packed once: its bound, what it does when full, origin.
+        self._put_arguments = (
+            packed(-1 if max_bytes is None else max_bytes),
+            packed(on_full),
+            packed(self._origin),
+        )
         # No lock-free reads here: every read is a round trip (see the module docstring).
         self.lookup: Callable[[str], bytes | None] = _nothing
         self.is_dir: Callable[[str], bool] = self._is_dir
@@ -653,23 +661,24 @@ class RedisStore(WritesThroughPut):
         if not name:
             raise is_a_directory(name)
         self.check_size(name, len(content))
+        bound, on_full, origin = self._put_arguments
         try:
             answer = self._run(
                 "PUT",
-                -1 if self._max_bytes is None else self._max_bytes,
-                self._on_full,
+                bound,
+                on_full,
                 _encoded(name),
                 (_HEADER_ROOM, content),  # the script writes the header into the room
-                int(exclusive),
-                int(avoid_evicted),
-                self._origin,
+                _FLAGS[exclusive],
+                _FLAGS[avoid_evicted],
+                origin,
             )
         except _OutOfMemory as exc:
             raise _server_full(exc, name, len(content)) from exc
         status = answer[0]
         if status == b"OK":
-            stamp = int(answer[1])
-            return name, self._evictions(answer[2:], stamp)
+            evicted = answer[2:]
+            return name, self._evictions(evicted, int(answer[1])) if evicted else ()
         if status == b"FULL":
             raise self._full(answer, name, len(content), 1, None)
         if status == b"EVICTED":

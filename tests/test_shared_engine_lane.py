@@ -21,7 +21,7 @@ from django.core.files.base import ContentFile
 
 from inmemorystorage import InMemoryStorage, redis_lua
 from inmemorystorage.exceptions import EngineUnavailable
-from inmemorystorage.redis_lane import evalsha, joined, packed_arguments
+from inmemorystorage.redis_lane import evalsha, joined, packed, packed_arguments
 
 pytestmark = pytest.mark.usefixtures("forget_shared_stores")
 
@@ -212,6 +212,7 @@ def test_a_write_whose_answer_is_lost_is_never_sent_again(clean_redis):
         (b"a/b.txt",),
         (-1, "evict", b"name", (b"\0" * 24, b"content"), 0, 1, b"origin"),
         ("\u00e9t\u00e9", 2**63 - 1, (b"", b""), b"\r\n$3\r\n"),
+        (packed(-1), packed("evict"), b"n", (b"\0" * 24, memoryview(b"xy")), packed(b"\r\n")),
     ],
 )
 def test_a_request_is_packed_as_redis_py_packs_it(arguments):
