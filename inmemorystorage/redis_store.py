@@ -83,7 +83,14 @@ from .engine import (
 )
 from .exceptions import EngineUnavailable, InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
 from .redis_lane import NotSent, ScriptLane, evalsha, joined, packed, packed_arguments
-from .refusals import batch_label, full_detail, needs, over_the_whole_budget, taken_by
+from .refusals import (
+    batch_label,
+    batch_over_the_whole_budget,
+    full_detail,
+    needs,
+    over_the_whole_budget,
+    taken_by,
+)
 from .tree import canonical_name, is_a_directory
 
 if TYPE_CHECKING:
@@ -878,12 +885,13 @@ class RedisStore(WritesThroughPut):
         """
         for name, file in batch.items():
             self.check_size(name, len(file.content))
-        total = sum(file_charge(name, len(file.content)) for name, file in batch.items())
-        if self._max_bytes is not None and total > self._max_bytes:
-            size = sum(len(file.content) for file in batch.values())
-            detail = over_the_whole_budget(size, total, self._max_bytes, len(batch))
-            last, label = batch_label(batch)
-            raise StorageFull(last, size, self._max_bytes, detail, what=label)
+        max_bytes = self._max_bytes
+        if max_bytes is None:
+            return
+        refused = batch_over_the_whole_budget(batch, max_bytes, file_charge)
+        if refused is not None:
+            last, size, detail, label = refused
+            raise StorageFull(last, size, max_bytes, detail, what=label)
 
     # Evictions.
 

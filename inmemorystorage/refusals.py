@@ -11,9 +11,18 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .engine import Eviction, StoredFile
 
-__all__ = ["batch_label", "full_detail", "needs", "over_the_whole_budget", "taken_by"]
+__all__ = [
+    "batch_label",
+    "batch_over_the_whole_budget",
+    "full_detail",
+    "needs",
+    "over_the_whole_budget",
+    "taken_by",
+]
 
 
 def batch_label(batch: dict[str, StoredFile]) -> tuple[str, str | None]:
@@ -45,6 +54,25 @@ def over_the_whole_budget(size: int, charge: int, max_bytes: int, count: int = 1
     if size > max_bytes:
         return "larger than the whole budget"
     return f"{needs(charge, count)}, more than the whole budget"
+
+
+def batch_over_the_whole_budget(
+    batch: dict[str, StoredFile], max_bytes: int | None, charge_file: Callable[[str, int], int]
+) -> tuple[str, int, str, str | None] | None:
+    """Why *batch*, each file charged by *charge_file*, can never fit *max_bytes*; else ``None``.
+
+    Both engines refuse such a batch before anything else is checked, each
+    charging names its own way and raising its own way: so this gives the
+    refusal's parts, the batch's last name, its size, the detail and its label.
+    """
+    if max_bytes is None:
+        return None
+    total = sum(charge_file(name, len(file.content)) for name, file in batch.items())
+    if total <= max_bytes:
+        return None
+    size = sum(len(file.content) for file in batch.values())
+    last, label = batch_label(batch)
+    return last, size, over_the_whole_budget(size, total, max_bytes, len(batch)), label
 
 
 def full_detail(needed: str, others: int) -> str:

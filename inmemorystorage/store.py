@@ -111,7 +111,14 @@ from .engine import (
 from .evictions import EVICTIONS_REMEMBERED, EvictionRecord
 from .exceptions import InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
 from .locking import NO_WAIT, PoliteLock
-from .refusals import batch_label, full_detail, needs, over_the_whole_budget, taken_by
+from .refusals import (
+    batch_label,
+    batch_over_the_whole_budget,
+    full_detail,
+    needs,
+    over_the_whole_budget,
+    taken_by,
+)
 from .tree import (
     DirNode,
     ancestor_names,
@@ -1012,11 +1019,9 @@ class Store(WritesThroughPut):
                 with self._lock:
                     self._remember_dropped(dropped)
                 return Loaded((), (), tuple(dropped))
-        total = sum(file_charge(name, len(f.content)) for name, f in batch.items())
-        if self._budget.too_large(total):
-            size = sum(len(f.content) for f in batch.values())
-            detail = over_the_whole_budget(size, total, self._budget.max_bytes or 0, len(batch))
-            last, label = batch_label(batch)
+        refused = batch_over_the_whole_budget(batch, self._budget.max_bytes, file_charge)
+        if refused is not None:
+            last, size, detail, label = refused
             with self._lock:
                 raise self._refusal(last, size, detail, what=label)
         with self._lock:
