@@ -225,3 +225,80 @@ def test_a_request_is_packed_as_redis_py_packs_it(arguments):
     whole = [*head, *map(joined, arguments)]
     theirs = b"".join(redis.Connection().pack_command("EVALSHA", sha, len(keys), *keys, *whole))
     assert theirs == ours
+
+
+def lane_connections(storage: InMemoryStorage) -> list:
+    """The connections the storage's lane holds idle (white box: which way each is read)."""
+    return list(storage._store._lane._idle)
+
+
+@pytest.mark.parametrize("query", ["", "&protocol=2", "&protocol=3"])
+def test_a_plain_connection_is_read_by_the_lane_itself(clean_redis, query):
+    """With this redis-py and hiredis, a plain URL's saves and reads take the lean way.
+
+    If a redis-py release renames what the lean way reads, every connection quietly takes
+    redis-py's methods: this says so.
+    """
+    url, _name = named_url(clean_redis)
+    storage = InMemoryStorage(server=url + query, namespace="lane")
+    storage.save("a.txt", ContentFile(b"a" * 70_000))  # a reply larger than one read, too
+
+    assert b"a" * 70_000 == storage.open("a.txt").read()
+    held = lane_connections(storage)
+    assert held
+    assert all(h.lean is not None for h in held)
+
+
+def test_a_connection_that_asks_for_health_checks_takes_redis_pys_methods(clean_redis):
+    """redis-py checks such a connection before a send: the lane leaves it to redis-py."""
+    url, _name = named_url(clean_redis)
+    storage = InMemoryStorage(server=f"{url}&health_check_interval=30", namespace="lane")
+    storage.save("before.txt", ContentFile(b"before"))
+    redis.Redis.from_url(clean_redis).client_kill_filter(_type="normal", skipme=True)
+
+    assert "after.txt" == storage.save("after.txt", ContentFile(b"after"))
+    assert b"before" == storage.open("before.txt").read()
+    held = lane_connections(storage)
+    assert held
+    assert all(h.lean is None for h in held)
+
+
+#: A script that changes its key (the server pushes that to every connection that tracks the
+#: key), adding 0 to a counter, then holds the server ARGV[1] µs.
+CHANGE_THEN_HOLD = """
+redis.call('HINCRBY', KEYS[1], 'use', 0)
+local function now() local t = redis.call('TIME') return t[1] * 1000000 + t[2] end
+local stop = now() + tonumber(ARGV[1])
+while now() < stop do end
+"""
+
+
+def test_a_push_that_comes_before_a_reply_is_never_taken_for_it(clean_redis):
+    """RESP3: a server may push a notice to a connection while the connection waits for a reply.
+
+    The lane's connection tracks the namespace's counters (client tracking), the
+    key its listing names. Another client changes them and holds the server: a
+    save sent meanwhile finds the server's push (an invalidation) before its reply.
+    """
+    url, _name = named_url(clean_redis)
+    storage = InMemoryStorage(server=f"{url}&protocol=3", namespace="lane")
+    storage.save("warm.txt", ContentFile(b"w"))
+    (held,) = lane_connections(storage)
+    held.connection.send_command("CLIENT", "TRACKING", "ON", "NOLOOP")  # not its own changes
+    assert b"OK" == held.connection.read_response()
+    assert ["warm.txt"] == storage.listdir("")[1]  # a read: its key is tracked from now on
+    pushes: list = []
+    held.lean = held.lean._replace(handle_push=pushes.append)
+    admin = redis.Redis.from_url(clean_redis)
+    holding = threading.Thread(
+        target=admin.eval, args=(CHANGE_THEN_HOLD, 1, "ims:{lane}:meta", 300_000)
+    )
+
+    holding.start()
+    threading.Event().wait(0.1)  # the server is inside the script now
+    saved = storage.save("during.txt", ContentFile(b"during"))
+    holding.join()
+
+    assert "during.txt" == saved
+    assert [b"invalidate"] == [push[0] for push in pushes]
+    assert b"during" == storage.open("during.txt").read()
