@@ -61,6 +61,8 @@ import threading
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from . import redis_lua
 from .budget import (
     DIR_OVERHEAD,
@@ -239,6 +241,32 @@ def _dir_charge(name: str) -> int:
     return server_name_charge(name) + DIR_OVERHEAD
 
 
+@attrs.frozen
+class _ClientErrors:
+    """The errors of redis-py's that a store answers, looked up once (redis-py is imported late)."""
+
+    #: The server lost the scripts (a restart, ``SCRIPT FLUSH``): they did not run.
+    no_script: type[Exception]
+    #: A cluster's node that does not hold the namespace (``MOVED``, ``ASK``).
+    redirected: tuple[type[Exception], ...]
+    #: A write refused at the server's ``maxmemory``, before any change.
+    out_of_memory: type[Exception]
+    #: No answer: the server, or every node of a cluster, could not be reached.
+    unavailable: tuple[type[Exception], ...]
+
+    @classmethod
+    def of_redis_py(cls) -> _ClientErrors:
+        import redis.exceptions  # noqa: PLC0415  # imported with the client, by client_for()
+
+        errors = redis.exceptions
+        return cls(
+            errors.NoScriptError,
+            (errors.MovedError, errors.AskError),
+            errors.OutOfMemoryError,
+            (errors.ConnectionError, errors.TimeoutError, errors.RedisClusterException),
+        )
+
+
 class RedisStore(WritesThroughPut):
     """One namespace's files on a Redis server: the same files for every process using it.
 
@@ -299,6 +327,7 @@ class RedisStore(WritesThroughPut):
 
     def _use_client(self, client: Any) -> None:
         """Send every request through *client*, the scripts included (on its lane, if any)."""
+        self._errors = _ClientErrors.of_redis_py()
         self._scripts = {
             name: client.register_script(getattr(redis_lua, name)) for name in redis_lua.__all__
         }
@@ -344,27 +373,24 @@ class RedisStore(WritesThroughPut):
         may or may not have run): it is never sent twice. Any other error
         answer is the script's, and raised as it is.
         """
-        import redis.exceptions  # noqa: PLC0415  # imported with the client, by client_for()
+        return list(self._send(self._request, script, args))
 
-        def on_lane(lane: ScriptLane) -> Any:
-            return lane.send(evalsha(self._shas[script], self._fixed, args))
-
-        def request() -> Any:
-            lane = self._lane
-            if lane is not None:
-                loads = self._loads
-                try:
-                    return on_lane(lane)
-                except NotSent:
-                    pass
-                except redis.exceptions.NoScriptError:
-                    self._load_scripts(loads)
-                    with contextlib.suppress(NotSent, redis.exceptions.NoScriptError):
-                        return on_lane(lane)
-            keys, arguments = [self._prefix + b"meta"], [*self._head, *map(joined, args)]
-            return self._scripts[script](keys=keys, args=arguments)
-
-        return list(self._send(request))
+    def _request(self, script: str, args: tuple[object, ...]) -> Any:
+        """One try of :meth:`_call`, for :meth:`_send` (which may try again on another client)."""
+        lane = self._lane
+        if lane is not None:
+            loads = self._loads
+            no_script = self._errors.no_script
+            try:
+                return lane.send(evalsha(self._shas[script], self._fixed, args))
+            except NotSent:
+                pass
+            except no_script:
+                self._load_scripts(loads)
+                with contextlib.suppress(NotSent, no_script):
+                    return lane.send(evalsha(self._shas[script], self._fixed, args))
+        keys, arguments = [self._prefix + b"meta"], [*self._head, *map(joined, args)]
+        return self._scripts[script](keys=keys, args=arguments)
 
     def _load_scripts(self, loads: int) -> None:
         """Load every script, unless another thread has since the caller's request (*loads*).
@@ -382,29 +408,24 @@ class RedisStore(WritesThroughPut):
             self._loads += 1
             self._counted = False
 
-    def _send(self, request: Callable[[], Any]) -> Any:
-        """Make *request* (it reads ``self._client`` or ``self._scripts``); its answer.
+    def _send(self, request: Callable[..., Any], *args: Any) -> Any:
+        """Make ``request(*args)`` (it reads ``self._client`` or ``self._scripts``); its answer.
 
         A node of a Redis Cluster that answers that another node holds the
         namespace's keys (``MOVED`` or ``ASK``) makes this store a cluster
         client, which asks that node; the keys of a namespace all share one
         hash slot, so every script runs on one node, as on one server.
         """
-        import redis.exceptions  # noqa: PLC0415  # imported with the client, by client_for()
-
+        errors = self._errors
         try:
             try:
-                return request()
-            except (redis.exceptions.MovedError, redis.exceptions.AskError):
+                return request(*args)
+            except errors.redirected:
                 self._use_client(client_for(self.url, cluster=True))
-                return request()
-        except redis.exceptions.OutOfMemoryError as exc:  # refused before any change
+                return request(*args)
+        except errors.out_of_memory as exc:  # refused before any change
             raise self._out_of_memory() from exc
-        except (
-            redis.exceptions.ConnectionError,
-            redis.exceptions.TimeoutError,
-            redis.exceptions.RedisClusterException,  # no node of the cluster answers
-        ) as exc:
+        except errors.unavailable as exc:
             self._counted = False
             msg = f"the Redis server at {redacted(self.url)} did not answer: {exc}"
             raise EngineUnavailable(errno.ECONNREFUSED, msg) from exc
