@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
+import struct
 import threading
 import uuid
 from collections.abc import Callable
@@ -247,6 +249,25 @@ def test_a_plain_connection_is_read_by_the_lane_itself(clean_redis, query):
     held = lane_connections(storage)
     assert held
     assert all(h.lean is not None for h in held)
+
+
+def test_a_lean_connection_times_out_in_the_kernel_as_the_url_says(clean_redis):
+    """The URL's socket_timeout bounds each send and each receive, with no poll before them.
+
+    The socket blocks, and the kernel ends a receive or a send that waits longer
+    (``SO_RCVTIMEO``, ``SO_SNDTIMEO``); a receive that times out so is
+    ``test_a_write_whose_answer_is_lost_is_never_sent_again``'s.
+    """
+    url, _name = named_url(clean_redis)
+    storage = InMemoryStorage(server=f"{url}&socket_timeout=2.5", namespace="lane")
+    storage.save("a.txt", ContentFile(b"a"))
+
+    (held,) = lane_connections(storage)
+    sock = held.lean.sock
+    two_and_a_half = struct.pack("ll", 2, 500_000)
+    assert sock.gettimeout() is None
+    assert two_and_a_half == sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)
+    assert two_and_a_half == sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, 16)
 
 
 def test_a_connection_that_asks_for_health_checks_takes_redis_pys_methods(clean_redis):
