@@ -211,7 +211,8 @@ def time_split(client: Any, url: str, ops: int, passes: int = TIMING_PASSES) -> 
     read_args = _script_args(store, "READ", b"r/blob.bin")
 
     def bare_save(i: int) -> object:
-        return bare.call(*save_args, b"s/d%d.bin" % i, roomy, b"0", b"0")
+        # The name, the value, exclusive, avoid_evicted, no origin, and no stage (inline).
+        return bare.call(*save_args, b"s/d%d.bin" % i, roomy, b"0", b"0", b"", b"")
 
     def bare_read(_i: int) -> object:
         return bare.call(*read_args)
@@ -223,7 +224,7 @@ def time_split(client: Any, url: str, ops: int, passes: int = TIMING_PASSES) -> 
                 "storage": lambda i: storage.save(f"s/a{i}.bin", ContentFile(data)),
                 "engine": lambda i: store.put(f"s/b{i}.bin", data),
                 "client": lambda i: store._run(
-                    "PUT", -1, "evict", b"s/c%d.bin" % i, (room, data), 0, 0
+                    "PUT", -1, "evict", b"s/c%d.bin" % i, (room, data), 0, 0, b"", b""
                 ),
                 "bare": bare_save,
             },

@@ -1,6 +1,7 @@
 """The shared engine's hot path: its scripts sent over redis-py's connections, past its commands.
 
-Every save and every read of the shared engine is one ``EVALSHA``. Through
+Every save and every read of the shared engine is one ``EVALSHA`` (a large save's
+content goes beside it, in the same request: see ``RedisStore.put``). Through
 redis-py's client, such a call cost about 40 µs of this process's CPU beside
 the round trip (measured with redis-py 8.2: the client's connection pool and
 its observability hooks, seventeen arguments encoded one at a time, the
@@ -57,7 +58,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["NotSent", "Packed", "ScriptLane", "evalsha", "joined", "packed", "packed_arguments"]
+__all__ = [
+    "NotSent",
+    "Packed",
+    "ScriptLane",
+    "command_parts",
+    "evalsha",
+    "joined",
+    "packed",
+    "packed_arguments",
+]
 
 
 def _bulk(part: bytes) -> bytes:
@@ -119,6 +129,22 @@ def evalsha(sha: bytes, fixed: tuple[int, bytes], arguments: tuple[object, ...])
     """
     count, fixed_parts = fixed
     parts = [b"*%d\r\n$7\r\nEVALSHA\r\n" % (2 + count + len(arguments)), _bulk(sha), fixed_parts]
+    _pack_into(parts, arguments)
+    return b"".join(parts)
+
+
+def command_parts(*arguments: object) -> list[bytes]:
+    """A command packed in parts to join: its name, then *arguments* as :func:`evalsha` takes them.
+
+    In parts, so that a request of several commands is joined once: a content
+    given as a tuple of bytes is copied once, into the request.
+    """
+    parts = [b"*%d\r\n" % len(arguments)]
+    _pack_into(parts, arguments)
+    return parts
+
+
+def _pack_into(parts: list[bytes], arguments: tuple[object, ...]) -> None:
     append = parts.append
     for argument in arguments:
         kind = type(argument)
@@ -133,7 +159,6 @@ def evalsha(sha: bytes, fixed: tuple[int, bytes], arguments: tuple[object, ...])
             append(b"\r\n")
         else:
             append(_bulk(_wire(argument)))
-    return b"".join(parts)
 
 
 class NotSent(Exception):  # what happened, not an error of its own
@@ -289,7 +314,8 @@ class ScriptLane:
         import redis.exceptions  # noqa: PLC0415  # only where a storage names a server
 
         pool = client.connection_pool
-        self._reply_errors = redis.exceptions.ResponseError
+        # The error answers that the reader hands back, and redis-py's read_response() raises.
+        self._answers = (redis.exceptions.ResponseError, redis.exceptions.BusyLoadingError)
         self._connection_error = redis.exceptions.ConnectionError
         self._timeout_error = redis.exceptions.TimeoutError
         self._failures = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
@@ -318,6 +344,22 @@ class ScriptLane:
                 the connection failed after the request was sent: it may or may
                 not have run. The connection is closed, and reconnects when next used.
         """
+        (reply,) = self.exchange(packed, 1)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    def exchange(self, packed: bytes, count: int) -> list[Any]:
+        """Send *count* packed requests at once, as :meth:`send` sends one; their replies.
+
+        An error answer is in the list, as its exception, where a reply would
+        be: the requests after it ran all the same, and every reply was read.
+
+        Raises:
+            NotSent, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError:
+                as :meth:`send`; a connection that failed after the send ran
+                some of the requests, or all, or none.
+        """
         idle = self._idle
         try:
             held = idle.pop()
@@ -339,21 +381,29 @@ class ScriptLane:
                 raise NotSent from exc
             raise
         try:
-            reply = held.connection.read_response() if held.lean is None else self._read(held.lean)
-        except self._reply_errors:
-            idle.append(held)  # the whole reply was read: the connection is in step
-            raise
+            reply = self._reply
+            replies = [reply(held)] if count == 1 else [reply(held) for _ in range(count)]
         except BaseException:
-            held.close()  # the reply may be half read
+            held.close()  # a reply may be half read
             idle.append(held)
             raise
-        idle.append(held)
-        return reply
+        idle.append(held)  # every reply was read whole: the connection is in step
+        return replies
+
+    def _reply(self, held: _Held) -> Any:
+        """The next reply on *held*'s connection; an error answer as its exception."""
+        if held.lean is not None:
+            return self._read(held.lean)
+        try:
+            return held.connection.read_response()
+        except self._answers as exc:  # raised by redis-py once the reply was read whole
+            return exc
 
     def _read(self, lean: _Lean) -> Any:
         """One reply, read the lean way: the socket's bytes fed to the connection's reader.
 
-        A push that comes before the reply (RESP3) goes to redis-py's handling of
+        An error answer comes back as its exception (the reader makes it). A push
+        that comes before the reply (RESP3) goes to redis-py's handling of
         it. 4 KiB saves from 4 processes of 2 threads ran at 16.1k/s read so,
         against 14.1k/s through redis-py's methods (which check the connection
         again at each call, with a poll object made for each check).
@@ -375,8 +425,6 @@ class ScriptLane:
                     raise self._connection_error(msg)
                 reader.feed(buffer, 0, size)
                 reply = reader.gets()
-            if isinstance(reply, Exception):  # an error answer, which the reader hands back
-                raise reply  # a ResponseError, or LOADING's BusyLoadingError: a ConnectionError
             if lean.push is None or type(reply) is not lean.push:
                 return reply
             if lean.handle_push is not None:

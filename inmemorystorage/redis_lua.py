@@ -427,8 +427,10 @@ def _script(body: str) -> str:
 #: Publish one file: claim its name, check the budget, evict, publish; or refuse,
 #: changing nothing. ARGV[7..]: max_bytes (-1: none), on_full, name, the file's value
 #: (:data:`HEADER_ROOM` bytes of room for its header, then its content), exclusive,
-#: avoid_evicted, origin. The header is written into the room: joining it to the
-#: content in Lua copied the content once more, a sixth of a 4 KiB save's time.
+#: avoid_evicted, origin, and the key the value was staged at ('' where it is
+#: ARGV[10]; see ``RedisStore.put``): a staged value never enters Lua, which hashes
+#: each string it makes whole. The header is written into the room: joining it to
+#: the content in Lua copied the content once more, a sixth of a 4 KiB save's time.
 PUT = _script(
     r"""
 local max_bytes = tonumber(ARGV[7])
@@ -438,6 +440,13 @@ local value = ARGV[10]
 local exclusive = ARGV[11] == '1'
 local avoid_evicted = ARGV[12] == '1'
 ORIGIN = ARGV[13]
+local stage = ARGV[14]
+local size = #value  -- the value's, header room and content
+if stage ~= '' then
+  -- Staged by the same request, just before: gone only where the server evicted it.
+  size = redis.call('STRLEN', stage)
+  if size < HEADER then return {'NOSTAGE', name} end
+end
 local key = P .. 'f:' .. name
 local dir = parent(name)
 -- What the name is now, from its directory's listing ('f', 'd' or nothing): one call
@@ -474,7 +483,7 @@ if avoid_evicted and not exists and rb > 0 then
   local record = redis.call('HGET', P .. 'ev', name)
   if record then return {'EVICTED', name, record} end
 end
-local charge = #value - HEADER + #name + FILE_OVERHEAD
+local charge = size - HEADER + #name + FILE_OVERHEAD
 local needed = charge
 for _, d in ipairs(missing) do needed = needed + #d + DIR_OVERHEAD end
 local freed = 0
@@ -508,7 +517,12 @@ if exists then
   created = old_created or stamp  -- a value too short for a header (made by hand): new
 end
 local header = struct.pack('>ddd', stamp, created, stamp)  -- before the SET: nothing fails after
-redis.call('SET', key, value)
+if stage == '' then
+  redis.call('SET', key, value)
+else
+  redis.call('RENAME', stage, key)  -- O(1): the staged string becomes the file's
+  redis.call('PERSIST', key)  -- the stage's expiry, for a request cut short, goes
+end
 redis.call('SETRANGE', key, 0, header)
 if not exists then redis.call('HSET', P .. 'ls:' .. dir, leaf, 'f') end
 touch_dir(dir, stamp)

@@ -84,7 +84,15 @@ from .engine import (
     drop_least_recent,
 )
 from .exceptions import EngineUnavailable, InvalidPath, NotADirectory, PathDoesNotExist, StorageFull
-from .redis_lane import NotSent, ScriptLane, evalsha, joined, packed, packed_arguments
+from .redis_lane import (
+    NotSent,
+    ScriptLane,
+    command_parts,
+    evalsha,
+    joined,
+    packed,
+    packed_arguments,
+)
 from .refusals import (
     batch_label,
     batch_over_the_whole_budget,
@@ -120,6 +128,15 @@ _US = 1_000_000
 _HEADER_ROOM = bytes(redis_lua.HEADER_ROOM)
 #: A flag as every save sends it, packed once: ``_FLAGS[False]``, ``_FLAGS[True]``.
 _FLAGS = (packed(0), packed(1))
+#: A save's content from this size on is staged at a key of its own by a plain ``SET``
+#: sent with the script, not given to the script: Redis's Lua hashes every byte of each
+#: string it makes (since Redis 7.0), about 1.3 ms of the server's time a MiB. Staged,
+#: a 1 MiB save took 0.69 ms against 2.24 ms, 64 KiB 193 against 309 µs, 8 KiB 166
+#: against 178 µs; 4 KiB cost the client 6 µs more than the server was spared.
+STAGED_FROM = 8 * 1024
+#: How long a staged content outlives a request cut short (the request deletes it).
+_STAGE_EXPIRY_MS = 60_000
+_NO_STAGE = packed(b"")
 logger = logging.getLogger("inmemorystorage")
 _clients: dict[tuple[str, bool], Any] = {}
 #: Each client's lane (by the client's id(), the client kept alive beside it).
@@ -359,6 +376,15 @@ class RedisStore(WritesThroughPut):
             self._repair_after_restart()
         return self._call(script, *args)
 
+    def _run_staged(
+        self, script: str, stage: bytes, value: tuple[bytes, ...], *args: object
+    ) -> list[Any]:
+        """:meth:`_run`, with *value* staged at the key *stage* (see :meth:`_staged_request`)."""
+        if not self._counted:
+            self._counted = True
+            self._repair_after_restart()
+        return list(self._send(self._staged_request, script, args, stage, value))
+
     def _call(self, script: str, *args: object) -> list[Any]:
         """Run *script* on the lane; where it could not run there, through redis-py.
 
@@ -374,6 +400,48 @@ class RedisStore(WritesThroughPut):
         answer is the script's, and raised as it is.
         """
         return list(self._send(self._request, script, args))
+
+    def _staged_request(
+        self, script: str, args: tuple[object, ...], stage: bytes, value: tuple[bytes, ...]
+    ) -> Any:
+        """One try of :meth:`_call` for *script*, whose *value* is staged at *stage* first.
+
+        The value goes in a plain ``SET`` (with an expiry, for a request cut
+        short), the script takes it from there, and a ``DEL`` of the stage
+        follows: on the lane, three commands in one request; else three calls.
+        """
+        lane = self._lane
+        if lane is not None:
+            loads = self._loads
+            no_script = self._errors.no_script
+            for attempt in range(2):
+                request = b"".join(
+                    [
+                        *command_parts(b"SET", stage, value, b"PX", _STAGE_EXPIRY_MS),
+                        evalsha(self._shas[script], self._fixed, args),
+                        *command_parts(b"DEL", stage),
+                    ]
+                )
+                try:
+                    staged, answer, _ = lane.exchange(request, 3)
+                except NotSent:
+                    break
+                if isinstance(staged, Exception):  # refused at maxmemory: the script found none
+                    raise staged
+                if not isinstance(answer, no_script):
+                    if isinstance(answer, Exception):
+                        raise answer
+                    return answer
+                if attempt:
+                    break
+                self._load_scripts(loads)
+        client = self._client
+        try:
+            client.set(stage, joined(value), px=_STAGE_EXPIRY_MS)
+            return self._request(script, args)
+        finally:
+            with contextlib.suppress(*self._errors.unavailable):  # else it expires
+                client.delete(stage)
 
     def _request(self, script: str, args: tuple[object, ...]) -> Any:
         """One try of :meth:`_call`, for :meth:`_send` (which may try again on another client)."""
@@ -677,6 +745,10 @@ class RedisStore(WritesThroughPut):
     ) -> tuple[str, tuple[Eviction, ...]]:
         """Claim the name, check the budget, evict and publish, in one script on the server.
 
+        A content of :data:`STAGED_FROM` bytes or more goes in the same request
+        but not through the script (whose Lua would hash every byte): staged at
+        a key of its own, renamed by the script, deleted whatever it answered.
+
         Raises:
             FileExistsError: *exclusive* and something is at *path*, or
                 *avoid_evicted* and the file at *path* was evicted lately.
@@ -690,17 +762,17 @@ class RedisStore(WritesThroughPut):
             raise is_a_directory(name)
         self.check_size(name, len(content))
         bound, on_full, origin = self._put_arguments
+        value = (_HEADER_ROOM, content)  # the script writes the header into the room
+        flags = (_FLAGS[exclusive], _FLAGS[avoid_evicted], origin)
         try:
-            answer = self._run(
-                "PUT",
-                bound,
-                on_full,
-                _encoded(name),
-                (_HEADER_ROOM, content),  # the script writes the header into the room
-                _FLAGS[exclusive],
-                _FLAGS[avoid_evicted],
-                origin,
-            )
+            if len(content) < STAGED_FROM:
+                answer = self._run("PUT", bound, on_full, _encoded(name), value, *flags, _NO_STAGE)
+            else:
+                stage = self._prefix + b"up:" + os.urandom(8).hex().encode()
+                arguments = (bound, on_full, _encoded(name), _NO_STAGE, *flags, stage)
+                answer = self._run_staged("PUT", stage, value, *arguments)
+                if answer[0] == b"NOSTAGE":  # the server dropped it (a volatile-* policy)
+                    raise self._out_of_memory()
         except _OutOfMemory as exc:
             raise _server_full(exc, name, len(content)) from exc
         status = answer[0]

@@ -8,6 +8,7 @@ namespace, the first answer (``MOVED``) makes it a cluster client.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +18,7 @@ from redis.cluster import RedisCluster
 
 from inmemorystorage import InMemoryStorage
 from inmemorystorage.budget import FILE_OVERHEAD
-from inmemorystorage.redis_store import client_for
+from inmemorystorage.redis_store import STAGED_FROM, client_for
 
 from .redis_server import running_cluster
 
@@ -58,6 +59,19 @@ def test_namespaces_spread_over_the_nodes_each_keep_their_files(cluster):
         assert not storage.exists("docs/a.txt")
         storage.clear()
         assert ([], []) == storage.listdir("")
+
+
+def test_a_large_save_on_a_cluster_is_staged_on_its_namespace_s_node(cluster):
+    """The stage shares the namespace's hash tag: SET, script and DEL meet on one node."""
+    large = os.urandom(STAGED_FROM * 4)
+    for namespace in NAMESPACES[:3]:
+        storage = InMemoryStorage(namespace=namespace, server=cluster[0])
+        assert "big.bin" == storage.save("big.bin", ContentFile(large))
+        assert large == storage.open("big.bin").read()
+        client = RedisCluster.from_url(cluster[0])
+        assert [] == client.keys(f"ims:{{{namespace}}}:up:*", target_nodes=RedisCluster.ALL_NODES)
+        client.close()
+        storage.clear()
 
 
 def test_a_bounded_namespace_on_a_cluster_evicts_least_recently_used_first(cluster):
