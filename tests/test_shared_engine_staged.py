@@ -5,7 +5,8 @@ content given to a script costs the server about 1.3 ms a MiB before the script'
 first line. From ``STAGED_FROM`` bytes on, a save sends the content in a plain
 ``SET`` of a key of its own (with an expiry), the script renames it to the file's
 key, and a ``DEL`` of that key ends the request: whatever the script answered,
-nothing of it stays.
+nothing of it stays. From ``STAGED_READS_FROM`` bytes on, a read's script copies the
+content to a stage of the read's own (``COPY``, in C), taken by a second request.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.core.files.base import ContentFile
 
 from inmemorystorage import InMemoryStorage, StorageFull
 from inmemorystorage.redis_lane import packed
+from inmemorystorage.redis_lua import STAGE_EXPIRY_MS, STAGED_READS_FROM
 from inmemorystorage.redis_store import STAGED_FROM, RedisStore, file_charge
 
 pytestmark = pytest.mark.usefixtures("forget_shared_stores")
@@ -161,3 +163,71 @@ def test_a_stage_that_is_gone_when_its_script_runs_publishes_nothing(clean_redis
 
     assert [b"NOSTAGE", b"b.bin"] == answer
     assert before == namespace_keys(clean_redis, "stage")
+
+
+def copies(url: str) -> int:
+    """How many COPYs the server has run: one for each read it staged."""
+    admin = redis.Redis.from_url(url)
+    calls = admin.info("commandstats").get("cmdstat_copy", {}).get("calls", 0)
+    admin.close()
+    return int(calls)
+
+
+@pytest.mark.parametrize("size", [STAGED_READS_FROM - 1, STAGED_READS_FROM, 2 * 1024 * 1024])
+def test_a_read_of_any_size_is_the_content_and_counts_one_use(clean_redis, size):
+    """From STAGED_READS_FROM on, the content comes from a copy, taken in a second request."""
+    storage = InMemoryStorage(server=clean_redis, namespace="stage")
+    content = os.urandom(size)
+    storage.save("big.bin", ContentFile(content))
+    before = copies(clean_redis)
+
+    with storage.open("big.bin") as read:
+        assert content == read.read()
+
+    assert int(size >= STAGED_READS_FROM) == copies(clean_redis) - before
+    assert 1 == storage.stats().hits
+    assert not [key for key in namespace_keys(clean_redis, "stage") if b":up:" in key]
+
+
+def test_a_staged_read_is_the_version_of_its_moment(clean_redis):
+    """The copy is the script's: a save after it never changes what the read takes."""
+    store = RedisStore(clean_redis, "stage")
+    first, second = os.urandom(STAGED_READS_FROM), os.urandom(STAGED_READS_FROM)
+    store.put("a.bin", first)
+    answer = store._call("READ", b"a.bin", packed(0))  # white box: the first request alone
+    assert b"STAGED" == answer[0]
+    assert (
+        0 < redis.Redis.from_url(clean_redis).pttl(answer[1]) <= STAGE_EXPIRY_MS
+    )  # if never taken
+
+    store.put("a.bin", second)
+
+    assert first == store._take_stage(answer[1])
+    assert second == store.read("a.bin")
+
+
+def test_a_stage_the_server_dropped_makes_the_read_ask_for_the_content_itself(clean_redis):
+    """A volatile-* policy may drop a read's copy (it expires): the content comes all the same."""
+    store = RedisStore(clean_redis, "stage")
+    content = os.urandom(STAGED_READS_FROM)
+    store.put("a.bin", content)
+    answer = store._call("READ", b"a.bin", packed(0))
+    redis.Redis.from_url(clean_redis).delete(answer[1])  # as the server's eviction would
+
+    assert store._take_stage(answer[1]) is None
+    assert content == store.read("a.bin")  # a fresh read stages again, and is taken
+    assert [b"OK", content] == store._call("READ", b"a.bin", packed(1))[:2]  # inline asked
+
+
+def test_a_large_read_at_maxmemory_comes_in_the_answer(clean_redis):
+    """The server refuses the read's writes (noeviction): no copy, the content answered."""
+    storage = InMemoryStorage(server=clean_redis, namespace="stage")
+    content = os.urandom(STAGED_READS_FROM)
+    storage.save("a.bin", ContentFile(content))
+    before, copied = namespace_keys(clean_redis, "stage"), copies(clean_redis)
+    used = redis.Redis.from_url(clean_redis).info("memory")["used_memory"]
+
+    with memory_policy(clean_redis, "noeviction", used // 2):
+        assert content == storage.open("a.bin").read()
+
+    assert (before, copied) == (namespace_keys(clean_redis, "stage"), copies(clean_redis))
