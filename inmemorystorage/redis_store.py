@@ -371,8 +371,7 @@ class RedisStore(WritesThroughPut):
         restarted since it last was (see :meth:`repair`).
         """
         if not self._counted:
-            self._counted = True  # first: the repair's own call does not repair again
-            self._repair_after_restart()
+            self._count_first()
         return self._call(script, *args)
 
     def _run_staged(
@@ -380,9 +379,12 @@ class RedisStore(WritesThroughPut):
     ) -> list[Any]:
         """:meth:`_run`, with *value* staged at the key *stage* (see :meth:`_staged_request`)."""
         if not self._counted:
-            self._counted = True
-            self._repair_after_restart()
+            self._count_first()
         return list(self._send(self._staged_request, script, args, stage, value))
+
+    def _count_first(self) -> None:
+        self._counted = True  # first: the repair's own call does not repair again
+        self._repair_after_restart()
 
     def _call(self, script: str, *args: object) -> list[Any]:
         """Run *script* on the lane; where it could not run there, through redis-py.
