@@ -314,8 +314,9 @@ class ScriptLane:
         import redis.exceptions  # noqa: PLC0415  # only where a storage names a server
 
         pool = client.connection_pool
-        # The error answers that the reader hands back, and redis-py's read_response() raises.
-        self._answers = (redis.exceptions.ResponseError, redis.exceptions.BusyLoadingError)
+        # The error answers that redis-py's read_response() raises once the reply is read
+        # whole (it raises LOADING's BusyLoadingError, a ConnectionError, after closing).
+        self._answers = redis.exceptions.ResponseError
         self._connection_error = redis.exceptions.ConnectionError
         self._timeout_error = redis.exceptions.TimeoutError
         self._failures = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
