@@ -208,7 +208,7 @@ def time_split(client: Any, url: str, ops: int, passes: int = TIMING_PASSES) -> 
     save_args = _script_args(store, "PUT", -1, "evict")
     room = bytes(HEADER_ROOM)  # PUT takes the file's header room before its content
     roomy = room + data
-    read_args = _script_args(store, "READ", b"r/blob.bin", b"0")  # the name, not inline
+    read_args = _script_args(store, "READ", b"r/blob.bin", b"0", b"r0")  # name, mode, stage
 
     def bare_save(i: int) -> object:
         # The name, the value, exclusive, avoid_evicted, no origin, and no stage (inline).
@@ -236,7 +236,7 @@ def time_split(client: Any, url: str, ops: int, passes: int = TIMING_PASSES) -> 
             {
                 "storage": read,
                 "engine": lambda _i: store.read("r/blob.bin"),
-                "client": lambda _i: store._run("READ", b"r/blob.bin", 0),
+                "client": lambda _i: store._run("READ", b"r/blob.bin", 0, b"r0"),
                 "bare": bare_read,
             },
             ops, passes, stay,

@@ -344,6 +344,9 @@ class ScriptLane:
             redis.exceptions.ConnectionError, redis.exceptions.TimeoutError:
                 the connection failed after the request was sent: it may or may
                 not have run. The connection is closed, and reconnects when next used.
+                (A server still loading its data answers ``LOADING``, a
+                ``BusyLoadingError``: a ConnectionError whose request did not run,
+                read whole on a lean connection, which stays open.)
         """
         (reply,) = self.exchange(packed, 1)
         if isinstance(reply, Exception):
@@ -357,9 +360,11 @@ class ScriptLane:
         be: the requests after it ran all the same, and every reply was read.
 
         Raises:
-            NotSent, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError:
-                as :meth:`send`; a connection that failed after the send ran
-                some of the requests, or all, or none.
+            NotSent: as :meth:`send`: where *count* is 1, or the connection failed
+                before a byte was sent.
+            redis.exceptions.ConnectionError, redis.exceptions.TimeoutError:
+                as :meth:`send`, and where the send of several requests failed:
+                the first ones may have reached the server whole, and run.
         """
         idle = self._idle
         try:
@@ -369,8 +374,10 @@ class ScriptLane:
         else:
             if held.stale(self._failures):
                 held.close()
+        sending = False
         try:
             held.open()
+            sending = True
             if held.lean is None:
                 held.connection.send_packed_command([packed])
             else:
@@ -378,9 +385,15 @@ class ScriptLane:
         except BaseException as exc:
             held.close()
             idle.append(held)
-            if isinstance(exc, self._failures):
+            if not isinstance(exc, self._failures):
+                raise
+            if count == 1 or not sending:  # one request, cut short, never runs
                 raise NotSent from exc
-            raise
+            if isinstance(exc, self._connection_error | self._timeout_error):
+                raise
+            timed_out = isinstance(exc, TimeoutError | BlockingIOError)  # the kernel's timeout
+            msg = f"Error while writing to socket: {exc}"
+            raise (self._timeout_error if timed_out else self._connection_error)(msg) from exc
         try:
             reply = self._reply
             replies = [reply(held)] if count == 1 else [reply(held) for _ in range(count)]

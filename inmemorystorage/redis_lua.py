@@ -553,18 +553,23 @@ return answer
 """
 )
 
-#: Read one file, counting the read as a use. ARGV[7]: name; ARGV[8]: '1' to have the
-#: content in the answer whatever its size. A server at its ``maxmemory`` (policy
-#: ``noeviction``) refuses a script's first write, and then every other: the read's
-#: bookkeeping (its time, its use, the counters) is skipped whole there, and the content
-#: still comes back, with the time of the last read kept. A content of
-#: :data:`STAGED_READS_FROM` bytes or more is copied to a stage of the read's own
-#: (``COPY``, in C) and named in the answer, ``STAGED``, for the caller to take in a
-#: second request: Lua would hash each of its bytes (see ``RedisStore.read_with_info``).
+#: Read one file, counting the read as a use. ARGV[7]: name; ARGV[8]: '0' to have a
+#: large content staged, '1' to have it in the answer whatever its size, '2' the same
+#: without counting the read (it asks again for a read whose stage the server dropped,
+#: counted by its first request); ARGV[9]: the stage's name, made by the caller (at
+#: random: a stage that vanished can never be another read's). A server at its
+#: ``maxmemory`` (policy ``noeviction``) refuses a script's first write, and then every
+#: other: the read's bookkeeping (its time, its use, the counters) is skipped whole
+#: there, and the content comes back in the answer, with the time of the last read
+#: kept. A content of :data:`STAGED_READS_FROM` bytes or more is copied to a stage of
+#: the read's own (``COPY``, in C) and named in the answer, ``STAGED``, for the caller to
+#: take in a second request: Lua would hash each of its bytes (see
+#: ``RedisStore.read_with_info``). The copy takes its room on the server until then.
 READ = _script(
     r"""
 local name = ARGV[7]
-local inline = ARGV[8] == '1'
+local mode = ARGV[8]
+local counted = mode ~= '2'
 local key = P .. 'f:' .. name
 
 -- The first write of the read: true where done, false where the server refused it for
@@ -583,18 +588,21 @@ end
 local m, cr, a = file_times(key)
 if not m then
   make_rare()
-  first_write('HINCRBY', META, 'misses', 1)
+  if counted then first_write('HINCRBY', META, 'misses', 1) end
   return missing_reason(name, ancestors_of(name))
 end
-local t = now()
-local wrote = first_write('SETRANGE', key, 16, struct.pack('>d', t))
-if wrote then
-  use(name)
-  incr('hits', 1)
-  a = t
+local wrote = false
+if counted then
+  local t = now()
+  wrote = first_write('SETRANGE', key, 16, struct.pack('>d', t))
+  if wrote then
+    use(name)
+    incr('hits', 1)
+    a = t
+  end
 end
-if wrote and not inline and redis.call('STRLEN', key) - HEADER >= {staged_reads_from} then
-  local stage = P .. 'up:r' .. incr('stages', 1)
+if wrote and mode == '0' and redis.call('STRLEN', key) - HEADER >= {staged_reads_from} then
+  local stage = P .. 'up:r' .. ARGV[9]
   -- COPY is Redis 6.2's (where Lua's hash samples a long string): else the answer holds it.
   if redis.pcall('COPY', key, stage) == 1 then
     redis.call('PEXPIRE', stage, {stage_expiry_ms})  -- for a caller that never takes it

@@ -194,7 +194,7 @@ def test_a_staged_read_is_the_version_of_its_moment(clean_redis):
     store = RedisStore(clean_redis, "stage")
     first, second = os.urandom(STAGED_READS_FROM), os.urandom(STAGED_READS_FROM)
     store.put("a.bin", first)
-    answer = store._call("READ", b"a.bin", packed(0))  # white box: the first request alone
+    answer = store._call("READ", b"a.bin", packed(0), b"0123abcd")  # white box: its first request
     assert b"STAGED" == answer[0]
     assert (
         0 < redis.Redis.from_url(clean_redis).pttl(answer[1]) <= STAGE_EXPIRY_MS
@@ -211,12 +211,64 @@ def test_a_stage_the_server_dropped_makes_the_read_ask_for_the_content_itself(cl
     store = RedisStore(clean_redis, "stage")
     content = os.urandom(STAGED_READS_FROM)
     store.put("a.bin", content)
-    answer = store._call("READ", b"a.bin", packed(0))
+    answer = store._call("READ", b"a.bin", packed(0), b"0123abcd")
     redis.Redis.from_url(clean_redis).delete(answer[1])  # as the server's eviction would
 
     assert store._take_stage(answer[1]) is None
     assert content == store.read("a.bin")  # a fresh read stages again, and is taken
-    assert [b"OK", content] == store._call("READ", b"a.bin", packed(1))[:2]  # inline asked
+    assert [b"OK", content] == store._call("READ", b"a.bin", packed(1), b"")[:2]  # inline asked
+
+
+def test_a_read_whose_stage_the_server_evicted_comes_whole_and_counts_once(clean_redis):
+    """volatile-lru: the read's copy takes the server past maxmemory, and is what it evicts.
+
+    The server evicts before the read's second request (the copy alone expires), so
+    the read asks again for the content in the answer, without counting itself twice.
+    """
+    storage = InMemoryStorage(server=clean_redis, namespace="stage")
+    content = os.urandom(1024 * 1024)
+    storage.save("a.bin", ContentFile(content))
+    admin = redis.Redis.from_url(clean_redis)
+    used, evicted = admin.info("memory")["used_memory"], admin.info("stats")["evicted_keys"]
+
+    with memory_policy(clean_redis, "volatile-lru", used + len(content) // 2):
+        assert content == storage.open("a.bin").read()
+
+    assert 1 == admin.info("stats")["evicted_keys"] - evicted  # the copy, made and dropped
+    assert 1 == storage.stats().hits
+    assert not [key for key in namespace_keys(clean_redis, "stage") if b":up:" in key]
+    admin.close()
+
+
+def test_a_read_asked_again_after_its_stage_was_dropped_says_the_file_is_gone(clean_redis):
+    """The read asks again, and hears what any read would: the file is gone."""
+    store = RedisStore(clean_redis, "stage")
+    store.put("a.bin", os.urandom(STAGED_READS_FROM))
+    answer = store._call("READ", b"a.bin", packed(0), b"0123abcd")  # white box: its first request
+    redis.Redis.from_url(clean_redis).delete(answer[1])  # dropped by the server
+    store.delete("a.bin")
+
+    again = store._staged_read("a.bin", answer)
+
+    with pytest.raises(FileNotFoundError):
+        store._raise(again, "a.bin")
+    assert 0 == store.stats().misses  # counted by its first request, as a hit
+
+
+def test_a_stage_that_vanished_is_never_another_read_s(clean_redis):
+    """Each read names its stage at random: after clear(), a new read's copy is elsewhere."""
+    store = RedisStore(clean_redis, "stage")
+    store.put("a.bin", os.urandom(STAGED_READS_FROM))
+    answer = store._call("READ", b"a.bin", packed(0), b"0123abcd")
+    redis.Redis.from_url(clean_redis).delete(answer[1])
+    store.clear()
+    other = os.urandom(STAGED_READS_FROM)
+    store.put("b.bin", other)
+    new = store._call("READ", b"b.bin", packed(0), os.urandom(8).hex().encode())
+
+    assert new[1] != answer[1]
+    assert store._take_stage(answer[1]) is None
+    assert other == store._take_stage(new[1])
 
 
 def test_a_large_read_at_maxmemory_comes_in_the_answer(clean_redis):
