@@ -136,6 +136,8 @@ _FLAGS = (packed(0), packed(1))
 #: against 178 µs; 4 KiB cost the client 6 µs more than the server was spared.
 STAGED_FROM = 8 * 1024
 _NO_STAGE = packed(b"")
+#: What :meth:`RedisStore._on_lane` answers for a request that the lane could not run.
+_OFF_LANE = object()
 #: How ``READ`` answers (its ARGV[8]): a large content staged; or in the answer, not counted.
 _READ_STAGED, _READ_AGAIN = packed(0), packed(2)
 logger = logging.getLogger("inmemorystorage")
@@ -415,29 +417,16 @@ class RedisStore(WritesThroughPut):
         """
         lane = self._lane
         if lane is not None:
-            loads = self._loads
-            no_script = self._errors.no_script
-            for attempt in range(2):
-                request = b"".join(
-                    [
-                        *command_parts(b"SET", stage, value, b"PX", redis_lua.STAGE_EXPIRY_MS),
-                        evalsha(self._shas[script], self._fixed, args),
-                        *command_parts(b"DEL", stage),
-                    ]
-                )
-                try:
-                    staged, answer, _ = lane.exchange(request, 3)
-                except NotSent:
-                    break
-                if isinstance(staged, Exception):  # refused at maxmemory: the script found none
-                    raise staged
-                if not isinstance(answer, no_script):
-                    if isinstance(answer, Exception):
-                        raise answer
-                    return answer
-                if attempt:
-                    break
-                self._load_scripts(loads)
+            request = b"".join(
+                [
+                    *command_parts(b"SET", stage, value, b"PX", redis_lua.STAGE_EXPIRY_MS),
+                    evalsha(self._shas[script], self._fixed, args),
+                    *command_parts(b"DEL", stage),
+                ]
+            )
+            answer = self._on_lane(self._exchange_staged, lane, request)
+            if answer is not _OFF_LANE:
+                return answer
         client = self._client
         try:
             client.set(stage, joined(value), px=redis_lua.STAGE_EXPIRY_MS)
@@ -446,20 +435,47 @@ class RedisStore(WritesThroughPut):
             with contextlib.suppress(*self._errors.unavailable):  # else it expires
                 client.delete(stage)
 
+    @staticmethod
+    def _exchange_staged(lane: ScriptLane, request: bytes) -> Any:
+        """A staged request's script's answer: its ``SET``, ``EVALSHA`` and ``DEL`` on *lane*.
+
+        Raises:
+            The ``SET``'s error answer (refused at ``maxmemory``: the script found
+            no stage), else the script's (``NOSCRIPT`` among them).
+        """
+        staged, answer, _ = lane.exchange(request, 3)
+        for reply in (staged, answer):
+            if isinstance(reply, Exception):
+                raise reply
+        return answer
+
+    def _on_lane(self, send: Callable[..., Any], *args: Any) -> Any:
+        """``send(*args)`` on the lane; once more where the server had lost the scripts.
+
+        Returns:
+            The answer, or ``_OFF_LANE`` where the request never reached the
+            server (:class:`~.redis_lane.NotSent`) or met ``NOSCRIPT`` again:
+            the caller sends it through redis-py.
+        """
+        loads = self._loads
+        no_script = self._errors.no_script
+        try:
+            return send(*args)
+        except NotSent:
+            return _OFF_LANE
+        except no_script:
+            self._load_scripts(loads)
+        with contextlib.suppress(NotSent, no_script):
+            return send(*args)
+        return _OFF_LANE
+
     def _request(self, script: str, args: tuple[object, ...]) -> Any:
         """One try of :meth:`_call`, for :meth:`_send` (which may try again on another client)."""
         lane = self._lane
         if lane is not None:
-            loads = self._loads
-            no_script = self._errors.no_script
-            try:
-                return lane.send(evalsha(self._shas[script], self._fixed, args))
-            except NotSent:
-                pass
-            except no_script:
-                self._load_scripts(loads)
-                with contextlib.suppress(NotSent, no_script):
-                    return lane.send(evalsha(self._shas[script], self._fixed, args))
+            answer = self._on_lane(lane.send, evalsha(self._shas[script], self._fixed, args))
+            if answer is not _OFF_LANE:
+                return answer
         keys, arguments = [self._prefix + b"meta"], [*self._head, *map(joined, args)]
         return self._scripts[script](keys=keys, args=arguments)
 
