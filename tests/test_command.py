@@ -67,6 +67,34 @@ def test_every_subcommand_says_it_runs_in_its_own_process(installed):
     assert "/__inmemorystorage__/" in err
 
 
+def test_a_command_on_shared_stores_only_says_they_are_shared(installed, clean_redis):
+    """Every store on a server: the command sees what runserver sees, and says only that."""
+    installed.STORAGES = {
+        "default": {
+            "BACKEND": "inmemorystorage.InMemoryStorage",
+            "OPTIONS": {"namespace": "media", "server": clean_redis},
+        },
+        "staticfiles": STATIC,
+    }
+    _out, err = run("stats")
+    assert "are shared: this command acts on the files every process" in err
+    assert "runs in its own process" not in err
+
+
+def test_a_store_of_this_process_beside_a_shared_one_is_still_explained(installed, clean_redis):
+    """One store shared, one this process's own: the command says both."""
+    installed.STORAGES = {
+        **installed.STORAGES,
+        "shared": {
+            "BACKEND": "inmemorystorage.InMemoryStorage",
+            "OPTIONS": {"namespace": "shared", "server": clean_redis},
+        },
+    }
+    _out, err = run("stats")
+    assert "are shared" in err
+    assert f"runs in its own process (pid {os.getpid()})" in err
+
+
 def test_verbosity_0_says_nothing_but_the_data(installed):
     """-v 0 leaves only the listing."""
     storages["default"].save("a.txt", ContentFile(b"abc"))
@@ -323,6 +351,33 @@ def test_dump_to_stdout_is_a_tar(project, tmp_path):
     with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
         assert [] == archive.getnames()
     assert "Wrote 0 file(s)" in done.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["ls", "-v", "0"], ["ls", "default", "--verbosity=0"], ["-v0", "ls"], ["stats", "-v0"]],
+)
+def test_django_options_go_after_the_subcommand_too(project, args):
+    """``ls -v 0`` as ``migrate app -v 0``: Django's options wherever a developer types them."""
+    done = django_admin(project, *args)
+    assert (0, b"") == (done.returncode, done.stderr)
+
+
+def test_dump_to_stdout_quietly_is_a_tar(project):
+    """dump - -v0: only the tar, on standard output."""
+    done = django_admin(project, "dump", "-", "-v0", "--traceback", "--no-color")
+    assert (0, b"") == (done.returncode, done.stderr)
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
+        assert [] == archive.getnames()
+
+
+def test_an_unknown_option_after_the_subcommand_is_still_a_usage_error(project):
+    """Only Django's own options are taken there: anything else exits with 2."""
+    done = django_admin(project, "ls", "--verbose")
+    assert (2, True) == (
+        done.returncode,
+        "unrecognized arguments: --verbose" in done.stderr.decode(),
+    )
 
 
 def test_load_from_stdin(project, tmp_path):

@@ -24,6 +24,7 @@ error, exit status 2).
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tarfile
@@ -48,6 +49,34 @@ _LOAD_ERRORS = (OSError, ValueError, SuspiciousFileOperation, tarfile.TarError)
 _DEFAULT_STORE = "default"
 
 
+def _common_options() -> argparse.ArgumentParser:
+    """Django's options that every command takes, for the subcommands: ``ls -v 0`` as ``-v 0 ls``.
+
+    A Django developer writes them after the arguments (``migrate app -v 0``);
+    a subcommand's parser would refuse them there. Left out, each keeps what
+    the command's own parser read before the subcommand (``SUPPRESS``).
+    """
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v",
+        "--verbosity",
+        type=int,
+        choices=[0, 1, 2, 3],
+        default=argparse.SUPPRESS,
+        help="0 prints only the data (a listing, a tar), 1 also what was done (the default)",
+    )
+    for option in ("--settings", "--pythonpath"):
+        common.add_argument(option, default=argparse.SUPPRESS, help="as Django's commands take it")
+    for flag in ("--traceback", "--no-color", "--force-color"):
+        common.add_argument(
+            flag,
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="as Django's commands take it",
+        )
+    return common
+
+
 class Command(BaseCommand):
     """List, measure, dump, load and clear the in-memory stores of this process."""
 
@@ -64,29 +93,38 @@ class Command(BaseCommand):
         subcommands = parser.add_subparsers(
             dest="subcommand", required=True, metavar="{ls,stats,dump,load,clear,repair}"
         )
+        common = _common_options()
         store_help = (
             f"A STORAGES alias, or namespace:<name> (default: {_DEFAULT_STORE}); "
             "ls and stats show every store when it is left out"
         )
 
         listing = subcommands.add_parser(
-            "ls", help="list the files of a store: size, modification time (in TIME_ZONE), name"
+            "ls",
+            parents=[common],
+            help="list the files of a store: size, modification time (in TIME_ZONE), name",
         )
         listing.add_argument("store", nargs="?", help=store_help)
         listing.add_argument("--load", metavar="TAR", help="first load this tar (or directory)")
 
         stats = subcommands.add_parser(
-            "stats", help="a store's figures: files, bytes used against max_bytes, evictions"
+            "stats",
+            parents=[common],
+            help="a store's figures: files, bytes used against max_bytes, evictions",
         )
         stats.add_argument("store", nargs="?", help=store_help)
         stats.add_argument("--load", metavar="TAR", help="first load this tar (or directory)")
 
-        dumping = subcommands.add_parser("dump", help="write every file of a store to a tar")
+        dumping = subcommands.add_parser(
+            "dump", parents=[common], help="write every file of a store to a tar"
+        )
         dumping.add_argument("store_and_target", nargs="+", metavar="[STORE] TARGET")
         dumping.epilog = "TARGET is a path to create, or - for standard output."
 
         loading = subcommands.add_parser(
-            "load", help="store the files of a tar or a directory: all of them, or none"
+            "load",
+            parents=[common],
+            help="store the files of a tar or a directory: all of them, or none",
         )
         loading.add_argument("store_and_source", nargs="+", metavar="[STORE] SOURCE")
         loading.add_argument(
@@ -96,11 +134,15 @@ class Command(BaseCommand):
             "SOURCE is a tar (plain or compressed), a directory, or - for standard input."
         )
 
-        clearing = subcommands.add_parser("clear", help="remove every file of a store")
+        clearing = subcommands.add_parser(
+            "clear", parents=[common], help="remove every file of a store"
+        )
         clearing.add_argument("store", nargs="?", help=store_help)
 
         repairing = subcommands.add_parser(
-            "repair", help="count a shared store again from the keys its Redis server holds"
+            "repair",
+            parents=[common],
+            help="count a shared store again from the keys its Redis server holds",
         )
         repairing.add_argument("store", nargs="?", help=store_help)
 
@@ -253,7 +295,8 @@ class Command(BaseCommand):
         """Say, on stderr, which files this command can see, and where runserver's are."""
         if self.verbosity < 1:
             return
-        servers = sorted({held.server for held in take_inventory().stores if held.server})
+        stores = take_inventory().stores
+        servers = sorted({held.server for held in stores if held.server})
         if servers:
             self.stderr.write(
                 self.style.NOTICE(
@@ -261,6 +304,8 @@ class Command(BaseCommand):
                     "files every process using that server sees."
                 )
             )
+            if all(held.server for held in stores):  # nothing of this process's own to explain
+                return
         self.stderr.write(
             self.style.NOTICE(
                 f"This command runs in its own process (pid {os.getpid()}): it sees the in-memory "
