@@ -29,11 +29,11 @@ import os
 import sys
 import tarfile
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -41,22 +41,19 @@ from inmemorystorage.archive import dump, load
 from inmemorystorage.inventory import HeldStore, take_inventory
 from inmemorystorage.urls import PAGE_PREFIX
 
-if TYPE_CHECKING:
-    from django.core.management.base import CommandParser
-
 #: What loading an archive can refuse: each is the input's fault, reported as a CommandError.
 _LOAD_ERRORS = (OSError, ValueError, SuspiciousFileOperation, tarfile.TarError)
 _DEFAULT_STORE = "default"
 
 
-def _common_options() -> argparse.ArgumentParser:
+def _common_options() -> CommandParser:
     """Django's options that every command takes, for the subcommands: ``ls -v 0`` as ``-v 0 ls``.
 
     A Django developer writes them after the arguments (``migrate app -v 0``);
     a subcommand's parser would refuse them there. Left out, each keeps what
     the command's own parser read before the subcommand (``SUPPRESS``).
     """
-    common = argparse.ArgumentParser(add_help=False)
+    common = CommandParser(add_help=False)
     common.add_argument(
         "-v",
         "--verbosity",
