@@ -8,6 +8,7 @@ import io
 import logging
 import os
 import pathlib
+import posixpath
 import threading
 import time
 import weakref
@@ -57,6 +58,9 @@ _new_file = object.__new__
 logger = logging.getLogger("inmemorystorage")
 
 _ON_FULL_CHOICES = ("evict", "error")
+#: Where only a name that starts with "/" is absolute (POSIX paths): there, a name that
+#: does not is taken as it is, without asking os.path.isabs() (see InMemoryStorage._name).
+_ONLY_SLASH_IS_ABSOLUTE = os.path is posixpath
 
 # Stores shared by namespace; None is the store that INMEMORYSTORAGE_PERSIST shares.
 _shared_stores: dict[str | None, Store] = {}  # guarded by _shared_stores_lock
@@ -567,6 +571,8 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
         Raises:
             SuspiciousFileOperation: an absolute name outside ``location``.
         """
+        if type(name) is str and _ONLY_SLASH_IS_ABSOLUTE and not name.startswith("/"):
+            return name  # the usual name, relative, spared os.path.isabs() (see read_versioned)
         if type(name) is not str and isinstance(name, os.PathLike):  # str spares the ABC check
             name = os.fspath(name)
         if isinstance(name, str) and os.path.isabs(name):
