@@ -572,7 +572,7 @@ class InMemoryStorage(Storage, StorageSettingsMixin):
             SuspiciousFileOperation: an absolute name outside ``location``.
         """
         if type(name) is str and _ONLY_SLASH_IS_ABSOLUTE and not name.startswith("/"):
-            return name  # the usual name, relative, spared os.path.isabs() (see read_versioned)
+            return name  # the usual name, relative: os.path.isabs() costs a call on every use
         if type(name) is not str and isinstance(name, os.PathLike):  # str spares the ABC check
             name = os.fspath(name)
         if isinstance(name, str) and os.path.isabs(name):
